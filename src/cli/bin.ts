@@ -1,0 +1,11 @@
+import { runMain } from './main.js';
+import { terminalPrompt } from './prompt.js';
+
+// The only place that ends the process.
+process.exitCode = await runMain(process.argv.slice(2), {
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  prompt: terminalPrompt(),
+});

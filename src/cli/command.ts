@@ -1,0 +1,24 @@
+import type { ParseArgsConfig } from 'node:util';
+
+/** What a command gets: its parsed arguments and the process's edges, passed in (never globals). */
+export interface CommandContext {
+  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+  readonly positionals: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  /** Asks a question on the terminal; undefined when there is no terminal (then use defaults or fail). */
+  readonly prompt: ((question: string, options?: { secret?: boolean }) => Promise<string>) | undefined;
+}
+
+export interface Command {
+  /** The words that select it, e.g. ['release', 'add']. */
+  readonly path: readonly string[];
+  readonly summary: string;
+  /** Usage line(s) after `notsotuf <path>`, e.g. 'VERSION FOLDER [--required]'. */
+  readonly usage: string;
+  readonly options?: NonNullable<ParseArgsConfig['options']>;
+  /** Resolves to the exit code. Throw NotsotufError for failures: the CLI prints it and exits non-zero. */
+  run(ctx: CommandContext): Promise<number>;
+}

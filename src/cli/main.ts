@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { NotsotufError, UsageError } from '../errors.js';
+import type { Command, CommandContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { EXIT } from './exit-codes.js';
+
+export interface CliIo {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  prompt: CommandContext['prompt'];
+}
+
+function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  let best: Command | undefined;
+  for (const c of COMMANDS) {
+    if (c.path.every((w, i) => argv[i] === w) && (best === undefined || c.path.length > best.path.length))
+      best = c;
+  }
+  return best === undefined ? undefined : { command: best, rest: argv.slice(best.path.length) };
+}
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length), 0);
+  const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  return `notsotuf: secure updates for stand-alone applications (TUF)\n\nUsage: notsotuf <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "notsotuf <command> --help" for a command's options.\n`;
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options ?? {}).map(
+    ([name, o]) =>
+      `  --${name}${o.type === 'string' ? ' VALUE' : ''}${o.multiple === true ? ' (repeatable)' : ''}`,
+  );
+  return `Usage: notsotuf ${c.path.join(' ')} ${c.usage}\n\n${c.summary}\n${opts.length > 0 ? `\nOptions:\n${opts.join('\n')}\n` : ''}`;
+}
+
+/**
+ * Runs the CLI with `argv` (without node and the script) and returns the exit code. It never exits
+ * the process itself: the bin wrapper does that.
+ */
+export async function runMain(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout.write(help());
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  if (argv[0] === '--version') {
+    io.stdout.write('notsotuf 0.1.0\n');
+    return EXIT.ok;
+  }
+  const found = findCommand(argv);
+  if (found === undefined) {
+    io.stderr.write(`error: unknown command "${argv.join(' ')}"\n\n${help()}`);
+    return EXIT.usage;
+  }
+  const { command, rest } = found;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(commandHelp(command));
+    return EXIT.ok;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true });
+  } catch (cause) {
+    io.stderr.write(`error: ${(cause as Error).message}\n\n${commandHelp(command)}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run({ ...io, values: parsed.values, positionals: parsed.positionals });
+  } catch (error) {
+    if (error instanceof NotsotufError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      if (io.env.NOTSOTUF_DEBUG) io.stderr.write(`${String(error.stack)}\n`);
+      return error instanceof UsageError ? EXIT.usage : EXIT.failure;
+    }
+    io.stderr.write(`error: unexpected failure: ${String((error as Error)?.stack ?? error)}\n`);
+    return EXIT.failure;
+  }
+}
