@@ -1,0 +1,161 @@
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError, messageOf } from '../errors.js';
+import { caseFoldKey, isAbsoluteTarget, pathProblem, symlinkEscape } from './path-rules.js';
+import type { LinkEntry } from './path-rules.js';
+import { FIXED_MTIME, MODE_DIR, normaliseFileMode } from './tar-format.js';
+import type { TarEntryHeader } from './tar-format.js';
+import { DEFAULT_UNPACK_LIMITS } from './unpack-limits.js';
+
+/** One entry of the folder to pack, with where to read its data from. */
+export interface FolderEntry extends TarEntryHeader {
+  readonly absolutePath: string;
+}
+
+/** Mode written for symlinks (their own mode means nothing on Linux and is not kept elsewhere). */
+export const MODE_SYMLINK = 0o777;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function refuse(code: string, path: string, rule: string): never {
+  throw new UsageError(
+    code,
+    `cannot pack "${path}": ${rule}. Remove or replace it in the app folder, then pack again.`,
+  );
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+async function statRoot(folder: string): Promise<void> {
+  let s: Stats;
+  try {
+    s = await stat(folder);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(
+        'FOLDER_NOT_FOUND',
+        `app folder "${folder}" does not exist: give the folder that holds the app`,
+        { cause },
+      );
+    }
+    throw new UsageError('FOLDER_UNREADABLE', `cannot read app folder "${folder}": ${messageOf(cause)}`, {
+      cause,
+    });
+  }
+  if (!s.isDirectory()) {
+    throw new UsageError(
+      'NOT_A_FOLDER',
+      `"${folder}" is a file, not a folder: give the folder that holds the app (the whole folder is packed)`,
+    );
+  }
+}
+
+/**
+ * Lists every entry under `folder` in archive order (byte order of the UTF-8 path), refusing what
+ * the format cannot or must not carry: special files, links that leave the folder, names that are
+ * not UTF-8 or contain "\", and names that collide on case-insensitive file systems.
+ * Memory grows with the number of entries, never with file sizes.
+ */
+export async function listFolder(
+  folder: string,
+  options: { keepMtime?: boolean } = {},
+): Promise<FolderEntry[]> {
+  await statRoot(folder);
+  const entries: FolderEntry[] = [];
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop() as string;
+    const dir = rel === '' ? folder : join(folder, ...rel.split('/'));
+    let names: Buffer[];
+    try {
+      names = await readdir(dir, { encoding: 'buffer' });
+    } catch (cause) {
+      throw new UsageError('FOLDER_UNREADABLE', `cannot read folder "${dir}": ${messageOf(cause)}`, {
+        cause,
+      });
+    }
+    for (const raw of names) {
+      let name: string;
+      try {
+        name = utf8.decode(raw);
+      } catch {
+        refuse('ARCHIVE_BAD_PATH', join(dir, raw.toString('latin1')), 'its name is not valid UTF-8');
+      }
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const absolutePath = join(dir, name);
+      const problem = pathProblem(path);
+      if (problem) refuse(problem.code, absolutePath, problem.rule);
+      if (Buffer.byteLength(path, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
+        refuse(
+          'ARCHIVE_PATH_TOO_LONG',
+          absolutePath,
+          `its path is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
+        );
+      }
+      const s = await lstat(absolutePath);
+      const mtime = options.keepMtime ? Math.floor(s.mtimeMs / 1000) : FIXED_MTIME;
+      if (s.isDirectory()) {
+        entries.push({ type: 'dir', path, absolutePath, mode: MODE_DIR, size: 0, mtime, linkTarget: '' });
+        pending.push(path);
+      } else if (s.isFile()) {
+        // hard links are packed as regular files: each name gets its own copy of the data
+        const mode = normaliseFileMode(s.mode);
+        entries.push({ type: 'file', path, absolutePath, mode, size: s.size, mtime, linkTarget: '' });
+      } else if (s.isSymbolicLink()) {
+        let target = await readlink(absolutePath);
+        if (process.platform === 'win32') target = target.replaceAll('\\', '/');
+        if (isAbsoluteTarget(target)) {
+          refuse(
+            'ARCHIVE_SYMLINK_ESCAPE',
+            absolutePath,
+            `it is a symlink to an absolute path (${target}); only relative symlinks that stay inside the folder are kept`,
+          );
+        }
+        entries.push({
+          type: 'symlink',
+          path,
+          absolutePath,
+          mode: MODE_SYMLINK,
+          size: 0,
+          mtime,
+          linkTarget: target,
+        });
+      } else {
+        const kind = s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : 'a device file';
+        refuse(
+          'ARCHIVE_SPECIAL_FILE',
+          absolutePath,
+          `it is ${kind}; only files, folders and relative symlinks can be packed`,
+        );
+      }
+    }
+  }
+  entries.sort((a, b) => compareBytes(a.path, b.path));
+
+  const tree = new Map<string, LinkEntry>();
+  const folded = new Map<string, string>();
+  for (const e of entries) {
+    tree.set(e.path, e);
+    const key = caseFoldKey(e.path);
+    const other = folded.get(key);
+    if (other !== undefined) {
+      refuse(
+        'ARCHIVE_CASE_COLLISION',
+        e.absolutePath,
+        `its name differs from "${other}" only in case or Unicode form, which Windows and macOS cannot keep apart`,
+      );
+    }
+    folded.set(key, e.path);
+  }
+  for (const e of entries) {
+    if (e.type !== 'symlink') continue;
+    const escape = symlinkEscape(tree, e.path, e.linkTarget);
+    if (escape)
+      refuse('ARCHIVE_SYMLINK_ESCAPE', e.absolutePath, `it is a symlink to "${e.linkTarget}" and ${escape}`);
+  }
+  return entries;
+}

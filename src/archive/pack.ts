@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import type { Digest } from '../core/custom-metadata.js';
+import { InstallError, UsageError, messageOf } from '../errors.js';
+import { writeAtomically } from './atomic-file.js';
+import { listFolder } from './list-folder.js';
+import type { FolderEntry } from './list-folder.js';
+import { dataPadding, encodeEntryHeader, endOfArchive } from './tar-format.js';
+
+export interface PackResult {
+  /** The uncompressed tar: what the signed metadata names and patches start from. */
+  readonly tar: Digest;
+  /** The .tar.gz as written. */
+  readonly archive: Digest;
+  readonly entries: number;
+}
+
+export interface PackOptions {
+  /** Keep real modification times (whole seconds) instead of the fixed one. */
+  readonly keepMtime?: boolean;
+  /** Also write the uncompressed tar here. */
+  readonly tarPath?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** The gzip settings are part of the reproducibility promise (see docs/archive-format.md). */
+export const GZIP_LEVEL = 9;
+/** OS byte of the gzip header, fixed so Windows and Unix builds of zlib write the same bytes. */
+export const GZIP_OS_UNKNOWN = 255;
+
+const READ_CHUNK = 256 * 1024;
+
+/** Running sha256 and byte count over a stream of chunks. */
+class Hasher {
+  private readonly hash = createHash('sha256');
+  private length = 0;
+  update(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.length += chunk.length;
+  }
+  digest(): Digest {
+    return { sha256: this.hash.digest('hex'), length: this.length };
+  }
+}
+
+async function* fileData(entry: FolderEntry, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  let fh: FileHandle;
+  try {
+    fh = await open(entry.absolutePath, 'r');
+  } catch (cause) {
+    throw new UsageError('FOLDER_UNREADABLE', `cannot read "${entry.absolutePath}": ${messageOf(cause)}`, {
+      cause,
+    });
+  }
+  try {
+    let remaining = entry.size;
+    while (remaining > 0) {
+      signal?.throwIfAborted();
+      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      remaining -= bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+    // a file that changes size while we pack would give a tar that matches no folder
+    const extra = await fh.read(Buffer.alloc(1), 0, 1, null);
+    if (remaining !== 0 || extra.bytesRead !== 0) {
+      throw new UsageError(
+        'FOLDER_CHANGED',
+        `"${entry.absolutePath}" changed size while it was being packed: stop whatever writes to the app folder, then pack again`,
+      );
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The bytes of the tar of `entries`, in order, hashed into `hasher`. */
+async function* tarChunks(
+  entries: readonly FolderEntry[],
+  hasher: Hasher,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  for (const entry of entries) {
+    signal?.throwIfAborted();
+    const header = encodeEntryHeader(entry);
+    hasher.update(header);
+    yield header;
+    if (entry.type !== 'file') continue;
+    for await (const chunk of fileData(entry, signal)) {
+      hasher.update(chunk);
+      yield chunk;
+    }
+    const pad = dataPadding(entry.size);
+    if (pad.length > 0) {
+      hasher.update(pad);
+      yield pad;
+    }
+  }
+  const end = endOfArchive();
+  hasher.update(end);
+  yield end;
+}
+
+/** Passes chunks through, hashing them, optionally also appending them to a file. */
+function tap(hasher: Hasher | undefined, copy?: FileHandle): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hasher?.update(chunk);
+      if (!copy) return done(null, chunk);
+      copy.write(chunk).then(
+        () => done(null, chunk),
+        (e: unknown) => done(e as Error),
+      );
+    },
+  });
+}
+
+/** Sets the OS byte of the gzip header (offset 9) in the first chunk that reaches it. */
+function fixGzipHeader(): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (seen <= 9 && seen + chunk.length > 9) chunk[9 - seen] = GZIP_OS_UNKNOWN;
+      seen += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
+
+function hashSink(): Writable {
+  return new Writable({
+    write(_chunk, _enc, done) {
+      done();
+    },
+  });
+}
+
+function wrapWriteError(error: unknown, what: string): unknown {
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'AbortError')) return error;
+  if (error instanceof InstallError) return error;
+  return new InstallError('ARCHIVE_WRITE_FAILED', `could not write ${what}: ${messageOf(error)}`, {
+    cause: error,
+  });
+}
+
+/**
+ * Packs `folder` into a reproducible `.tar.gz` at `archivePath` (and the plain tar at
+ * `options.tarPath`), streaming: memory does not grow with file sizes. Both files are written under
+ * temp names and renamed only when complete.
+ */
+export async function packFolder(
+  folder: string,
+  archivePath: string,
+  options: PackOptions = {},
+): Promise<PackResult> {
+  const entries = await listFolder(folder, options);
+  const finals = options.tarPath === undefined ? [archivePath] : [archivePath, options.tarPath];
+  try {
+    return await writeAtomically(finals, async ([archiveTemp, tarTemp]) => {
+      const tarHash = new Hasher();
+      const gzHash = new Hasher();
+      const tarFile = tarTemp === undefined ? undefined : await open(tarTemp, 'wx');
+      try {
+        await pipeline(
+          tarChunks(entries, tarHash, options.signal),
+          tap(undefined, tarFile),
+          createGzip({
+            level: GZIP_LEVEL,
+            memLevel: 8,
+            windowBits: 15,
+            strategy: zlibConstants.Z_DEFAULT_STRATEGY,
+          }),
+          fixGzipHeader(),
+          tap(gzHash),
+          createWriteStream(archiveTemp as string, { flags: 'wx', flush: true }),
+          { signal: options.signal },
+        );
+        if (tarFile) await tarFile.sync();
+      } finally {
+        await tarFile?.close();
+      }
+      return { tar: tarHash.digest(), archive: gzHash.digest(), entries: entries.length };
+    });
+  } catch (error) {
+    throw wrapWriteError(error, `archive ${archivePath}`);
+  }
+}
+
+/** Writes only the uncompressed tar of `folder` (temp name, then rename). */
+export async function packTar(
+  folder: string,
+  tarPath: string,
+  options: { keepMtime?: boolean; signal?: AbortSignal } = {},
+): Promise<{ tar: Digest; entries: number }> {
+  const entries = await listFolder(folder, options);
+  try {
+    return await writeAtomically([tarPath], async ([temp]) => {
+      const hasher = new Hasher();
+      await pipeline(
+        tarChunks(entries, hasher, options.signal),
+        createWriteStream(temp as string, { flags: 'wx', flush: true }),
+        {
+          signal: options.signal,
+        },
+      );
+      return { tar: hasher.digest(), entries: entries.length };
+    });
+  } catch (error) {
+    throw wrapWriteError(error, `tar ${tarPath}`);
+  }
+}
+
+/**
+ * The sha256 and length of the tar packTar would write for `folder`, without writing it: how a
+ * client checks its installed folder against the signed tar digest of its version.
+ */
+export async function hashFolderAsTar(
+  folder: string,
+  options: { keepMtime?: boolean; signal?: AbortSignal } = {},
+): Promise<Digest> {
+  const entries = await listFolder(folder, options);
+  const hasher = new Hasher();
+  await pipeline(tarChunks(entries, hasher, options.signal), hashSink(), { signal: options.signal });
+  return hasher.digest();
+}
