@@ -1,0 +1,284 @@
+import { createReadStream } from 'node:fs';
+import { lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, chmod } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
+import { caseFoldKey, pathProblem, symlinkEscape } from './path-rules.js';
+import type { LinkEntry } from './path-rules.js';
+import { MODE_DIR, normaliseFileMode } from './tar-format.js';
+import { readTar } from './tar-reader.js';
+import type { ReadEntry } from './tar-reader.js';
+import { DEFAULT_UNPACK_LIMITS } from './unpack-limits.js';
+import type { UnpackLimits } from './unpack-limits.js';
+
+export interface UnpackOptions {
+  readonly limits?: Partial<UnpackLimits>;
+  readonly signal?: AbortSignal;
+}
+
+export interface UnpackResult {
+  readonly entries: number;
+  /** Sum of file sizes written. */
+  readonly bytes: number;
+}
+
+function refuse(code: string, path: string, rule: string): DataError {
+  return new DataError(
+    code,
+    `refused archive entry "${path}": ${rule}. Nothing was installed; the archive is hostile or broken, report it to the publisher`,
+  );
+}
+
+/** Checks made on each entry before anything is written for it (pure: takes the state as values). */
+export function checkEntry(
+  entry: ReadEntry,
+  tree: ReadonlyMap<string, LinkEntry>,
+  folded: ReadonlyMap<string, string>,
+  limits: UnpackLimits,
+  platform: NodeJS.Platform = process.platform,
+): void {
+  const { path } = entry;
+  switch (entry.type) {
+    case 'hardlink':
+      throw refuse(
+        'ARCHIVE_HARDLINK',
+        path,
+        `it is a hard link to "${entry.linkTarget}"; notsotuf archives never contain hard links`,
+      );
+    case 'device':
+      throw refuse(
+        'ARCHIVE_SPECIAL_FILE',
+        path,
+        'it is a device file; only files, folders and symlinks are installed',
+      );
+    case 'fifo':
+      throw refuse(
+        'ARCHIVE_SPECIAL_FILE',
+        path,
+        'it is a FIFO; only files, folders and symlinks are installed',
+      );
+    case 'unsupported':
+      throw refuse(
+        'ARCHIVE_UNSUPPORTED_ENTRY',
+        path,
+        `its tar type "${entry.typeflag}" is not one notsotuf writes`,
+      );
+    default:
+      break;
+  }
+  if (Buffer.byteLength(path, 'utf8') > limits.maxPathLength) {
+    throw refuse(
+      'ARCHIVE_PATH_TOO_LONG',
+      path.slice(0, 200),
+      `its path is longer than ${limits.maxPathLength} bytes`,
+    );
+  }
+  const problem = pathProblem(path);
+  if (problem) throw refuse(problem.code, path, problem.rule);
+  if (platform === 'win32' && path.includes(':')) {
+    // "file:stream" names an NTFS alternate data stream
+    throw refuse('ARCHIVE_BAD_PATH', path, 'entry paths must not contain ":" on Windows');
+  }
+  if (entry.type === 'symlink' && Buffer.byteLength(entry.linkTarget, 'utf8') > limits.maxPathLength) {
+    throw refuse(
+      'ARCHIVE_PATH_TOO_LONG',
+      path,
+      `its symlink target is longer than ${limits.maxPathLength} bytes`,
+    );
+  }
+  if (tree.has(path)) throw refuse('ARCHIVE_DUPLICATE_ENTRY', path, 'it appears twice in the archive');
+  const other = folded.get(caseFoldKey(path));
+  if (other !== undefined) {
+    throw refuse(
+      'ARCHIVE_CASE_COLLISION',
+      path,
+      `it differs from "${other}" only in case or Unicode form, which Windows and macOS cannot keep apart`,
+    );
+  }
+  const slash = path.lastIndexOf('/');
+  if (slash !== -1) {
+    const parent = path.slice(0, slash);
+    const node = tree.get(parent);
+    if (node?.type === 'symlink') {
+      throw refuse(
+        'ARCHIVE_WRITE_THROUGH_SYMLINK',
+        path,
+        `its parent "${parent}" is a symlink; writing through it could land outside the folder`,
+      );
+    }
+    if (node === undefined)
+      throw refuse('ARCHIVE_MISSING_PARENT', path, `its folder "${parent}" is not an earlier entry`);
+    if (node.type !== 'dir') throw refuse('ARCHIVE_BAD_PATH', path, `its parent "${parent}" is a file`);
+  }
+  if (entry.type === 'file' && entry.size > limits.maxEntryBytes) {
+    throw refuse(
+      'ARCHIVE_ENTRY_TOO_LARGE',
+      path,
+      `it is ${entry.size} bytes, over the limit of ${limits.maxEntryBytes} bytes per file`,
+    );
+  }
+}
+
+async function prepareStaging(stagingDir: string): Promise<void> {
+  try {
+    const s = await lstat(stagingDir);
+    if (!s.isDirectory()) {
+      throw new UsageError(
+        'STAGING_NOT_EMPTY',
+        `staging folder "${stagingDir}" exists and is not a folder: give a new path`,
+      );
+    }
+    if ((await readdir(stagingDir)).length > 0) {
+      throw new UsageError(
+        'STAGING_NOT_EMPTY',
+        `staging folder "${stagingDir}" is not empty: give a new or empty folder`,
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(stagingDir, { recursive: true });
+  }
+}
+
+async function isGzip(archivePath: string): Promise<boolean> {
+  const fh = await open(archivePath, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(magic, 0, 2, 0);
+    return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+function wrap(error: unknown, archivePath: string): unknown {
+  if (error instanceof NotsotufError || (error instanceof Error && error.name === 'AbortError')) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (code.startsWith('Z_')) {
+    return new DataError(
+      'ARCHIVE_CORRUPT',
+      `${archivePath} is not valid gzip data (${messageOf(error)}): download it again`,
+      { cause: error },
+    );
+  }
+  if (code === 'ENOENT' && (error as NodeJS.ErrnoException).path === archivePath) {
+    return new UsageError('ARCHIVE_NOT_FOUND', `archive ${archivePath} does not exist`, { cause: error });
+  }
+  return new InstallError(
+    'UNPACK_FAILED',
+    `could not unpack ${archivePath}: ${messageOf(error)} (check free space and permissions)`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Unpacks a notsotuf tar or tar.gz into `stagingDir` (new, or an existing empty folder), checking
+ * every entry before writing it (see checkEntry and docs/archive-format.md). Symlinks are created
+ * last, once the whole tree is known, so no file is ever written through one and each target is
+ * resolved against the complete tree. On any failure the staging folder is removed.
+ */
+export async function unpackArchive(
+  archivePath: string,
+  stagingDir: string,
+  options: UnpackOptions = {},
+): Promise<UnpackResult> {
+  const limits: UnpackLimits = { ...DEFAULT_UNPACK_LIMITS, ...options.limits };
+  const signal = options.signal;
+  let gzip: boolean;
+  try {
+    gzip = await isGzip(archivePath);
+  } catch (error) {
+    throw wrap(error, archivePath);
+  }
+  await prepareStaging(stagingDir);
+
+  const tree = new Map<string, LinkEntry>();
+  const folded = new Map<string, string>();
+  const dirs: { path: string; mtime: number }[] = [];
+  const links: { path: string; target: string; mtime: number }[] = [];
+  let entries = 0;
+  let bytes = 0;
+  const where = (path: string): string => join(stagingDir, ...path.split('/'));
+
+  const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const { entry, data } of readTar(source)) {
+      signal?.throwIfAborted();
+      if (++entries > limits.maxEntries) {
+        throw refuse(
+          'ARCHIVE_TOO_MANY_ENTRIES',
+          entry.path,
+          `the archive has more than ${limits.maxEntries} entries`,
+        );
+      }
+      checkEntry(entry, tree, folded, limits);
+      if (entry.type === 'file' && bytes + entry.size > limits.maxTotalBytes) {
+        throw refuse(
+          'ARCHIVE_TOO_LARGE',
+          entry.path,
+          `the files add up to more than ${limits.maxTotalBytes} bytes`,
+        );
+      }
+      const node: LinkEntry =
+        entry.type === 'symlink'
+          ? { type: 'symlink', linkTarget: entry.linkTarget }
+          : { type: entry.type as 'file' | 'dir' };
+      tree.set(entry.path, node);
+      folded.set(caseFoldKey(entry.path), entry.path);
+
+      if (entry.type === 'dir') {
+        await mkdir(where(entry.path), { mode: MODE_DIR });
+        await chmod(where(entry.path), MODE_DIR);
+        dirs.push({ path: entry.path, mtime: entry.mtime });
+      } else if (entry.type === 'symlink') {
+        links.push({ path: entry.path, target: entry.linkTarget, mtime: entry.mtime });
+      } else {
+        const mode = normaliseFileMode(entry.mode);
+        // 'wx': never reuse or follow an existing name
+        const fh = await open(where(entry.path), 'wx', mode);
+        try {
+          for await (const chunk of data()) {
+            signal?.throwIfAborted();
+            await fh.write(chunk);
+          }
+          await fh.chmod(mode);
+          await fh.utimes(entry.mtime, entry.mtime);
+        } finally {
+          await fh.close();
+        }
+        bytes += entry.size;
+      }
+    }
+  };
+
+  try {
+    if (gzip) {
+      await pipeline(createReadStream(archivePath), createGunzip(), consume, { signal });
+    } else {
+      await pipeline(createReadStream(archivePath), consume, { signal });
+    }
+    for (const link of links) {
+      const escape = symlinkEscape(tree, link.path, link.target);
+      if (escape)
+        throw refuse(
+          'ARCHIVE_SYMLINK_ESCAPE',
+          link.path,
+          `it is a symlink to "${link.target}" and ${escape}`,
+        );
+    }
+    for (const link of links) {
+      const target = link.target;
+      const isDir = tree.get(posix.join(posix.dirname(link.path), target))?.type === 'dir';
+      await symlink(target, where(link.path), isDir ? 'dir' : 'file');
+      await lutimes(where(link.path), link.mtime, link.mtime);
+    }
+    // deepest first; creating entries changed the folders' times, so set them last
+    for (const dir of dirs.reverse()) await utimes(where(dir.path), dir.mtime, dir.mtime);
+    return { entries, bytes };
+  } catch (error) {
+    await rm(stagingDir, { recursive: true, force: true, maxRetries: 3 });
+    throw wrap(error, archivePath);
+  }
+}
