@@ -1,0 +1,143 @@
+import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { ClientOptions } from '../client/client-options.js';
+import { CLIENT_LIMITS } from '../core/limits.js';
+import { parseChannel } from '../core/version.js';
+import { UsageError } from '../errors.js';
+import type { CommandContext } from './command.js';
+
+/**
+ * Settings of `notsotuf check` / `notsotuf update`, from a small JSON file (`--config FILE`) and/or
+ * flags (a flag wins over the file). Paths in the file are relative to the file; paths in flags to
+ * the working folder. This is how apps written in other languages ship and call the client.
+ */
+export const CLIENT_CONFIG_OPTIONS = {
+  config: { type: 'string' },
+  'app-name': { type: 'string' },
+  'install-dir': { type: 'string' },
+  'current-version': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'metadata-url': { type: 'string' },
+  'targets-url': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  channel: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+} as const;
+
+const KEYS = {
+  appName: 'app-name',
+  installDir: 'install-dir',
+  currentVersion: 'current-version',
+  stateDir: 'state-dir',
+  metadataUrl: 'metadata-url',
+  targetsUrl: 'targets-url',
+  trustedRoot: 'trusted-root',
+  channel: 'channel',
+} as const;
+type Key = keyof typeof KEYS;
+const PATH_KEYS: readonly Key[] = ['installDir', 'stateDir', 'trustedRoot'];
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > CLIENT_LIMITS.maxConfigBytes) {
+        throw new UsageError(
+          'CONFIG_TOO_LARGE',
+          `config file ${path} is over ${CLIENT_LIMITS.maxConfigBytes} bytes`,
+        );
+      }
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (cause) {
+    if (cause instanceof UsageError) throw cause;
+    throw new UsageError('CONFIG_UNREADABLE', `cannot read config file ${path}: check the --config path`, {
+      cause,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError('CONFIG_INVALID', `config file ${path} is not valid JSON`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOptions> {
+  const settings: Partial<Record<Key, string>> = {};
+  const configFlag = ctx.values.config;
+  if (typeof configFlag === 'string') {
+    const file = resolve(ctx.cwd, configFlag);
+    const raw = await readConfigFile(file);
+    for (const key of Object.keys(KEYS) as Key[]) {
+      const v = raw[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || v === '') {
+        throw new UsageError('CONFIG_INVALID', `config file ${file}: "${key}" must be a non-empty string`);
+      }
+      settings[key] = PATH_KEYS.includes(key) ? resolve(dirname(file), v) : v;
+    }
+  }
+  for (const [key, flag] of Object.entries(KEYS) as [Key, string][]) {
+    const v = ctx.values[flag];
+    if (typeof v === 'string') settings[key] = PATH_KEYS.includes(key) ? resolve(ctx.cwd, v) : v;
+  }
+  const missing = (
+    [
+      'appName',
+      'installDir',
+      'currentVersion',
+      'stateDir',
+      'metadataUrl',
+      'targetsUrl',
+      'trustedRoot',
+    ] as const
+  ).filter((k) => settings[k] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(
+      'MISSING_SETTING',
+      `missing ${missing.map((k) => `${k} (--${KEYS[k]})`).join(', ')}: give them in --config FILE or as flags`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  const headerFlags = ctx.values.header;
+  for (const h of Array.isArray(headerFlags) ? headerFlags : []) {
+    const text = String(h);
+    const colon = text.indexOf(':');
+    if (colon <= 0) throw new UsageError('INVALID_HEADER', `--header "${text}" must look like "Name: value"`);
+    headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
+  }
+  return {
+    appName: settings.appName ?? '',
+    installDir: settings.installDir ?? '',
+    currentVersion: settings.currentVersion ?? '',
+    stateDir: settings.stateDir ?? '',
+    metadataUrl: settings.metadataUrl ?? '',
+    targetsUrl: settings.targetsUrl ?? '',
+    trustedRoot: settings.trustedRoot ?? '',
+    channel: parseChannel(settings.channel ?? 'stable'),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  };
+}
+
+/** A byte count for people: 1.2 MB. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

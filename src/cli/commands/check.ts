@@ -1,0 +1,45 @@
+import { Client } from '../../client/client.js';
+import { CLIENT_CONFIG_OPTIONS, clientOptionsFrom, formatBytes } from '../client-config.js';
+import type { Command } from '../command.js';
+import { EXIT } from '../exit-codes.js';
+
+export const checkCommand: Command = {
+  path: ['check'],
+  summary: 'Check for an update of an installed app (exit 0: none, 10: update available)',
+  usage:
+    '--config FILE | --app-name NAME --install-dir DIR --current-version V --state-dir DIR --metadata-url URL --targets-url URL --trusted-root FILE [--channel C] [--json]',
+  options: CLIENT_CONFIG_OPTIONS,
+  async run(ctx) {
+    const client = new Client(await clientOptionsFrom(ctx));
+    const result = await client.check();
+    if (ctx.values.json === true) {
+      ctx.stdout.write(
+        `${JSON.stringify(
+          result.kind === 'none'
+            ? { status: 'none', currentVersion: client.currentVersion }
+            : {
+                status: 'available',
+                currentVersion: client.currentVersion,
+                version: result.version,
+                kind: result.kind,
+                downloadBytes: result.downloadBytes,
+                files:
+                  result.kind === 'patches'
+                    ? result.chain.map((s) => s.target.path)
+                    : [result.archive.target.path],
+                required: result.release.required,
+                user: result.release.user,
+              },
+        )}\n`,
+      );
+    } else if (result.kind === 'none') {
+      ctx.stdout.write(`${client.appName} ${client.currentVersion} is up to date\n`);
+    } else {
+      const how = result.kind === 'patches' ? `${result.chain.length} patch(es)` : 'full archive';
+      ctx.stdout.write(
+        `update available: ${client.appName} ${client.currentVersion} -> ${result.version} (${how}, ${formatBytes(result.downloadBytes)} to download)\n`,
+      );
+    }
+    return result.kind === 'none' ? EXIT.ok : EXIT.updateAvailable;
+  },
+};

@@ -1,0 +1,57 @@
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { StateLayout } from './state.js';
+import { cachedTarPath } from './source-tar.js';
+
+/** Staging and backup folders live beside the install folder (same volume: the swap is a rename). */
+export function stagingDirFor(installDir: string, version: string): string {
+  return `${installDir}.notsotuf-staging-${version}`;
+}
+
+export function backupDirFor(installDir: string, version: string): string {
+  return `${installDir}.notsotuf-backup-${version}`;
+}
+
+/** Leftover siblings of the install folder made by an update: staging, backup, failed copies. */
+async function leftoverSiblings(installDir: string): Promise<string[]> {
+  const parent = dirname(installDir);
+  const base = basename(installDir);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return [];
+  }
+  return names
+    .filter(
+      (n) =>
+        n.startsWith(`${base}.notsotuf-staging-`) ||
+        n.startsWith(`${base}.notsotuf-backup-`) ||
+        n.startsWith(`${base}.failed-`),
+    )
+    .map((n) => join(parent, n));
+}
+
+/**
+ * After an update settled (installed or rolled back) and no handover is pending: keep only what
+ * the next update needs, the tar of the running version; remove downloads (partial or whole), work
+ * files, other versions' tars, and staging/backup leftovers beside the install folder.
+ */
+export async function cleanSettled(
+  layout: StateLayout,
+  installDir: string,
+  currentVersion: string,
+): Promise<void> {
+  await rm(layout.downloadsDir, { recursive: true, force: true });
+  await rm(layout.workDir, { recursive: true, force: true });
+  const keep = basename(cachedTarPath(layout.tarsDir, currentVersion));
+  let tars: string[] = [];
+  try {
+    tars = await readdir(layout.tarsDir);
+  } catch {
+    // no cache yet
+  }
+  for (const name of tars)
+    if (name !== keep) await rm(join(layout.tarsDir, name), { recursive: true, force: true });
+  for (const dir of await leftoverSiblings(installDir)) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,76 @@
+import type { Channel } from '../core/version.js';
+import type { FetchFn } from './fetcher.js';
+
+export interface ClientOptions {
+  /** The app's name as published (`<appName>-<version>.tar.gz`), e.g. `myapp` or `myapp-linux-x64`. */
+  readonly appName: string;
+  /** The installed app folder (the folder an update replaces). */
+  readonly installDir: string;
+  /** The version that is running now. */
+  readonly currentVersion: string;
+  /** The client's own state folder for this app (trusted metadata, cache, install id). Never share it between apps. */
+  readonly stateDir: string;
+  /** Base URL of the repository's metadata folder, e.g. `https://updates.example.com/metadata/`. */
+  readonly metadataUrl: string;
+  /** Base URL of the repository's targets folder. */
+  readonly targetsUrl: string;
+  /**
+   * The trusted root the app ships: the bytes of `root.json`, or a path to it. It is copied into the
+   * state folder on first run; after that the state's root (updated through TUF rotation) is used.
+   */
+  readonly trustedRoot: Uint8Array | string;
+  /** Lowest release level accepted: `stable` (default), `rc`, `beta`, `alpha` or `dev`. */
+  readonly channel?: Channel;
+  /** Extra HTTP headers, e.g. `Authorization` for a private repository. */
+  readonly headers?: Record<string, string>;
+  /** The network (Node's global fetch by default): injectable for tests and proxies. */
+  readonly fetch?: FetchFn;
+  /** How long the new version has to confirm it started before it is rolled back (default 60 s; 0 = no health check). */
+  readonly healthTimeoutSeconds?: number;
+  /** How long the installer waits for the app to exit before giving up, nothing moved (default 300 s). */
+  readonly waitTimeoutSeconds?: number;
+  /** Stall timeout of downloads in milliseconds (default 30 s). */
+  readonly stallTimeoutMs?: number;
+}
+
+/** Progress over a whole update (every file it downloads), for a progress bar. */
+export interface DownloadProgress {
+  /** Bytes of the update already on disk (resumed bytes count as done). */
+  readonly bytesDone: number;
+  readonly totalBytes: number;
+  /** Average transfer rate of this download call, bytes per second (0 until known). */
+  readonly bytesPerSecond: number;
+  /** The file being downloaded now. */
+  readonly file: string;
+}
+
+export interface DownloadOptions {
+  readonly onProgress?: (progress: DownloadProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface InstallOptions extends DownloadOptions {
+  /**
+   * How the installer restarts the app after the swap. Default: the same command line this process
+   * was started with (`process.execPath` and `process.argv`), in the same working folder. `false`:
+   * no restart (and so no health check).
+   */
+  readonly restart?:
+    { readonly command: string; readonly args: readonly string[]; readonly cwd?: string } | false;
+  /** The process the installer waits for (default: this process). */
+  readonly pid?: number;
+}
+
+/** What `install` returns: the update is staged; the app quits when it is ready. */
+export interface StagedUpdate {
+  readonly version: string;
+  /** How the new tar was built: by the patch chain, or by the full archive (including a fallback). */
+  readonly via: 'patches' | 'full';
+  /** Whether a patch failed and the full archive was used instead. */
+  readonly fellBack: boolean;
+  /**
+   * Starts the installer, which waits for this process to exit, swaps the folders and restarts the
+   * app. Call it when the app is ready to quit, then exit the process: the library never exits it.
+   */
+  readonly quitAndInstall: () => Promise<{ readonly script: string; readonly log: string }>;
+}

@@ -1,0 +1,359 @@
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { DataError, InstallError, UsageError } from '../errors.js';
+import { unpackArchive } from '../archive/index.js';
+import { CLIENT_LIMITS } from '../core/limits.js';
+import type { UpdatePlan } from '../core/plan.js';
+import { appReleases, planUpdate } from '../core/plan.js';
+import { checkAppName } from '../core/target-name.js';
+import type { Channel } from '../core/version.js';
+import { parseChannel, parseVersion } from '../core/version.js';
+import { PATCH_FORMAT } from '../diff/index.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { backupDirFor, cleanSettled, stagingDirFor } from './cache-hygiene.js';
+import type { ClientOptions, DownloadOptions, InstallOptions, StagedUpdate } from './client-options.js';
+import { downloadTargets } from './download.js';
+import type { Fetcher } from './fetcher.js';
+import { createFetcher } from './fetcher.js';
+import type { HandoverResult } from './handover.js';
+import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
+import { startHandover } from './install.js';
+import { rebuildTar } from './rebuild-tar.js';
+import { ensureSourceTar, sourceTarAvailable } from './source-tar.js';
+import type { ClientState, StateLayout } from './state.js';
+import { installRolloutId, readState, stateLayout, writeState } from './state.js';
+import { TufClient } from './tuf/index.js';
+
+/** An update offered by `check()`: patches or full archive. */
+export type Update = Exclude<UpdatePlan, { kind: 'none' }>;
+export type CheckResult = UpdatePlan;
+
+export type UpdateAndRestartResult =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'handed-over';
+      readonly version: string;
+      readonly via: 'patches' | 'full';
+      readonly script: string;
+      readonly log: string;
+    };
+
+const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
+const DEFAULT_WAIT_TIMEOUT_SECONDS = 300;
+
+async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
+  if (typeof root !== 'string') return root;
+  let handle;
+  try {
+    handle = await open(root, 'r');
+  } catch (cause) {
+    throw new UsageError(
+      'TRUSTED_ROOT_MISSING',
+      `cannot read the trusted root ${root}: ship root.json with the app`,
+      {
+        cause,
+      },
+    );
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > CLIENT_LIMITS.maxRootBytes) {
+      throw new DataError(
+        'TOO_LONG',
+        `trusted root ${root} is ${size} bytes, over ${CLIENT_LIMITS.maxRootBytes}`,
+      );
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The client side of notsotuf, inside the app: check for an update, download it (resumable,
+ * verified), rebuild and stage the new version, and hand over to the installer that swaps the
+ * folders once the app has exited. It never prompts and never exits the process: `install`
+ * returns `quitAndInstall`, and the app decides when to quit.
+ */
+export class Client {
+  readonly appName: string;
+  readonly installDir: string;
+  readonly currentVersion: string;
+  readonly stateDir: string;
+  readonly channel: Channel;
+  readonly #options: ClientOptions;
+  readonly #layout: StateLayout;
+  readonly #fetcher: Fetcher;
+  #tuf: TufClient | undefined;
+  #settled: Promise<void> | undefined;
+  #lastResult: HandoverResult | undefined;
+
+  constructor(options: ClientOptions) {
+    this.appName = checkAppName(options.appName);
+    this.currentVersion = parseVersion(options.currentVersion).text;
+    this.channel = parseChannel(options.channel ?? 'stable');
+    for (const [key, value] of [
+      ['installDir', options.installDir],
+      ['stateDir', options.stateDir],
+    ] as const) {
+      if (typeof value !== 'string' || value.length === 0) {
+        throw new UsageError('MISSING_OPTION', `the client needs ${key}`);
+      }
+    }
+    for (const key of ['metadataUrl', 'targetsUrl'] as const) {
+      try {
+        new URL(options[key]);
+      } catch (cause) {
+        throw new UsageError('INVALID_URL', `${key} "${options[key]}" is not a URL`, { cause });
+      }
+    }
+    this.installDir = resolve(options.installDir);
+    this.stateDir = resolve(options.stateDir);
+    if (!isAbsolute(this.installDir))
+      throw new UsageError('MISSING_OPTION', 'installDir must be a folder path');
+    this.#options = options;
+    this.#layout = stateLayout(this.stateDir);
+    this.#fetcher = createFetcher({
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+    });
+  }
+
+  /** The installer's result that this start found and recorded (installed, rolled back or failed), if any. */
+  get lastHandover(): HandoverResult | undefined {
+    return this.#lastResult;
+  }
+
+  /**
+   * Checks the repository (TUF refresh: root chain, timestamp, snapshot, targets) and plans the
+   * update. On the first check of a freshly installed version it also confirms that version started.
+   */
+  async check(options: { signal?: AbortSignal } = {}): Promise<CheckResult> {
+    await this.#settle();
+    const state = await readState(this.#layout);
+    if (state.pending?.version === this.currentVersion) await this.confirm();
+    options.signal?.throwIfAborted();
+    const tuf = await this.#refreshedTuf();
+    const targets = await tuf.listTargets();
+    const skipped = [...state.skipped];
+    // While a handover is in flight (or its result not yet written), never offer its version again.
+    if (state.pending !== undefined && state.pending.version !== this.currentVersion)
+      skipped.push(state.pending.version);
+    const input = {
+      app: this.appName,
+      currentVersion: this.currentVersion,
+      channel: this.channel,
+      rolloutId: await installRolloutId(this.#layout),
+      skippedVersions: skipped,
+      noPatchesTo: state.noPatchesTo,
+      patchFormats: [PATCH_FORMAT],
+    };
+    const optimistic = planUpdate(targets, { ...input, sourceTarAvailable: true });
+    if (optimistic.kind !== 'patches') return optimistic;
+    // Only now is it worth hashing the install folder (when no cached tar exists).
+    const current = appReleases(targets, this.appName).archives.get(this.currentVersion);
+    const available =
+      current !== undefined &&
+      (await sourceTarAvailable(
+        this.#layout.tarsDir,
+        this.installDir,
+        this.currentVersion,
+        current.meta.tar,
+      ));
+    return available ? optimistic : planUpdate(targets, { ...input, sourceTarAvailable: false });
+  }
+
+  /**
+   * Downloads every file of the update into the state folder: resumable (`.partial` files and HTTP
+   * Range), cancellable (`signal`), each file checked against its signed length and sha256.
+   */
+  async download(update: Update, options: DownloadOptions = {}): Promise<void> {
+    const tuf = await this.#refreshedTuf();
+    const targets = update.kind === 'patches' ? update.chain.map((s) => s.target) : [update.archive.target];
+    await downloadTargets(
+      targets,
+      { fetcher: this.#fetcher, targetUrl: (t) => tuf.targetUrl(t), downloadsDir: this.#layout.downloadsDir },
+      options,
+    );
+  }
+
+  /**
+   * Downloads (or resumes) the update, rebuilds the new version's tar (patch chain from the current
+   * tar, else the full archive; a failed patch falls back to the full archive and is remembered),
+   * unpacks it strictly into a staging folder beside the install folder, and returns
+   * `quitAndInstall` for the app to call when it is ready to quit.
+   */
+  async install(update: Update, options: InstallOptions = {}): Promise<StagedUpdate> {
+    await this.#settle();
+    const tuf = await this.#refreshedTuf();
+    const edges = {
+      fetcher: this.#fetcher,
+      targetUrl: (t: Parameters<TufClient['targetUrl']>[0]) => tuf.targetUrl(t),
+      downloadsDir: this.#layout.downloadsDir,
+    };
+    const dl = { ...options };
+    const layout = this.#layout;
+    await rm(layout.workDir, { recursive: true, force: true });
+    await mkdir(layout.workDir, { recursive: true });
+
+    let chain: { meta: (typeof update & { kind: 'patches' })['chain'][number]['meta']; path: string }[] = [];
+    let sourceTar: string | undefined;
+    if (update.kind === 'patches') {
+      const paths = await downloadTargets(
+        update.chain.map((s) => s.target),
+        edges,
+        dl,
+      );
+      chain = update.chain.map((s, i) => ({ meta: s.meta, path: paths[i] ?? '' }));
+      const current = appReleases(await tuf.listTargets(), this.appName).archives.get(this.currentVersion);
+      if (current !== undefined) {
+        sourceTar = await ensureSourceTar(
+          layout.tarsDir,
+          this.installDir,
+          this.currentVersion,
+          current.meta.tar,
+        );
+      }
+    }
+    const rebuilt = await rebuildTar({
+      workDir: layout.workDir,
+      release: update.release,
+      chain,
+      ...(sourceTar !== undefined ? { sourceTar } : {}),
+      fullArchive: async () => {
+        const [path] = await downloadTargets([update.archive.target], edges, dl);
+        if (path === undefined)
+          throw new InstallError('DOWNLOAD_FAILED', 'the full archive was not downloaded');
+        return path;
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (update.kind === 'patches' && rebuilt.via === 'full') {
+      const state = await readState(layout);
+      if (!state.noPatchesTo.includes(update.version)) {
+        await writeState(layout, { ...state, noPatchesTo: [...state.noPatchesTo, update.version] });
+      }
+    }
+
+    const stagingDir = stagingDirFor(this.installDir, update.version);
+    await rm(stagingDir, { recursive: true, force: true });
+    try {
+      await unpackArchive(rebuilt.tarPath, stagingDir, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      await rm(stagingDir, { recursive: true, force: true });
+      throw error;
+    }
+    // Keep the new tar: it is what the next update's first patch applies to.
+    await mkdir(layout.tarsDir, { recursive: true });
+    await rename(rebuilt.tarPath, `${layout.tarsDir}/${update.version}.tar`);
+    await rm(layout.workDir, { recursive: true, force: true });
+
+    const restart =
+      options.restart === false
+        ? undefined
+        : (options.restart ?? {
+            command: process.execPath,
+            args: [...process.execArgv, ...process.argv.slice(1)],
+            cwd: process.cwd(),
+          });
+    const version = update.version;
+    const previousVersion = this.currentVersion;
+    const healthTimeoutSeconds =
+      restart === undefined ? 0 : (this.#options.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
+    const waitTimeoutSeconds = this.#options.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
+    return {
+      version,
+      via: rebuilt.via,
+      fellBack: update.kind === 'patches' && rebuilt.via === 'full',
+      quitAndInstall: async () => {
+        const backupDir = backupDirFor(this.installDir, previousVersion);
+        await rm(backupDir, { recursive: true, force: true });
+        await rm(handoverResultPath(this.stateDir), { force: true });
+        const state = await readState(layout);
+        await writeState(layout, { ...state, pending: { version, previousVersion, stagingDir, backupDir } });
+        return startHandover({
+          appName: this.appName,
+          version,
+          previousVersion,
+          installDir: this.installDir,
+          stagingDir,
+          backupDir,
+          pid: options.pid ?? process.pid,
+          ...(restart !== undefined ? { restart } : {}),
+          stateDir: this.stateDir,
+          healthTimeoutSeconds,
+          waitTimeoutSeconds,
+        });
+      },
+    };
+  }
+
+  /**
+   * check, download, install and start the installer in one call. When it resolves with
+   * `handed-over`, the app must exit (the installer waits for it, swaps and restarts the app).
+   */
+  async updateAndRestart(options: InstallOptions = {}): Promise<UpdateAndRestartResult> {
+    const update = await this.check(options.signal ? { signal: options.signal } : {});
+    if (update.kind === 'none') return { kind: 'none' };
+    const staged = await this.install(update, options);
+    const { script, log } = await staged.quitAndInstall();
+    return { kind: 'handed-over', version: staged.version, via: staged.via, script, log };
+  }
+
+  /** Tells the installer that this (new) version started well, so it keeps it. Safe to call any time. */
+  async confirm(): Promise<void> {
+    await mkdir(handoverDir(this.stateDir), { recursive: true });
+    await writeFileAtomic(
+      confirmFilePath(this.stateDir, this.currentVersion),
+      `${new Date().toISOString()}\n`,
+    );
+  }
+
+  async #refreshedTuf(): Promise<TufClient> {
+    if (this.#tuf !== undefined) return this.#tuf;
+    await mkdir(this.#layout.metadataDir, { recursive: true });
+    await TufClient.initialize(this.#layout.metadataDir, await readTrustedRoot(this.#options.trustedRoot));
+    const tuf = new TufClient({
+      metadataDir: this.#layout.metadataDir,
+      metadataUrl: this.#options.metadataUrl,
+      targetsUrl: this.#options.targetsUrl,
+      fetcher: this.#fetcher,
+    });
+    await tuf.refresh();
+    this.#tuf = tuf;
+    return tuf;
+  }
+
+  /** Once per Client: reads the last handover's result, records a roll back, cleans what is settled. */
+  #settle(): Promise<void> {
+    this.#settled ??= this.#doSettle();
+    return this.#settled;
+  }
+
+  async #doSettle(): Promise<void> {
+    const layout = this.#layout;
+    await mkdir(layout.root, { recursive: true });
+    let state: ClientState = await readState(layout);
+    let result: HandoverResult | undefined;
+    try {
+      result = await readHandoverResult(this.stateDir);
+    } catch {
+      // A damaged result file: the install folder tells the truth (currentVersion); settle anyway.
+      result = undefined;
+      await rm(handoverResultPath(this.stateDir), { force: true });
+      if (state.pending !== undefined) state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
+    }
+    if (result !== undefined) {
+      this.#lastResult = result;
+      const skipped =
+        result.outcome === 'rolled-back' && !state.skipped.includes(result.version)
+          ? [...state.skipped, result.version]
+          : state.skipped;
+      state = { skipped, noPatchesTo: state.noPatchesTo };
+      await writeState(layout, state);
+      await rm(handoverResultPath(this.stateDir), { force: true });
+    }
+    if (state.pending === undefined) await cleanSettled(layout, this.installDir, this.currentVersion);
+  }
+}

@@ -1,0 +1,137 @@
+import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError } from '../errors.js';
+import { CLIENT_LIMITS } from '../core/limits.js';
+import type { PlanTargetInput } from '../core/plan.js';
+import { targetSha256 } from '../core/plan.js';
+import type { DownloadOptions } from './client-options.js';
+import type { Fetcher } from './fetcher.js';
+import type { TrustedTarget } from './tuf/index.js';
+import { verifyTargetFile } from './tuf/index.js';
+
+/**
+ * Downloads verified target files into `downloadsDir`. Each file goes to `<name>.partial` first
+ * (resumed from its current size with an HTTP Range request), is checked against the signed length
+ * and sha256, and only then renamed to its final name. A file already there under its final name
+ * is checked again before it counts as done (the disk is not trusted more than the network).
+ */
+
+/** Local file name of a target: its signed sha256 and name, so two versions never collide. */
+export function downloadFileName(target: PlanTargetInput): string {
+  const sha = targetSha256(target);
+  if (sha === undefined) {
+    throw new DataError(
+      'NO_SHA256',
+      `target ${target.path} has no sha256 in signed metadata; the client needs one`,
+    );
+  }
+  return `${sha.slice(0, 16)}.${target.path}`;
+}
+
+export function downloadPath(downloadsDir: string, target: PlanTargetInput): string {
+  return join(downloadsDir, downloadFileName(target));
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function isVerified(path: string, target: TrustedTarget): Promise<boolean> {
+  if ((await sizeOf(path)) !== target.length) return false;
+  try {
+    await verifyTargetFile(path, target);
+    return true;
+  } catch {
+    await rm(path, { force: true });
+    return false;
+  }
+}
+
+export interface DownloadEdges {
+  readonly fetcher: Fetcher;
+  readonly targetUrl: (target: TrustedTarget) => string;
+  readonly downloadsDir: string;
+  /** Monotonic clock in milliseconds (for the rate). */
+  readonly now?: () => number;
+}
+
+/** Downloads every target (in order); resolves with their verified local paths. */
+export async function downloadTargets(
+  targets: readonly TrustedTarget[],
+  edges: DownloadEdges,
+  options: DownloadOptions = {},
+): Promise<string[]> {
+  const now = edges.now ?? (() => performance.now());
+  await mkdir(edges.downloadsDir, { recursive: true });
+  const totalBytes = targets.reduce((sum, t) => sum + t.length, 0);
+  for (const t of targets) {
+    if (t.length > CLIENT_LIMITS.maxTargetBytes) {
+      throw new DataError(
+        'TARGET_TOO_LARGE',
+        `target ${t.path} is signed as ${t.length} bytes, over the client's limit of ${CLIENT_LIMITS.maxTargetBytes}`,
+      );
+    }
+  }
+  let doneBefore = 0;
+  let transferred = 0;
+  const started = now();
+  const report = (file: string, inFile: number): void => {
+    const seconds = (now() - started) / 1000;
+    options.onProgress?.({
+      bytesDone: doneBefore + inFile,
+      totalBytes,
+      bytesPerSecond: seconds > 0 ? transferred / seconds : 0,
+      file,
+    });
+  };
+  const paths: string[] = [];
+  for (const target of targets) {
+    options.signal?.throwIfAborted();
+    const finalPath = downloadPath(edges.downloadsDir, target);
+    paths.push(finalPath);
+    if (await isVerified(finalPath, target)) {
+      doneBefore += target.length;
+      report(target.path, 0);
+      continue;
+    }
+    const partial = `${finalPath}.partial`;
+    let offset = (await sizeOf(partial)) ?? 0;
+    if (offset > target.length) {
+      // More bytes than signed: this partial file cannot be a prefix of the target.
+      await truncate(partial, 0);
+      offset = 0;
+    }
+    let inFile = offset;
+    report(target.path, inFile);
+    if (offset < target.length) {
+      await edges.fetcher.downloadTo(edges.targetUrl(target), partial, {
+        offset,
+        maxLength: target.length,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onBytes: (n) => {
+          inFile += n;
+          transferred += n;
+          report(target.path, inFile);
+        },
+      });
+    }
+    // A server that ignored Range restarts the file from 0; the size on disk is the truth.
+    inFile = (await sizeOf(partial)) ?? 0;
+    try {
+      await verifyTargetFile(partial, target);
+    } catch (error) {
+      // Wrong bytes are never resumed from: start this file over next time.
+      await rm(partial, { force: true });
+      throw error;
+    }
+    await rename(partial, finalPath);
+    doneBefore += target.length;
+    report(target.path, 0);
+  }
+  return paths;
+}

@@ -1,0 +1,17 @@
+// The `notsotuf` entry point: the client an app ships. It never loads signing code (src/repo).
+export { Client } from './client.js';
+export type { CheckResult, Update, UpdateAndRestartResult } from './client.js';
+export type {
+  ClientOptions,
+  DownloadOptions,
+  DownloadProgress,
+  InstallOptions,
+  StagedUpdate,
+} from './client-options.js';
+export type { UpdatePlan, PlannedTarget } from '../core/plan.js';
+export type { ArchiveMeta, PatchMeta, Digest } from '../core/custom-metadata.js';
+export type { Channel } from '../core/version.js';
+export { CHANNELS } from '../core/version.js';
+export type { HandoverResult } from './handover.js';
+export { HANDOVER_ENV } from './handover.js';
+export { DataError, InstallError, NotsotufError, TransportError, UsageError } from '../errors.js';

@@ -1,0 +1,71 @@
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Digest } from '../core/custom-metadata.js';
+import { hashFolderAsTar, packTar } from '../archive/index.js';
+import { tempPathFor } from './atomic-file.js';
+
+/**
+ * The uncompressed tar of the installed version: what the first patch of a chain applies to.
+ * Either the cached copy kept after the last update (`tars/<version>.tar`), or, on a fresh install
+ * with no cache, rebuilt from the install folder with the reproducible packer; the rebuilt tar is
+ * used only when its sha256 equals the one the publisher signed (a modified install folder is not
+ * a source we trust to patch from).
+ */
+
+export function cachedTarPath(tarsDir: string, version: string): string {
+  return join(tarsDir, `${version}.tar`);
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a source tar can be had for `signed`, without writing anything: the cached tar has the
+ * signed length (its sha256 is checked when a patch applies to it), or the install folder would
+ * pack to exactly the signed tar.
+ */
+export async function sourceTarAvailable(
+  tarsDir: string,
+  installDir: string,
+  version: string,
+  signed: Digest,
+): Promise<boolean> {
+  if ((await sizeOf(cachedTarPath(tarsDir, version))) === signed.length) return true;
+  try {
+    const d = await hashFolderAsTar(installDir);
+    return d.sha256 === signed.sha256 && d.length === signed.length;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns a path to the current version's tar, rebuilding it into the cache when needed; undefined
+ * when neither the cache nor the folder gives the signed tar.
+ */
+export async function ensureSourceTar(
+  tarsDir: string,
+  installDir: string,
+  version: string,
+  signed: Digest,
+): Promise<string | undefined> {
+  const cached = cachedTarPath(tarsDir, version);
+  if ((await sizeOf(cached)) === signed.length) return cached;
+  await mkdir(tarsDir, { recursive: true });
+  const tmp = tempPathFor(cached);
+  try {
+    const { tar } = await packTar(installDir, tmp);
+    if (tar.sha256 !== signed.sha256 || tar.length !== signed.length) return undefined;
+    await rename(tmp, cached);
+    return cached;
+  } catch {
+    return undefined;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}

@@ -1,0 +1,152 @@
+import { randomInt } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InstallError } from '../errors.js';
+import { CLIENT_LIMITS } from '../core/limits.js';
+import { isValidVersion } from '../core/version.js';
+import { writeFileAtomic } from './atomic-file.js';
+
+/**
+ * The client's own state folder (one per app, never shared). Layout:
+ *
+ *   metadata/            trusted TUF metadata (the TUF layer's)
+ *   install-id           the stable per-install rollout id, a number in [0, 100)
+ *   state.json           skipped (rolled-back) versions, versions whose patches failed, the pending handover
+ *   downloads/           verified downloads `<name>` and resumable `<name>.partial`
+ *   tars/<version>.tar   the uncompressed tar of the installed version (what the next patch applies to)
+ *   work/                temporary files of one apply; removed afterwards
+ *   handover/            the installer's script, log, result and confirm files (the installer's)
+ */
+export interface StateLayout {
+  readonly root: string;
+  readonly metadataDir: string;
+  readonly downloadsDir: string;
+  readonly tarsDir: string;
+  readonly workDir: string;
+  readonly stateFile: string;
+  readonly installIdFile: string;
+}
+
+export function stateLayout(root: string): StateLayout {
+  return {
+    root,
+    metadataDir: join(root, 'metadata'),
+    downloadsDir: join(root, 'downloads'),
+    tarsDir: join(root, 'tars'),
+    workDir: join(root, 'work'),
+    stateFile: join(root, 'state.json'),
+    installIdFile: join(root, 'install-id'),
+  };
+}
+
+/** What the client handed to the installer and waits to hear about on a later start. */
+export interface PendingHandover {
+  readonly version: string;
+  readonly previousVersion: string;
+  readonly stagingDir: string;
+  readonly backupDir: string;
+}
+
+export interface ClientState {
+  /** Versions that were rolled back on this install: never offered again. */
+  readonly skipped: readonly string[];
+  /** Versions whose patch chain failed here: updated to by the full archive. */
+  readonly noPatchesTo: readonly string[];
+  readonly pending?: PendingHandover;
+}
+
+export const EMPTY_STATE: ClientState = { skipped: [], noPatchesTo: [] };
+
+async function readBounded(path: string): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > CLIENT_LIMITS.maxStateFileBytes) return undefined;
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function versions(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && isValidVersion(x)) : [];
+}
+
+function str(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+/**
+ * Reads state.json. The file is ours, but a crash, a full disk or a curious user may have damaged
+ * it: anything unreadable counts as the empty state (which only costs a possible re-offer of a
+ * rolled-back version, never a wrong install: every install is still verified).
+ */
+export async function readState(layout: StateLayout): Promise<ClientState> {
+  const text = await readBounded(layout.stateFile);
+  if (text === undefined) return EMPTY_STATE;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return EMPTY_STATE;
+  }
+  if (typeof raw !== 'object' || raw === null) return EMPTY_STATE;
+  const r = raw as Record<string, unknown>;
+  const p = r.pending as Record<string, unknown> | undefined;
+  const pending =
+    typeof p === 'object' &&
+    p !== null &&
+    str(p.version) &&
+    str(p.previousVersion) &&
+    str(p.stagingDir) &&
+    str(p.backupDir)
+      ? {
+          version: p.version,
+          previousVersion: p.previousVersion,
+          stagingDir: p.stagingDir,
+          backupDir: p.backupDir,
+        }
+      : undefined;
+  return {
+    skipped: versions(r.skipped),
+    noPatchesTo: versions(r.noPatchesTo),
+    ...(pending ? { pending } : {}),
+  };
+}
+
+export async function writeState(layout: StateLayout, state: ClientState): Promise<void> {
+  await mkdir(layout.root, { recursive: true });
+  await writeFileAtomic(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Reads the install's rollout id, creating it on first use. */
+export async function installRolloutId(layout: StateLayout): Promise<number> {
+  const text = await readBounded(layout.installIdFile);
+  if (text !== undefined) {
+    const n = Number(text.trim());
+    if (Number.isFinite(n) && n >= 0 && n < 100) return n;
+  }
+  // 0.0001 resolution is plenty for percentages; randomInt is uniform.
+  const id = randomInt(0, 1_000_000) / 10_000;
+  try {
+    await mkdir(layout.root, { recursive: true });
+    await writeFileAtomic(layout.installIdFile, `${id}\n`);
+  } catch (cause) {
+    throw new InstallError(
+      'STATE_NOT_WRITABLE',
+      `cannot write the client's state folder ${layout.root}: make it writable by the app's user`,
+      { cause },
+    );
+  }
+  return id;
+}
+
+export async function readTextIfSmall(path: string): Promise<string | undefined> {
+  return readBounded(path);
+}
