@@ -1,0 +1,336 @@
+/**
+ * The client's single network seam. Everything the client reads from a repository goes through a
+ * Fetcher: TUF metadata through `fetchBytes`, targets through `downloadTo`. It bounds every read by
+ * a length that the caller takes from signed metadata (or a configured cap), stops a server that
+ * stalls or takes too long, and resumes interrupted downloads with HTTP Range.
+ *
+ * The network itself is injected (`fetch`), with Node's global fetch as the real default.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { DataError, TransportError, messageOf } from '../errors.js';
+
+export type FetchFn = typeof globalThis.fetch;
+
+export interface FetcherOptions {
+  /** The network; defaults to Node's global fetch. */
+  fetch?: FetchFn;
+  /** Extra request headers, e.g. `Authorization` for a private repository. */
+  headers?: Record<string, string>;
+  /**
+   * Limit for a whole request, body included, in milliseconds. Defaults to 60 s for `fetchBytes`
+   * (metadata is small) and to no limit for `downloadTo` (archives can be large; the stall timeout
+   * still applies). Set it to bound target downloads too.
+   */
+  timeoutMs?: number;
+  /** Fail when no byte arrives for this long, in milliseconds (default 30 s). */
+  stallTimeoutMs?: number;
+}
+
+export interface Fetcher {
+  /** A whole small file (metadata). Refuses (DataError 'TOO_LONG') past maxLength, TransportError on HTTP errors/timeouts. */
+  fetchBytes(url: string, maxLength: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Appends bytes [offset, maxLength) of url to the file `partialPath` (HTTP Range when offset > 0;
+   *  a server that ignores Range: restart from 0). Stops with DataError past maxLength. */
+  downloadTo(
+    url: string,
+    partialPath: string,
+    options: { offset: number; maxLength: number; signal?: AbortSignal; onBytes?: (n: number) => void },
+  ): Promise<void>;
+}
+
+/** A TransportError that carries the HTTP status of the answer (for 404 "no newer root" logic). */
+export class HttpStatusError extends TransportError {
+  override readonly name: string = 'HttpStatusError';
+  readonly status: number;
+  readonly url: string;
+
+  constructor(url: string, status: number) {
+    super(
+      'HTTP_ERROR',
+      `The update server answered HTTP ${status} for ${url}. Check the repository URL and that the ` +
+        `server is up, then retry.`,
+    );
+    this.status = status;
+    this.url = url;
+  }
+}
+
+const DEFAULT_METADATA_TIMEOUT_MS = 60_000;
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+export function createFetcher(options: FetcherOptions = {}): Fetcher {
+  const fetchFn: FetchFn = options.fetch ?? globalThis.fetch;
+  const baseHeaders = { ...options.headers };
+  const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+
+  async function fetchBytes(
+    url: string,
+    maxLength: number,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    checkMaxLength(maxLength);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    await request(url, {
+      fetchFn,
+      headers: baseHeaders,
+      timeoutMs: options.timeoutMs ?? DEFAULT_METADATA_TIMEOUT_MS,
+      stallMs,
+      signal: opts.signal,
+      prepare: (response) => {
+        if (response.status !== 200) throw new HttpStatusError(url, response.status);
+        refuseDeclaredLength(response, url, maxLength);
+      },
+      onChunk: (chunk) => {
+        // Stop reading as soon as the server sends more than we will ever accept (endless data).
+        if (total + chunk.length > maxLength) throw tooLong(url, maxLength);
+        total += chunk.length;
+        chunks.push(chunk);
+        return Promise.resolve();
+      },
+    });
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  async function downloadTo(
+    url: string,
+    partialPath: string,
+    opts: { offset: number; maxLength: number; signal?: AbortSignal; onBytes?: (n: number) => void },
+  ): Promise<void> {
+    checkMaxLength(opts.maxLength);
+    if (!Number.isSafeInteger(opts.offset) || opts.offset < 0 || opts.offset > opts.maxLength)
+      throw new RangeError(`offset ${opts.offset} must be an integer in [0, maxLength]`);
+    let offset = opts.offset;
+    if (offset > 0) {
+      // Resume only from bytes that are really there; anything else starts over.
+      const size = await stat(partialPath).then(
+        (s) => s.size,
+        () => -1,
+      );
+      if (size < offset) offset = 0;
+    }
+    if (offset === opts.maxLength && offset > 0) return; // already complete; the caller verifies
+    let triedWithoutRange = false;
+    for (;;) {
+      let fh: FileHandle | undefined;
+      let position = offset;
+      try {
+        await request(url, {
+          fetchFn,
+          headers: offset > 0 ? { ...baseHeaders, Range: `bytes=${offset}-` } : baseHeaders,
+          timeoutMs: options.timeoutMs,
+          stallMs,
+          signal: opts.signal,
+          prepare: async (response) => {
+            let start: number;
+            if (offset > 0 && response.status === 206) {
+              start = parseContentRangeStart(response.headers.get('content-range'), url);
+              if (start !== offset)
+                throw new TransportError(
+                  'BAD_RANGE',
+                  `The update server answered a resume request for ${url} from byte ${start} ` +
+                    `instead of ${offset}. Delete the partial download and retry.`,
+                );
+            } else if (response.status === 200) {
+              // A server that ignores Range sends the whole file: start over from byte 0.
+              start = 0;
+            } else {
+              throw new HttpStatusError(url, response.status);
+            }
+            refuseDeclaredLength(response, url, opts.maxLength - start);
+            fh = await open(partialPath, start === 0 ? 'w' : 'r+');
+            if (start > 0) await fh.truncate(start);
+            position = start;
+          },
+          onChunk: async (chunk) => {
+            if (fh === undefined) throw new Error('internal: no file open');
+            const room = opts.maxLength - position;
+            const take = chunk.length > room ? chunk.subarray(0, room) : chunk;
+            if (take.length > 0) {
+              await writeAll(fh, take, position);
+              position += take.length;
+              opts.onBytes?.(take.length);
+            }
+            // More bytes than the signed length: keep the first maxLength, stop reading, refuse.
+            if (take.length < chunk.length) throw tooLong(url, opts.maxLength);
+          },
+        });
+        return;
+      } catch (error) {
+        // 416: what we hold may already be the whole file, or the file changed: start over once.
+        if (error instanceof HttpStatusError && error.status === 416 && offset > 0 && !triedWithoutRange) {
+          triedWithoutRange = true;
+          offset = 0;
+          continue;
+        }
+        throw error;
+      } finally {
+        if (fh !== undefined) await fh.close();
+      }
+    }
+  }
+
+  return { fetchBytes, downloadTo };
+}
+
+interface RequestOptions {
+  fetchFn: FetchFn;
+  headers: Record<string, string>;
+  timeoutMs: number | undefined;
+  stallMs: number;
+  signal: AbortSignal | undefined;
+  prepare: (response: Response) => void | Promise<void>;
+  onChunk: (chunk: Uint8Array) => Promise<void>;
+}
+
+/**
+ * One GET with a whole-request timeout, a stall timeout (reset by every chunk) and the caller's
+ * abort signal. Our own reasons for stopping (timeouts, TOO_LONG) come out as our errors; the body
+ * is cancelled so the connection does not keep delivering bytes.
+ */
+async function request(url: string, o: RequestOptions): Promise<void> {
+  const controller = new AbortController();
+  let ownReason: Error | undefined;
+  const stop = (reason: Error): void => {
+    if (ownReason === undefined) ownReason = reason;
+    controller.abort(reason);
+  };
+  const onCallerAbort = (): void =>
+    stop(
+      new TransportError('ABORTED', `The download of ${url} was cancelled.`, {
+        cause: o.signal?.reason,
+      }),
+    );
+  if (o.signal?.aborted === true) onCallerAbort();
+  o.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const total =
+    o.timeoutMs !== undefined && o.timeoutMs > 0
+      ? setTimeout(
+          () =>
+            stop(
+              new TransportError(
+                'TIMEOUT',
+                `The download of ${url} took longer than ${o.timeoutMs} ms. Check the network and retry.`,
+              ),
+            ),
+          o.timeoutMs,
+        )
+      : undefined;
+  let stall: NodeJS.Timeout | undefined;
+  const armStall = (): void => {
+    clearTimeout(stall);
+    if (o.stallMs > 0)
+      stall = setTimeout(
+        () =>
+          stop(
+            new TransportError(
+              'STALLED',
+              `The update server sent no data for ${o.stallMs} ms while downloading ${url}. ` +
+                `Check the network and retry; the download resumes where it stopped.`,
+            ),
+          ),
+        o.stallMs,
+      );
+  };
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    armStall();
+    let response: Response;
+    try {
+      response = await o.fetchFn(url, {
+        headers: { ...o.headers, 'Accept-Encoding': 'identity' },
+        signal: controller.signal,
+        redirect: 'follow',
+      });
+    } catch (cause) {
+      throw (
+        ownReason ??
+        new TransportError(
+          'NETWORK',
+          `Could not reach the update server at ${url}: ${messageOf(cause)}. Check the network and retry.`,
+          { cause },
+        )
+      );
+    }
+    try {
+      await o.prepare(response);
+    } catch (error) {
+      await response.body?.cancel().catch(() => undefined);
+      throw error;
+    }
+    if (response.body === null) return;
+    reader = response.body.getReader();
+    for (;;) {
+      let step: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        step = await reader.read();
+      } catch (cause) {
+        throw (
+          ownReason ??
+          new TransportError(
+            'NETWORK',
+            `The connection to the update server broke while downloading ${url}: ${messageOf(cause)}. Retry.`,
+            { cause },
+          )
+        );
+      }
+      if (step.done) break;
+      armStall();
+      await o.onChunk(step.value);
+      if (ownReason !== undefined) throw ownReason;
+    }
+  } catch (error) {
+    if (reader !== undefined) await reader.cancel().catch(() => undefined);
+    else controller.abort();
+    throw ownReason ?? error;
+  } finally {
+    clearTimeout(total);
+    clearTimeout(stall);
+    o.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+function checkMaxLength(maxLength: number): void {
+  if (!Number.isSafeInteger(maxLength) || maxLength < 0)
+    throw new RangeError(`maxLength ${maxLength} must be a non-negative integer`);
+}
+
+function tooLong(url: string, maxLength: number): DataError {
+  return new DataError(
+    'TOO_LONG',
+    `The update server sent more than the expected ${maxLength} bytes for ${url}. ` +
+      `The file was refused; the server or a mirror may be hostile or misconfigured.`,
+  );
+}
+
+/** A declared Content-Length above the limit is refused before reading any of the body. */
+function refuseDeclaredLength(response: Response, url: string, limit: number): void {
+  const declared = response.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLong(url, limit);
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be `*`) -> START. */
+function parseContentRangeStart(value: string | null, url: string): number {
+  const m = value === null ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value.trim());
+  if (m === null)
+    throw new TransportError(
+      'BAD_RANGE',
+      `The update server answered a resume request for ${url} without a valid Content-Range ` +
+        `(${String(value)}). Delete the partial download and retry.`,
+    );
+  return Number(m[1]);
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}

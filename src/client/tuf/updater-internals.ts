@@ -1,0 +1,117 @@
+/**
+ * The few private parts of tuf-js's Updater (5.0.1, pinned in package.json) that we reach into.
+ * tuf-js gets these wrong for us, so we patch them on each instance and check their shape at run
+ * time, so that an upgrade that changes them fails loudly instead of silently losing a guarantee:
+ *
+ * - `persistMetadata` writes in place (a crash leaves a torn trusted file) and re-encodes the
+ *   bytes as UTF-8 text: we write the exact bytes to a temp file and rename it.
+ * - `loadLocalMetadata` joins the role name into a path without encoding it (a delegated role
+ *   named `../x` would be read from outside the metadata folder): we encode it the same way as
+ *   the file is written, so every role is one flat file name.
+ * - `trustedSet.referenceTime` is `new Date()` at construction: we set it from an injected clock.
+ * - `trustedSet.targets` is the verified top-level targets role: we list its targets.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Metadata, Targets } from '@tufjs/models';
+import type { Updater } from 'tuf-js';
+
+interface TrustedSetInternals {
+  referenceTime: Date;
+  [method: string]: unknown;
+  readonly targets: Metadata<Targets> | undefined;
+  readonly root: { signed: { consistentSnapshot: boolean } };
+}
+
+interface UpdaterInternals {
+  trustedSet: TrustedSetInternals;
+  persistMetadata: (name: string, bytes: Uint8Array) => void;
+  loadLocalMetadata: (name: string) => Buffer;
+}
+
+function internals(updater: Updater): UpdaterInternals {
+  const u = updater as unknown as Partial<UpdaterInternals>;
+  const ts = u.trustedSet as Partial<TrustedSetInternals> | undefined;
+  if (
+    typeof u.persistMetadata !== 'function' ||
+    typeof u.loadLocalMetadata !== 'function' ||
+    ts === undefined ||
+    !(ts.referenceTime instanceof Date)
+  ) {
+    throw new Error(
+      'internal: tuf-js Updater no longer has the shape notsotuf expects (persistMetadata, ' +
+        'loadLocalMetadata, trustedSet.referenceTime); check the pinned tuf-js version',
+    );
+  }
+  return u as UpdaterInternals;
+}
+
+/** File name of a role's metadata in the metadata folder: URL-encoded, so always one flat name. */
+export function metadataFileName(role: string): string {
+  return `${encodeURIComponent(role)}.json`;
+}
+
+/** Writes `bytes` to `path` through a temp file in the same folder, fsync, then rename. */
+export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** The store's verification steps; their failures are recorded because tuf-js flattens some of them. */
+const VERIFY_STEPS = ['updateRoot', 'updateTimestamp', 'updateSnapshot', 'updateDelegatedTargets'] as const;
+
+/**
+ * Patches one Updater instance: atomic exact-bytes persistence, encoded local reads, the clock, and
+ * recording of verification failures into `recorder.last`.
+ */
+export function patchUpdater(
+  updater: Updater,
+  metadataDir: string,
+  now: Date | undefined,
+  recorder: { last: unknown },
+): void {
+  const u = internals(updater);
+  const store = u.trustedSet;
+  for (const step of VERIFY_STEPS) {
+    const original = store[step];
+    if (typeof original !== 'function')
+      throw new Error(
+        `internal: tuf-js TrustedMetadataStore has no ${step}; check the pinned tuf-js version`,
+      );
+    store[step] = (...args: unknown[]): unknown => {
+      recorder.last = undefined;
+      try {
+        return (original as (...a: unknown[]) => unknown).apply(store, args);
+      } catch (error) {
+        recorder.last = error;
+        throw error;
+      }
+    };
+  }
+  u.persistMetadata = (name, bytes) => writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+  u.loadLocalMetadata = (name) => readFileSync(join(metadataDir, metadataFileName(name)));
+  if (now !== undefined) store.referenceTime = now;
+}
+
+/** The verified top-level targets metadata, or undefined before a successful refresh. */
+export function trustedTargets(updater: Updater): Metadata<Targets> | undefined {
+  return internals(updater).trustedSet.targets;
+}
+
+/** Whether the trusted root asks for consistent snapshots (hash-prefixed target names). */
+export function consistentSnapshot(updater: Updater): boolean {
+  return internals(updater).trustedSet.root.signed.consistentSnapshot;
+}
