@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DataError, TransportError } from '../../src/errors.js';
+import { createFetcher, HttpStatusError } from '../../src/client/fetcher.js';
+import { startHostileServer } from '../helpers/hostile-server.js';
+
+const FILE = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.repeat(100));
+
+async function world(): Promise<{
+  server: Awaited<ReturnType<typeof startHostileServer>>;
+  dir: string;
+  [Symbol.asyncDispose]: () => Promise<void>;
+}> {
+  const server = await startHostileServer(new Map([['/f', FILE]]));
+  const dir = await mkdtemp(join(tmpdir(), 'notsotuf-fetch-'));
+  return {
+    server,
+    dir,
+    [Symbol.asyncDispose]: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const code =
+  (c: string, cls: new (...a: never[]) => Error = Error) =>
+  (e: unknown) =>
+    e instanceof cls && (e as { code?: string }).code === c;
+
+test('fetchBytes returns the whole file and sends the configured headers', async () => {
+  let seen: Record<string, unknown> = {};
+  const server = createServer((req, res) => {
+    seen = req.headers;
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const f = createFetcher({ headers: { Authorization: 'Bearer s3cret' } });
+    const bytes = await f.fetchBytes(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, 10);
+    assert.equal(Buffer.from(bytes).toString(), 'ok');
+    assert.equal(seen['authorization'], 'Bearer s3cret');
+    // Content-Encoding must never change the bytes we hash.
+    assert.equal(seen['accept-encoding'], 'identity');
+  } finally {
+    server.close();
+  }
+});
+
+test('fetchBytes refuses a declared length over maxLength before reading the body', async () => {
+  await using w = await world();
+  await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 100), code('TOO_LONG', DataError));
+});
+
+test('fetchBytes stops reading endless data at maxLength', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'endless', limit: 32 * 1024 * 1024 });
+  await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 5000), code('TOO_LONG', DataError));
+  // The server could have sent 32 MiB; the client hung up long before (socket buffers aside).
+  assert.ok(w.server.bytesSent < 8 * 1024 * 1024, `server sent ${w.server.bytesSent} bytes`);
+});
+
+test('HTTP errors are TransportErrors with the status', async () => {
+  await using w = await world();
+  await assert.rejects(
+    createFetcher().fetchBytes(`${w.server.url}/missing`, 10),
+    (e: unknown) => e instanceof HttpStatusError && e.status === 404 && e instanceof TransportError,
+  );
+  w.server.behave('/f', { kind: 'status', status: 503 });
+  await assert.rejects(
+    createFetcher().fetchBytes(`${w.server.url}/f`, 1e6),
+    (e: unknown) => e instanceof HttpStatusError && e.status === 503,
+  );
+});
+
+test('a stalled server is stopped by the stall timeout', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'stall', after: 10 });
+  await assert.rejects(
+    createFetcher({ stallTimeoutMs: 200 }).fetchBytes(`${w.server.url}/f`, 1e6),
+    code('STALLED', TransportError),
+  );
+});
+
+test('a trickling server is stopped by the whole-request timeout even though bytes keep coming', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'trickle', chunk: 1, intervalMs: 20 });
+  await assert.rejects(
+    createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).fetchBytes(`${w.server.url}/f`, 1e6),
+    code('TIMEOUT', TransportError),
+  );
+});
+
+test('a connection cut half way is a transport error', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'cut', after: 100 });
+  await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 1e6), code('NETWORK', TransportError));
+});
+
+test('an unreachable server is a transport error', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  await assert.rejects(
+    createFetcher().fetchBytes(`http://127.0.0.1:${port}/x`, 10),
+    code('NETWORK', TransportError),
+  );
+});
+
+test('the caller can abort a request', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'stall', after: 10 });
+  const ac = new AbortController();
+  const p = createFetcher().fetchBytes(`${w.server.url}/f`, 1e6, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 50);
+  await assert.rejects(p, code('ABORTED', TransportError));
+});
+
+test('downloadTo writes the file and reports progress', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  let n = 0;
+  await createFetcher().downloadTo(`${w.server.url}/f`, p, {
+    offset: 0,
+    maxLength: FILE.length,
+    onBytes: (b) => (n += b),
+  });
+  assert.deepEqual(await readFile(p), FILE);
+  assert.equal(n, FILE.length);
+});
+
+test('downloadTo resumes with Range from the offset', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  await writeFile(p, FILE.subarray(0, 1000));
+  await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+  assert.deepEqual(w.server.requests, ['/f [bytes=1000-]']);
+});
+
+test('downloadTo drops bytes past the offset before resuming', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  await writeFile(p, Buffer.concat([FILE.subarray(0, 1000), Buffer.from('garbage')]));
+  await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+});
+
+test('downloadTo restarts from 0 when the server ignores Range (200), truncating the partial file', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  await writeFile(p, Buffer.alloc(1000, 0x58));
+  w.server.behave('/f', { kind: 'ignore-range' });
+  await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+});
+
+test('downloadTo refuses a 206 answer that starts elsewhere', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  await writeFile(p, FILE.subarray(0, 1000));
+  w.server.behave('/f', { kind: 'wrong-range' });
+  await assert.rejects(
+    createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length }),
+    code('BAD_RANGE', TransportError),
+  );
+  assert.deepEqual(await readFile(p), FILE.subarray(0, 1000));
+});
+
+test('downloadTo with an offset beyond the partial file starts over', async () => {
+  await using w = await world();
+  const p = join(w.dir, 'f.partial');
+  await writeFile(p, FILE.subarray(0, 10));
+  await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+  assert.deepEqual(w.server.requests, ['/f']);
+});
+
+test('downloadTo stops endless data at maxLength, keeping only maxLength bytes', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'endless', limit: 32 * 1024 * 1024 });
+  const p = join(w.dir, 'f.partial');
+  await assert.rejects(
+    createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 0, maxLength: FILE.length }),
+    code('TOO_LONG', DataError),
+  );
+  assert.deepEqual(await readFile(p), FILE);
+  assert.ok(w.server.bytesSent < 8 * 1024 * 1024, `server sent ${w.server.bytesSent} bytes`);
+});
+
+test('downloadTo: a stall keeps what arrived, and the next call resumes from there', async () => {
+  await using w = await world();
+  w.server.behave('/f', { kind: 'stall', after: 700 }, 1);
+  const p = join(w.dir, 'f.partial');
+  const f = createFetcher({ stallTimeoutMs: 200 });
+  await assert.rejects(
+    f.downloadTo(`${w.server.url}/f`, p, { offset: 0, maxLength: FILE.length }),
+    code('STALLED', TransportError),
+  );
+  const got = (await readFile(p)).length;
+  assert.equal(got, 700);
+  await f.downloadTo(`${w.server.url}/f`, p, { offset: got, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+});
