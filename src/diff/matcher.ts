@@ -1,0 +1,261 @@
+import type { Hint } from './entry-hints.js';
+import { matchLength } from './match-length.js';
+
+/**
+ * The byte matcher: finds, for the new archive, regions that come from the old one, and hands
+ * them to a sink as "aligned" runs (new bytes produced from old bytes at a fixed offset, allowing
+ * byte differences) and "insert" runs (new bytes stored as they are).
+ *
+ * How: every STEP-th window of WINDOW bytes of the old archive goes into a direct-mapped hash table;
+ * a rolling hash over the new archive finds seeds (exact matches of at least WINDOW bytes), which are
+ * extended exactly both ways. The gaps between two seeds are covered bsdiff-style: the previous
+ * alignment is extended forward and the next one backward as long as more than half of the bytes
+ * agree (so an executable whose pointers shifted costs a few difference bytes, mostly zeros), and
+ * what is left is inserted. A seed at a new offset is only taken when it beats the current
+ * alignment by MIN_GAIN bytes, so noise does not fragment a good alignment.
+ */
+export interface MatchSink {
+  /** new[start, start + length) comes from old[oldStart, oldStart + length) plus differences. */
+  aligned(start: number, length: number, oldStart: number): void;
+  /** new[start, start + length) is stored as is. */
+  insert(start: number, length: number): void;
+  /** True when buffered output should be handed on (then the matcher awaits flush()). */
+  readonly pressure: boolean;
+  flush(): Promise<void>;
+}
+
+export const WINDOW = 16;
+const B = 0x01000193; // odd multiplier of the rolling polynomial hash (mod 2^32)
+const MIX = 0x9e3779b1; // golden-ratio multiplier: the slot is the top bits of hash * MIX
+const MIN_GAIN = 8;
+/** Gaps up to this size between two seeds of the same alignment are taken whole as differences. */
+const SMALL_GAP = 32;
+/** Stop an approximate extension once it is this far below its best score. */
+const GIVE_UP = 4096;
+const MAX_TABLE_BITS = 28;
+
+/** B^(WINDOW-1) mod 2^32, to remove the outgoing byte of the rolling hash. */
+const B_OUT = (() => {
+  let p = 1;
+  for (let k = 0; k < WINDOW - 1; k++) p = Math.imul(p, B);
+  return p;
+})();
+
+function hashAt(buf: Buffer, pos: number): number {
+  let h = 0;
+  for (let k = 0; k < WINDOW; k++) h = (Math.imul(h, B) + (buf[pos + k] as number)) | 0;
+  return h;
+}
+
+export interface OldIndex {
+  readonly table: Uint32Array;
+  readonly shift: number;
+  readonly step: number;
+}
+
+/** Indexes every `step`-th window of `old`. Memory: 4 bytes per slot, 1 to 2 slots per sample. */
+export function indexOld(old: Buffer, step: number): OldIndex {
+  const samples = old.length >= WINDOW ? Math.floor((old.length - WINDOW) / step) + 1 : 0;
+  const bits = Math.min(MAX_TABLE_BITS, Math.max(10, Math.ceil(Math.log2(samples + 1))));
+  const table = new Uint32Array(2 ** bits);
+  const shift = 32 - bits;
+  if (samples === 0) return { table, shift, step };
+  let h = hashAt(old, 0);
+  const last = old.length - WINDOW;
+  let countdown = 0;
+  for (let p = 0; ; p++) {
+    if (countdown === 0) {
+      const slot = Math.imul(h, MIX) >>> shift;
+      // First occurrence wins: earlier copies of repeated data are as good as later ones.
+      if (table[slot] === 0) table[slot] = p / step + 1;
+      countdown = step;
+    }
+    countdown--;
+    if (p === last) break;
+    h = (Math.imul(h - Math.imul(old[p] as number, B_OUT), B) + (old[p + WINDOW] as number)) | 0;
+  }
+  return { table, shift, step };
+}
+
+/** Best length (0..max) to extend alignment `off` forward from `start`: maximises matches - mismatches. */
+function extendForward(nu: Buffer, old: Buffer, start: number, max: number, off: number): number {
+  const limit = Math.min(max, old.length - (start + off));
+  let score = 0;
+  let best = 0;
+  let bestLen = 0;
+  for (let k = 0; k < limit; k++) {
+    score += nu[start + k] === old[start + off + k] ? 1 : -1;
+    if (score > best) {
+      best = score;
+      bestLen = k + 1;
+    } else if (best - score > GIVE_UP) break;
+  }
+  return bestLen;
+}
+
+/** Same, backward from `end` (exclusive). */
+function extendBackward(nu: Buffer, old: Buffer, end: number, max: number, off: number): number {
+  const limit = Math.min(max, end + off);
+  let score = 0;
+  let best = 0;
+  let bestLen = 0;
+  for (let k = 1; k <= limit; k++) {
+    score += nu[end - k] === old[end - k + off] ? 1 : -1;
+    if (score > best) {
+      best = score;
+      bestLen = k;
+    } else if (best - score > GIVE_UP) break;
+  }
+  return bestLen;
+}
+
+/** Counts equal bytes of new[start, end) and old at `off` (bytes outside old count as unequal). */
+function countEqual(nu: Buffer, old: Buffer, start: number, end: number, off: number): number {
+  const from = Math.max(start, -off);
+  const to = Math.min(end, old.length - off);
+  let n = 0;
+  for (let p = from; p < to; p++) if (nu[p] === old[p + off]) n++;
+  return n;
+}
+
+export async function matchArchives(
+  old: Buffer,
+  nu: Buffer,
+  hints: readonly Hint[],
+  sink: MatchSink,
+  options: { step?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const step = options.step ?? 8;
+  const { table, shift } = indexOld(old, step);
+  const n = nu.length;
+  const oldLen = old.length;
+
+  let lastEnd = 0; // new[0, lastEnd) has been handed to the sink
+  let lastOff: number | undefined; // old position - new position of the current alignment
+  let curCheck = 0; // first position where the current alignment can give a seed
+
+  const resolveGap = (a: number, b: number, offB: number | undefined): void => {
+    const gap = b - a;
+    if (gap <= 0) return;
+    const offA = lastOff;
+    if (offA !== undefined && offA === offB && gap <= SMALL_GAP) {
+      sink.aligned(a, gap, a + offA);
+      return;
+    }
+    let lenf = offA === undefined ? 0 : extendForward(nu, old, a, gap, offA);
+    let lenb = offB === undefined ? 0 : extendBackward(nu, old, b, gap, offB);
+    if (lenf + lenb > gap && offA !== undefined && offB !== undefined) {
+      // Overlap: split where the forward alignment stops being better than the backward one.
+      const from = b - lenb;
+      const to = a + lenf;
+      let score = 0;
+      let best = 0;
+      let split = from;
+      for (let p = from; p < to; p++) {
+        if (nu[p] === old[p + offA]) score++;
+        if (nu[p] === old[p + offB]) score--;
+        if (score > best) {
+          best = score;
+          split = p + 1;
+        }
+      }
+      lenf = split - a;
+      lenb = b - split;
+    }
+    if (lenf > 0 && offA !== undefined) sink.aligned(a, lenf, a + offA);
+    if (gap - lenf - lenb > 0) sink.insert(a + lenf, gap - lenf - lenb);
+    if (lenb > 0 && offB !== undefined) sink.aligned(b - lenb, lenb, b - lenb + offB);
+  };
+
+  /** Takes the exact match new[s, e) at `off` after covering the gap before it. */
+  const take = (s: number, e: number, off: number): void => {
+    resolveGap(lastEnd, s, off);
+    if (e > s) sink.aligned(s, e - s, s + off);
+    lastEnd = e;
+    lastOff = off;
+    curCheck = e + 1;
+  };
+
+  let hi = 0;
+  let i = 0;
+  let hashPos = -2;
+  let h = 0;
+  let sinceCheck = 0;
+  while (i < n) {
+    const hint = hints[hi];
+    const limit = hint === undefined ? n : Math.min(n, Math.max(hint.newStart, i));
+    const scanEnd = Math.min(limit, n - WINDOW + 1);
+    while (i < scanEnd) {
+      let seedOld = -1;
+      if (lastOff !== undefined && i >= curCheck) {
+        const o = i + lastOff;
+        if (o >= 0 && o + WINDOW <= oldLen) {
+          const k = matchLength(nu, i, old, o, WINDOW);
+          if (k === WINDOW) seedOld = o;
+          else curCheck = i + k + 1;
+        }
+      }
+      const sameAlignment = seedOld >= 0;
+      if (!sameAlignment) {
+        if (hashPos === i - 1) {
+          h = (Math.imul(h - Math.imul(nu[i - 1] as number, B_OUT), B) + (nu[i + WINDOW - 1] as number)) | 0;
+        } else {
+          h = hashAt(nu, i);
+        }
+        hashPos = i;
+        const cand = table[Math.imul(h, MIX) >>> shift] as number;
+        if (cand !== 0) {
+          const o = (cand - 1) * step;
+          if (
+            o !== i + (lastOff ?? NaN) &&
+            o + WINDOW <= oldLen &&
+            matchLength(nu, i, old, o, WINDOW) === WINDOW
+          ) {
+            seedOld = o;
+          }
+        }
+      }
+      if (seedOld < 0) {
+        i++;
+        continue;
+      }
+      const off = seedOld - i;
+      const fwd = matchLength(nu, i, old, seedOld, Math.min(n - i, oldLen - seedOld));
+      let back = 0;
+      while (i - back > lastEnd && seedOld - back > 0 && nu[i - back - 1] === old[seedOld - back - 1]) back++;
+      const s = i - back;
+      const e = i + fwd;
+      if (!sameAlignment && lastOff !== undefined) {
+        // Only leave the current alignment for a clearly better one.
+        const current = countEqual(nu, old, s, e, lastOff);
+        if (e - s < current + MIN_GAIN) {
+          i = Math.max(i + 1, e - WINDOW);
+          continue;
+        }
+      }
+      take(s, e, off);
+      i = e;
+      if (sink.pressure) await sink.flush();
+      if (++sinceCheck >= 4096) {
+        sinceCheck = 0;
+        options.signal?.throwIfAborted();
+      }
+    }
+    if (i < limit) i = limit; // the tail shorter than a window: no seeds there
+    if (hint === undefined || i >= n) break;
+    hi++;
+    const off = hint.oldStart - hint.newStart;
+    const hintEnd = hint.newStart + hint.length;
+    if (hint.kind === 'copy') {
+      if (hintEnd > lastEnd) take(Math.max(hint.newStart, lastEnd), hintEnd, off);
+      i = Math.max(i, lastEnd);
+    } else if (lastEnd <= hint.newStart) {
+      // A changed entry with an old entry of the same path: start from that alignment.
+      take(hint.newStart, hint.newStart, off);
+      curCheck = hint.newStart;
+    }
+    if (sink.pressure) await sink.flush();
+    options.signal?.throwIfAborted();
+  }
+  resolveGap(lastEnd, n, undefined);
+}
