@@ -199,15 +199,24 @@ export class Client {
 
     let chain: { meta: (typeof update & { kind: 'patches' })['chain'][number]['meta']; path: string }[] = [];
     let sourceTar: string | undefined;
+    let patchFailure: unknown;
     if (update.kind === 'patches') {
-      const paths = await downloadTargets(
-        update.chain.map((s) => s.target),
-        edges,
-        dl,
-      );
-      chain = update.chain.map((s, i) => ({ meta: s.meta, path: paths[i] ?? '' }));
+      try {
+        const paths = await downloadTargets(
+          update.chain.map((s) => s.target),
+          edges,
+          dl,
+        );
+        chain = update.chain.map((s, i) => ({ meta: s.meta, path: paths[i] ?? '' }));
+      } catch (error) {
+        // A patch that does not match its signed hash (corrupted on the server or a CDN) is a
+        // patch failure like any other: take the full archive, which is verified the same way.
+        // Network failures and cancelling are not: they propagate (retry later; downloads resume).
+        if (!(error instanceof DataError)) throw error;
+        patchFailure = error;
+      }
       const current = appReleases(await tuf.listTargets(), this.appName).archives.get(this.currentVersion);
-      if (current !== undefined) {
+      if (current !== undefined && patchFailure === undefined) {
         sourceTar = await ensureSourceTar(
           layout.tarsDir,
           this.installDir,
