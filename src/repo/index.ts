@@ -1,0 +1,42 @@
+// notsotuf/repo: the publisher's programmatic API. This file only re-exports.
+export { initRepository } from './init.js';
+export type { InitOptions } from './init.js';
+export { loadConfig, parseConfig, writeConfig, CONFIG_FILE } from './config.js';
+export type { RepoConfig } from './config.js';
+export { DEFAULT_EXPIRY, MIN_ROOT_DAYS, ROLE_NAMES, expiresAt, parseRoleName } from './expiry.js';
+export type { Expiry, RoleName } from './expiry.js';
+export { generateKey, keyIdOf, signerFor, tufPublicKey } from './keys.js';
+export type { KeyPair, Signer } from './keys.js';
+export { createKey, listKeys, loadSigner, readPublicKey, envPassphrases, envKeyName } from './key-store.js';
+export type { PassphraseSource, StoredKey } from './key-store.js';
+export {
+  addRelease,
+  removeLatestRelease,
+  readReleases,
+  cachedTarPath,
+  setDefaultPatchMaker,
+} from './release.js';
+export type {
+  AddReleaseOptions,
+  AddReleaseResult,
+  PatchMaker,
+  PatchResult,
+  RemoveLatestResult,
+} from './release.js';
+export { listReleases, latestRelease, targetFileRel } from './releases.js';
+export type { Release } from './releases.js';
+export { addKeyToRole, replaceKey, revokeKey, setThreshold } from './key-roles.js';
+export type { RoleChangeOptions, RoleChangeResult } from './key-roles.js';
+export { signRole } from './sign-role.js';
+export type { SignRoleResult } from './sign-role.js';
+export { refreshRepository } from './refresh.js';
+export type { RefreshOptions, RefreshResult } from './refresh.js';
+export { verifyRepository } from './verify.js';
+export type { VerifyOptions, VerifyReport } from './verify.js';
+export type { Problem, RoleStatus } from './inspect-metadata.js';
+export { publishRepository } from './publish.js';
+export type { PublishOptions, PublishResult } from './publish.js';
+export { serveRepository, parseRange } from './serve.js';
+export type { RunningServer, ServeOptions } from './serve.js';
+export { canonicalJson } from './canonical-json.js';
+export * from '../errors.js';

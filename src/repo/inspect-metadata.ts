@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { messageOf } from '../errors.js';
+import type { RoleName } from './expiry.js';
+
+/**
+ * Verifies the metadata of a repository against its own trusted root chain, from bytes only (the
+ * caller reads the files): the root chain from 1.root.json (TUF spec 5.3: each new root signed by a
+ * threshold of the previous root's keys and of its own), then timestamp, snapshot and targets
+ * (5.4-5.6: signatures, thresholds, versions, lengths and hashes where listed, expiry).
+ *
+ * It never throws on bad data: it returns every problem it finds, so `status` can list them all and
+ * editing commands can decide which ones block them (a corrupt file does; a missing signature, which
+ * `sign` is there to add, or an expired role, which `refresh` is there to fix, do not).
+ */
+
+export type ProblemKind = 'corrupt' | 'missing-signatures' | 'expired';
+
+export interface Problem {
+  readonly kind: ProblemKind;
+  readonly role?: RoleName;
+  readonly message: string;
+}
+
+export interface RoleStatus {
+  readonly role: RoleName;
+  readonly version: number;
+  readonly expires: string;
+  readonly validSignatures: number;
+  readonly threshold: number;
+  /** Signatures still needed to reach the threshold (0 when valid). */
+  readonly missing: number;
+  /** Key ids that signed validly. */
+  readonly signedBy: readonly string[];
+}
+
+export interface MetadataState {
+  /** Roots 1..N as read (the chain); the last is the trusted root. */
+  readonly roots: readonly Metadata<Root>[];
+  readonly root: Metadata<Root>;
+  readonly timestamp: Metadata<Timestamp>;
+  readonly snapshot: Metadata<Snapshot>;
+  readonly targets: Metadata<Targets>;
+  /** The bytes of the snapshot file (for timestamp's length and hash). */
+  readonly snapshotBytes: Buffer;
+}
+
+export interface Inspection {
+  /** Undefined when the metadata is too broken to be read at all. */
+  readonly state: MetadataState | undefined;
+  readonly roles: readonly RoleStatus[];
+  readonly problems: readonly Problem[];
+}
+
+/** Metadata files by name (`1.root.json`, `timestamp.json`, ...). */
+export type MetadataFiles = ReadonlyMap<string, Buffer>;
+
+type AnyMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
+
+function parse<T extends AnyMetadata>(
+  kind: MetadataKind,
+  name: string,
+  bytes: Buffer | undefined,
+  problems: Problem[],
+  role: RoleName,
+): T | undefined {
+  if (bytes === undefined) {
+    problems.push({ kind: 'corrupt', role, message: `metadata/${name} is missing` });
+    return undefined;
+  }
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    return Metadata.fromJSON(kind as MetadataKind.Root, json) as unknown as T;
+  } catch (cause) {
+    problems.push({
+      kind: 'corrupt',
+      role,
+      message: `metadata/${name} is not valid ${role} metadata: ${messageOf(cause)}`,
+    });
+    return undefined;
+  }
+}
+
+/**
+ * Counts the valid signatures on `md` by the keys `signer` (a root) gives `role`. A signature that
+ * claims a key of the role but does not verify means the file was edited or corrupted.
+ */
+export function countSignatures(
+  signer: Root,
+  role: RoleName,
+  md: AnyMetadata,
+  name: string,
+  problems: Problem[] | undefined,
+): { valid: string[]; threshold: number } {
+  const r = signer.roles[role];
+  if (r === undefined) {
+    problems?.push({ kind: 'corrupt', role, message: `root has no "${role}" role` });
+    return { valid: [], threshold: 1 };
+  }
+  const valid: string[] = [];
+  for (const keyId of Object.keys(md.signatures)) {
+    if (!r.keyIDs.includes(keyId)) continue;
+    const key = signer.keys[keyId];
+    if (key === undefined) continue;
+    try {
+      key.verifySignature(md);
+      valid.push(keyId);
+    } catch {
+      problems?.push({
+        kind: 'corrupt',
+        role,
+        message: `metadata/${name}: the signature of key ${keyId.slice(0, 12)} does not verify (the file was edited or corrupted; restore it from a backup or re-sign with "notsotuf refresh")`,
+      });
+    }
+  }
+  return { valid, threshold: r.threshold };
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function checkMetaFile(
+  name: string,
+  bytes: Buffer,
+  length: number | undefined,
+  hashes: Record<string, string> | undefined,
+  problems: Problem[],
+  role: RoleName,
+): boolean {
+  if (length !== undefined && bytes.length !== length) {
+    problems.push({
+      kind: 'corrupt',
+      role,
+      message: `metadata/${name} is ${bytes.length} bytes, signed length is ${length}`,
+    });
+    return false;
+  }
+  const want = hashes?.sha256;
+  if (want !== undefined && sha256(bytes) !== want) {
+    problems.push({ kind: 'corrupt', role, message: `metadata/${name} does not match its signed sha256` });
+    return false;
+  }
+  return true;
+}
+
+export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
+  const problems: Problem[] = [];
+  const roles: RoleStatus[] = [];
+  const status = (role: RoleName, md: AnyMetadata, valid: string[], threshold: number): void => {
+    const missing = Math.max(0, threshold - valid.length);
+    roles.push({
+      role,
+      version: md.signed.version,
+      expires: md.signed.expires,
+      validSignatures: valid.length,
+      threshold,
+      missing,
+      signedBy: valid,
+    });
+    if (missing > 0) {
+      problems.push({
+        kind: 'missing-signatures',
+        role,
+        message: `${role} version ${md.signed.version} has ${valid.length} of ${threshold} required signatures: ${missing} missing (run "notsotuf sign ${role}" with another ${role} key)`,
+      });
+    }
+    if (md.signed.isExpired(now)) {
+      problems.push({
+        kind: 'expired',
+        role,
+        message: `${role} expired at ${md.signed.expires} (run "notsotuf refresh")`,
+      });
+    }
+  };
+
+  // Root chain (TUF 5.3): 1.root.json is trusted as is (it is what clients ship with); each next
+  // version must be signed by a threshold of the previous root's keys and of its own.
+  const rootVersions = [...files.keys()]
+    .map((n) => /^(\d+)\.root\.json$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const roots: Metadata<Root>[] = [];
+  for (let i = 0; i < rootVersions.length; i++) {
+    if (rootVersions[i] !== i + 1) {
+      problems.push({
+        kind: 'corrupt',
+        role: 'root',
+        message: `root versions are not contiguous: ${i + 1}.root.json is missing`,
+      });
+      break;
+    }
+  }
+  const lastRoot = rootVersions.length === 0 ? 0 : (rootVersions[rootVersions.length - 1] ?? 0);
+  for (let v = 1; v <= lastRoot; v++) {
+    const name = `${v}.root.json`;
+    const md = parse<Metadata<Root>>(MetadataKind.Root, name, files.get(name), problems, 'root');
+    if (md === undefined) break;
+    if (md.signed.version !== v) {
+      problems.push({
+        kind: 'corrupt',
+        role: 'root',
+        message: `metadata/${name} says version ${md.signed.version}`,
+      });
+      break;
+    }
+    const prev = roots[roots.length - 1];
+    if (prev !== undefined) {
+      const old = countSignatures(prev.signed, 'root', md, name, problems);
+      if (old.valid.length < old.threshold) {
+        problems.push({
+          kind: 'missing-signatures',
+          role: 'root',
+          message: `metadata/${name} has ${old.valid.length} of ${old.threshold} signatures required by root version ${v - 1}: ${old.threshold - old.valid.length} missing (clients will refuse it; run "notsotuf sign root" with the previous root keys)`,
+        });
+      }
+    }
+    roots.push(md);
+  }
+  if (lastRoot === 0)
+    problems.push({ kind: 'corrupt', role: 'root', message: 'metadata/1.root.json is missing' });
+  const root = roots[roots.length - 1];
+  if (root === undefined) return { state: undefined, roles, problems };
+  const own = countSignatures(root.signed, 'root', root, `${root.signed.version}.root.json`, problems);
+  status('root', root, own.valid, own.threshold);
+  if (!root.signed.consistentSnapshot) {
+    problems.push({ kind: 'corrupt', role: 'root', message: 'root does not enable consistent_snapshot' });
+  }
+  const rootJson = files.get('root.json');
+  const lastRootBytes = files.get(`${root.signed.version}.root.json`);
+  if (rootJson === undefined || lastRootBytes === undefined || !rootJson.equals(lastRootBytes)) {
+    problems.push({
+      kind: 'corrupt',
+      role: 'root',
+      message: `metadata/root.json is not a copy of the newest root (${root.signed.version}.root.json)`,
+    });
+  }
+
+  // Timestamp (5.4), snapshot (5.5), targets (5.6).
+  const timestamp = parse<Metadata<Timestamp>>(
+    MetadataKind.Timestamp,
+    'timestamp.json',
+    files.get('timestamp.json'),
+    problems,
+    'timestamp',
+  );
+  if (timestamp === undefined) return { state: undefined, roles, problems };
+  const ts = countSignatures(root.signed, 'timestamp', timestamp, 'timestamp.json', problems);
+  status('timestamp', timestamp, ts.valid, ts.threshold);
+
+  const snapMeta = timestamp.signed.snapshotMeta;
+  const snapName = `${snapMeta.version}.snapshot.json`;
+  const snapshotBytes = files.get(snapName);
+  const snapshot = parse<Metadata<Snapshot>>(
+    MetadataKind.Snapshot,
+    snapName,
+    snapshotBytes,
+    problems,
+    'snapshot',
+  );
+  if (snapshot === undefined || snapshotBytes === undefined) return { state: undefined, roles, problems };
+  checkMetaFile(snapName, snapshotBytes, snapMeta.length, snapMeta.hashes, problems, 'snapshot');
+  if (snapshot.signed.version !== snapMeta.version) {
+    problems.push({
+      kind: 'corrupt',
+      role: 'snapshot',
+      message: `metadata/${snapName} says version ${snapshot.signed.version}`,
+    });
+  }
+  const sn = countSignatures(root.signed, 'snapshot', snapshot, snapName, problems);
+  status('snapshot', snapshot, sn.valid, sn.threshold);
+
+  const targetsMeta = snapshot.signed.meta['targets.json'];
+  if (targetsMeta === undefined) {
+    problems.push({
+      kind: 'corrupt',
+      role: 'snapshot',
+      message: `metadata/${snapName} lists no targets.json`,
+    });
+    return { state: undefined, roles, problems };
+  }
+  const targetsName = `${targetsMeta.version}.targets.json`;
+  const targetsBytes = files.get(targetsName);
+  const targets = parse<Metadata<Targets>>(
+    MetadataKind.Targets,
+    targetsName,
+    targetsBytes,
+    problems,
+    'targets',
+  );
+  if (targets === undefined || targetsBytes === undefined) return { state: undefined, roles, problems };
+  checkMetaFile(targetsName, targetsBytes, targetsMeta.length, targetsMeta.hashes, problems, 'targets');
+  if (targets.signed.version !== targetsMeta.version) {
+    problems.push({
+      kind: 'corrupt',
+      role: 'targets',
+      message: `metadata/${targetsName} says version ${targets.signed.version}`,
+    });
+  }
+  const tg = countSignatures(root.signed, 'targets', targets, targetsName, problems);
+  status('targets', targets, tg.valid, tg.threshold);
+
+  return { state: { roots, root, timestamp, snapshot, targets, snapshotBytes }, roles, problems };
+}

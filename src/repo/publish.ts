@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DataError, InstallError, messageOf } from '../errors.js';
+import { tempNameFor } from './atomic-file.js';
+import { inPublishOrder } from './repository-writer.js';
+import { verifyRepository } from './verify.js';
+
+export interface PublishOptions {
+  readonly now?: Date;
+  /** Copy even when `status` finds problems (clients will refuse such a repository). */
+  readonly unsafeSkipVerify?: boolean;
+  /** Called after each file copied or skipped (for progress). */
+  readonly onFile?: (rel: string, action: 'copied' | 'skipped') => void;
+}
+
+export interface PublishResult {
+  readonly copied: readonly string[];
+  readonly skipped: readonly string[];
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.tmp-')) continue;
+    const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...(await listFiles(join(dir, entry.name), rel)));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    if (x.size !== y.size) return false;
+    return (await sha256File(a)) === (await sha256File(b));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `notsotuf publish DEST`: copies the repository to a folder (a mounted share, a bucket sync
+ * folder) in the order that never shows a client a torn repository: targets, versioned metadata,
+ * root.json, timestamp.json last. Each file goes to a temp name in DEST and is renamed into place;
+ * files already there with equal bytes are skipped. The repository is verified first: publishing
+ * one that clients would refuse is refused.
+ */
+export async function publishRepository(
+  repoDir: string,
+  dest: string,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
+  if (options.unsafeSkipVerify !== true) {
+    const report = await verifyRepository(repoDir, options.now === undefined ? {} : { now: options.now });
+    if (!report.ok) {
+      throw new DataError(
+        'REPOSITORY_INVALID',
+        `the repository does not verify, nothing was published:\n  ${report.problems.map((p) => p.message).join('\n  ')}`,
+      );
+    }
+  }
+  const copied: string[] = [];
+  const skipped: string[] = [];
+  const files = inPublishOrder((await listFiles(repoDir)).map((rel) => ({ rel })));
+  for (const { rel } of files) {
+    const from = join(repoDir, ...rel.split('/'));
+    const to = join(dest, ...rel.split('/'));
+    if (await sameFile(from, to)) {
+      skipped.push(rel);
+      options.onFile?.(rel, 'skipped');
+      continue;
+    }
+    const tmp = tempNameFor(to);
+    try {
+      await mkdir(dirname(to), { recursive: true });
+      await copyFile(from, tmp);
+      await rename(tmp, to);
+    } catch (cause) {
+      await rm(tmp, { force: true });
+      throw new InstallError(
+        'PUBLISH_FAILED',
+        `copying ${rel} to ${dest} failed: ${messageOf(cause)}; run publish again to finish`,
+        { cause },
+      );
+    }
+    copied.push(rel);
+    options.onFile?.(rel, 'copied');
+  }
+  return { copied, skipped };
+}

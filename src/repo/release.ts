@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TargetFile } from '@tufjs/models';
+import { gunzipTo, packFolder } from '../archive/index.js';
+import { toCustom } from '../core/custom-metadata.js';
+import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
+import { archiveName, checkAppName, patchName } from '../core/target-name.js';
+import { compareVersions, parseVersion } from '../core/version.js';
+import { UsageError } from '../errors.js';
+import { findNonCanonical } from './canonical-json.js';
+import type { RepoConfig } from './config.js';
+import type { PassphraseSource } from './key-store.js';
+import { openKeyring, signersFor } from './keyring.js';
+import { buildUpdate, nextTargets } from './metadata-update.js';
+import { latestRelease, listReleases, targetFileRel } from './releases.js';
+import type { Release } from './releases.js';
+import { loadForEdit } from './repository-files.js';
+import { commitWrites } from './repository-writer.js';
+import type { StagedWrite, StepHook } from './repository-writer.js';
+
+/** What the patch engine gives back (src/diff createPatch). */
+export interface PatchResult {
+  readonly source: Digest;
+  readonly result: Digest;
+  readonly patchLength: number;
+  readonly patchSha256: string;
+}
+
+export interface PatchMaker {
+  readonly format: string;
+  create(oldTar: string, newTar: string, patchPath: string): Promise<PatchResult>;
+}
+
+export interface AddReleaseOptions {
+  /** App name (default: the config's app). */
+  readonly app?: string;
+  readonly required?: boolean;
+  /** Percentage of installs offered this release, a whole number 1-100 (default 100). */
+  readonly rollout?: number;
+  /** Free-form signed fields shown to the app (changelog, ...). */
+  readonly user?: Readonly<Record<string, unknown>>;
+  /** Do not make a patch from the previous release. */
+  readonly skipPatch?: boolean;
+  /** Keep the files' real modification times in the archive. */
+  readonly keepMtime?: boolean;
+  readonly passphrase?: PassphraseSource;
+  readonly now?: Date;
+  /** The patch engine; defaults to src/diff. Undefined there means no patches are made. */
+  readonly patchMaker?: PatchMaker;
+  /** Test seam, see commitWrites. */
+  readonly onStep?: StepHook;
+}
+
+export interface AddReleaseResult {
+  readonly app: string;
+  readonly version: string;
+  readonly archive: { readonly name: string; readonly length: number; readonly sha256: string };
+  readonly tar: Digest;
+  readonly patch?: { readonly name: string; readonly length: number; readonly from: string };
+  readonly targetsVersion: number;
+}
+
+let defaultPatchMaker: PatchMaker | undefined;
+/** Installs the patch engine used when options.patchMaker is not given. */
+export function setDefaultPatchMaker(maker: PatchMaker | undefined): void {
+  defaultPatchMaker = maker;
+}
+
+async function checkFolder(folder: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(folder);
+  } catch (cause) {
+    throw new UsageError(
+      'FOLDER_MISSING',
+      `release folder ${folder} does not exist: build the app first, then pass its folder`,
+      { cause },
+    );
+  }
+  if (!info.isDirectory()) {
+    throw new UsageError(
+      'NOT_A_FOLDER',
+      `${folder} is a file, not a folder: pass the folder that holds the built app`,
+    );
+  }
+}
+
+function checkUser(user: unknown): Record<string, unknown> {
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) {
+    throw new UsageError(
+      'INVALID_META',
+      '--meta must be a JSON object, e.g. {"notes":"Fixes crash on start"}',
+    );
+  }
+  const bad = findNonCanonical(user);
+  if (bad !== undefined) {
+    throw new UsageError(
+      'INVALID_META',
+      `--meta value at ${bad} is not a whole number: signed TUF metadata (canonical JSON) allows only integers; write it as a string`,
+    );
+  }
+  return user as Record<string, unknown>;
+}
+
+async function sha256File(path: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  let length = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), length };
+}
+
+/** The cached uncompressed tar of a release, in the publisher's cache. */
+export function cachedTarPath(config: RepoConfig, app: string, version: string): string {
+  return join(config.cache, 'tars', `${app}-${version}.tar`);
+}
+
+/**
+ * The uncompressed tar of `release`: from the cache when its bytes match the signed digest, else
+ * rebuilt by gunzipping the archive from the repository (checked against the signed digest).
+ */
+async function previousTar(config: RepoConfig, release: Release, workDir: string): Promise<string> {
+  const cached = cachedTarPath(config, release.app, release.version);
+  try {
+    const d = await sha256File(cached);
+    if (d.sha256 === release.meta.tar.sha256 && d.length === release.meta.tar.length) return cached;
+  } catch {
+    // not cached: rebuild below
+  }
+  const out = join(workDir, 'previous.tar');
+  await gunzipTo(
+    join(config.repository, ...targetFileRel(release.archive, release.archiveSha256).split('/')),
+    out,
+    release.meta.tar,
+  );
+  return out;
+}
+
+/**
+ * `release add`: packs `folder` as `<app>-<version>.tar.gz`, makes the patch from the previous
+ * release of the same app, adds both with their signed custom metadata, signs targets, snapshot and
+ * timestamp, and writes it all at once. Any failure leaves the repository as it was.
+ */
+export async function addRelease(
+  config: RepoConfig,
+  version: string,
+  folder: string,
+  options: AddReleaseOptions = {},
+): Promise<AddReleaseResult> {
+  const app = checkAppName(options.app ?? config.app);
+  const ver = parseVersion(version).text;
+  const rollout = options.rollout ?? 100;
+  if (!Number.isInteger(rollout) || rollout < 1 || rollout > 100) {
+    throw new UsageError('INVALID_ROLLOUT', `rollout ${rollout} is not a whole percentage from 1 to 100`);
+  }
+  const user = checkUser(options.user ?? {});
+  await checkFolder(folder);
+  const now = options.now ?? new Date();
+  const state = await loadForEdit(config.repository, now);
+  const previous = latestRelease(state.targets.signed, app);
+  if (previous !== undefined && compareVersions(ver, previous.version) <= 0) {
+    throw new UsageError(
+      'VERSION_NOT_NEWER',
+      `${app} ${ver} is not newer than the latest release ${previous.version}: use a higher version (PEP 440 order)`,
+    );
+  }
+  const keyring = openKeyring(config.keys, options.passphrase);
+  // Decrypt the keys first: a wrong passphrase should fail before minutes of packing.
+  for (const role of ['targets', 'snapshot', 'timestamp'] as const)
+    await signersFor(keyring, [state.root.signed], role);
+
+  await mkdir(config.cache, { recursive: true });
+  const workDir = await mkdtemp(join(config.cache, 'work-'));
+  try {
+    const aName = archiveName(app, ver);
+    const archivePath = join(workDir, aName);
+    const tarPath = join(workDir, `${app}-${ver}.tar`);
+    const packed = await packFolder(folder, archivePath, { tarPath, keepMtime: options.keepMtime === true });
+    const archiveMeta: ArchiveMeta = {
+      kind: 'archive',
+      app,
+      version: ver,
+      tar: packed.tar,
+      required: options.required === true,
+      rollout,
+      user,
+    };
+    const files = { ...state.targets.signed.targets };
+    const writes: StagedWrite[] = [];
+    files[aName] = new TargetFile({
+      path: aName,
+      length: packed.archive.length,
+      hashes: { sha256: packed.archive.sha256 },
+      unrecognizedFields: { custom: toCustom(archiveMeta) as never },
+    });
+    writes.push({ rel: targetFileRel(aName, packed.archive.sha256), file: archivePath, move: true });
+
+    let patch: AddReleaseResult['patch'];
+    const maker = options.patchMaker ?? defaultPatchMaker;
+    if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
+      const pName = patchName(app, ver);
+      const patchPath = join(workDir, pName);
+      const made = await maker.create(await previousTar(config, previous, workDir), tarPath, patchPath);
+      const patchMeta: PatchMeta = {
+        kind: 'patch',
+        app,
+        version: ver,
+        format: maker.format,
+        source: { ...made.source, version: previous.version },
+        result: made.result,
+      };
+      files[pName] = new TargetFile({
+        path: pName,
+        length: made.patchLength,
+        hashes: { sha256: made.patchSha256 },
+        unrecognizedFields: { custom: toCustom(patchMeta) as never },
+      });
+      writes.push({ rel: targetFileRel(pName, made.patchSha256), file: patchPath, move: true });
+      patch = { name: pName, length: made.patchLength, from: previous.version };
+    }
+    const update = await buildUpdate({
+      state,
+      now,
+      expiry: config.expiry,
+      keyring,
+      targets: nextTargets(state.targets.signed, now, config.expiry, files),
+    });
+    await commitWrites(config.repository, [...writes, ...update.writes], options.onStep);
+    // Keep the tar for the next release's patch (best effort: it can be rebuilt from the archive).
+    try {
+      await mkdir(join(config.cache, 'tars'), { recursive: true });
+      await rename(tarPath, cachedTarPath(config, app, ver));
+    } catch {
+      // the cache is an optimisation only
+    }
+    return {
+      app,
+      version: ver,
+      archive: { name: aName, length: packed.archive.length, sha256: packed.archive.sha256 },
+      tar: packed.tar,
+      ...(patch === undefined ? {} : { patch }),
+      targetsVersion: update.targets.signed.version,
+    };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+export interface RemoveLatestResult {
+  readonly removed: Release;
+  readonly targetsVersion: number;
+}
+
+/**
+ * `release remove-latest`: drops the newest release of `app` (archive and patch) from the signed
+ * targets, so clients stop offering it. Its files stay in targets/ (older snapshots name them).
+ */
+export async function removeLatestRelease(
+  config: RepoConfig,
+  options: { app?: string; passphrase?: PassphraseSource; now?: Date; onStep?: StepHook } = {},
+): Promise<RemoveLatestResult> {
+  const app = checkAppName(options.app ?? config.app);
+  const now = options.now ?? new Date();
+  const state = await loadForEdit(config.repository, now);
+  const latest = latestRelease(state.targets.signed, app);
+  if (latest === undefined) throw new UsageError('NO_RELEASE', `${app} has no release to remove`);
+  const files = { ...state.targets.signed.targets };
+  delete files[latest.archive];
+  if (latest.patch !== undefined) delete files[latest.patch.name];
+  // A later patch starting from the removed version would now be orphaned: there is none, since
+  // this was the latest.
+  const keyring = openKeyring(config.keys, options.passphrase);
+  const update = await buildUpdate({
+    state,
+    now,
+    expiry: config.expiry,
+    keyring,
+    targets: nextTargets(state.targets.signed, now, config.expiry, files),
+  });
+  await commitWrites(config.repository, update.writes, options.onStep);
+  return { removed: latest, targetsVersion: update.targets.signed.version };
+}
+
+/** `release list`: every release in the repository (all apps unless `app`). */
+export async function readReleases(
+  config: RepoConfig,
+  options: { app?: string; now?: Date } = {},
+): Promise<Release[]> {
+  const state = await loadForEdit(config.repository, options.now ?? new Date());
+  const all = listReleases(state.targets.signed);
+  return options.app === undefined ? all : all.filter((r) => r.app === options.app);
+}

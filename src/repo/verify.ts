@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { messageOf } from '../errors.js';
+import type { RoleName } from './expiry.js';
+import { inspectMetadata } from './inspect-metadata.js';
+import type { Problem, RoleStatus } from './inspect-metadata.js';
+import { listReleases, targetFileRel } from './releases.js';
+import type { Release } from './releases.js';
+import { readMetadataFiles } from './repository-files.js';
+
+/**
+ * `notsotuf status`: the repository on disk verified against its own trusted root chain (every
+ * signature, threshold, version, hash and length of metadata and of every target file), with the
+ * releases and the roles that expire soon.
+ */
+export interface VerifyOptions {
+  readonly now?: Date;
+  /** Warn when root or targets expire within this many days (default 14). */
+  readonly warnDays?: number;
+}
+
+export interface VerifyReport {
+  /** True when nothing is wrong: a TUF client would accept the repository now. */
+  readonly ok: boolean;
+  readonly problems: readonly Problem[];
+  readonly warnings: readonly string[];
+  readonly roles: readonly RoleStatus[];
+  readonly releases: readonly Release[];
+  /** Number of target files whose length and sha256 were checked. */
+  readonly targetsChecked: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Warning windows: online roles (snapshot, timestamp) are re-signed by `refresh`, so they warn late. */
+function warnWithinMs(role: RoleName, warnDays: number): number {
+  if (role === 'timestamp') return 6 * HOUR_MS;
+  if (role === 'snapshot') return 24 * HOUR_MS;
+  return warnDays * 24 * HOUR_MS;
+}
+
+async function digestOf(path: string, maxLength: number): Promise<{ sha256: string; length: number }> {
+  const hash = createHash('sha256');
+  let length = 0;
+  // Read at most one byte more than signed: enough to tell "too long" without reading a huge file.
+  for await (const chunk of createReadStream(path, { end: maxLength }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), length };
+}
+
+export async function verifyRepository(repoDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const now = options.now ?? new Date();
+  const warnDays = options.warnDays ?? 14;
+  const inspection = inspectMetadata(await readMetadataFiles(repoDir), now);
+  const problems: Problem[] = [...inspection.problems];
+  const warnings: string[] = [];
+  for (const r of inspection.roles) {
+    const left = new Date(r.expires).getTime() - now.getTime();
+    if (left > 0 && left < warnWithinMs(r.role, warnDays)) {
+      const hours = Math.floor(left / HOUR_MS);
+      warnings.push(
+        `${r.role} expires at ${r.expires} (in ${hours >= 48 ? `${Math.floor(hours / 24)} days` : `${hours} hours`}): run "notsotuf refresh"`,
+      );
+    }
+  }
+  let releases: Release[] = [];
+  let targetsChecked = 0;
+  const state = inspection.state;
+  if (state !== undefined) {
+    try {
+      releases = listReleases(state.targets.signed);
+    } catch (error) {
+      problems.push({ kind: 'corrupt', role: 'targets', message: messageOf(error) });
+    }
+    for (const [name, t] of Object.entries(state.targets.signed.targets)) {
+      const sha256 = t.hashes.sha256;
+      if (sha256 === undefined) {
+        problems.push({ kind: 'corrupt', role: 'targets', message: `target ${name} has no sha256 hash` });
+        continue;
+      }
+      const path = join(repoDir, ...targetFileRel(name, sha256).split('/'));
+      try {
+        const info = await stat(path);
+        if (!info.isFile()) throw new Error('not a file');
+        const got = await digestOf(path, t.length);
+        if (got.length !== t.length) {
+          problems.push({
+            kind: 'corrupt',
+            role: 'targets',
+            message: `target file ${targetFileRel(name, sha256)} is ${info.size} bytes, signed length is ${t.length}`,
+          });
+        } else if (got.sha256 !== sha256) {
+          problems.push({
+            kind: 'corrupt',
+            role: 'targets',
+            message: `target file ${targetFileRel(name, sha256)} does not match its signed sha256`,
+          });
+        }
+        targetsChecked++;
+      } catch (error) {
+        problems.push({
+          kind: 'corrupt',
+          role: 'targets',
+          message: `target file ${targetFileRel(name, sha256)} is missing (${messageOf(error)})`,
+        });
+      }
+    }
+  }
+  return { ok: problems.length === 0, problems, warnings, roles: inspection.roles, releases, targetsChecked };
+}
