@@ -1,4 +1,6 @@
 import type { Command } from '../command.js';
+import { checkCommand } from './check.js';
+import { updateCommand } from './update.js';
 
 /** Every CLI command. One line per module; keep sorted by command path. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [checkCommand, updateCommand];
