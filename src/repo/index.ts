@@ -9,13 +9,7 @@ export { generateKey, keyIdOf, signerFor, tufPublicKey } from './keys.js';
 export type { KeyPair, Signer } from './keys.js';
 export { createKey, listKeys, loadSigner, readPublicKey, envPassphrases, envKeyName } from './key-store.js';
 export type { PassphraseSource, StoredKey } from './key-store.js';
-export {
-  addRelease,
-  removeLatestRelease,
-  readReleases,
-  cachedTarPath,
-  setDefaultPatchMaker,
-} from './release.js';
+export { addRelease, removeLatestRelease, readReleases, cachedTarPath, DIFF_PATCH_MAKER } from './release.js';
 export type {
   AddReleaseOptions,
   AddReleaseResult,

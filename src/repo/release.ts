@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { TargetFile } from '@tufjs/models';
 import { gunzipTo, packFolder } from '../archive/index.js';
 import { toCustom } from '../core/custom-metadata.js';
+import { createPatch, PATCH_FORMAT } from '../diff/index.js';
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
@@ -47,7 +48,7 @@ export interface AddReleaseOptions {
   readonly keepMtime?: boolean;
   readonly passphrase?: PassphraseSource;
   readonly now?: Date;
-  /** The patch engine; defaults to src/diff. Undefined there means no patches are made. */
+  /** The patch engine (default: src/diff's createPatch, format notsotuf-diff-1). */
   readonly patchMaker?: PatchMaker;
   /** Test seam, see commitWrites. */
   readonly onStep?: StepHook;
@@ -62,11 +63,11 @@ export interface AddReleaseResult {
   readonly targetsVersion: number;
 }
 
-let defaultPatchMaker: PatchMaker | undefined;
-/** Installs the patch engine used when options.patchMaker is not given. */
-export function setDefaultPatchMaker(maker: PatchMaker | undefined): void {
-  defaultPatchMaker = maker;
-}
+/** The patch engine of src/diff. */
+export const DIFF_PATCH_MAKER: PatchMaker = {
+  format: PATCH_FORMAT,
+  create: (oldTar, newTar, patchPath) => createPatch(oldTar, newTar, patchPath),
+};
 
 async function checkFolder(folder: string): Promise<void> {
   let info;
@@ -200,7 +201,7 @@ export async function addRelease(
     writes.push({ rel: targetFileRel(aName, packed.archive.sha256), file: archivePath, move: true });
 
     let patch: AddReleaseResult['patch'];
-    const maker = options.patchMaker ?? defaultPatchMaker;
+    const maker = options.patchMaker ?? DIFF_PATCH_MAKER;
     if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
       const pName = patchName(app, ver);
       const patchPath = join(workDir, pName);
