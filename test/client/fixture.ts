@@ -208,3 +208,12 @@ export async function readLog(file: string): Promise<string[]> {
 export function waitForResult(stateDir: string, seconds = 60): Promise<HandoverResult> {
   return waitFor('the installer result', () => readHandoverResult(stateDir), seconds);
 }
+
+/** The pid of a process that has already exited (the installer then swaps at once). */
+export function exitedPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', () => (child.pid === undefined ? reject(new Error('no pid')) : resolve(child.pid)));
+  });
+}

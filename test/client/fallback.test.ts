@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { hashFolderAsTar } from '../../src/archive/index.js';
+import { Client } from '../../src/client/client.js';
+import { readState, stateLayout } from '../../src/client/state.js';
+import type { Project } from './fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from './fixture.js';
+import { startStaticServer } from './static-server.js';
+import type { StaticServer } from './static-server.js';
+
+let project: Project;
+let server: StaticServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startStaticServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+async function setup(
+  name: string,
+): Promise<{ root: string; installDir: string; stateDir: string; client: Client }> {
+  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
+  const installDir = join(root, 'apps', 'demo');
+  const stateDir = join(root, 'state');
+  await mkdir(dirname(installDir), { recursive: true });
+  await installVersion(project, '1.0.0', installDir);
+  return {
+    root,
+    installDir,
+    stateDir,
+    client: new Client(clientOptions(project, server.url, installDir, stateDir)),
+  };
+}
+
+async function flipByte(path: string, at: number): Promise<() => Promise<void>> {
+  const original = await readFile(path);
+  const handle = await open(path, 'r+');
+  const b = Buffer.from([original[at]! ^ 0xff]);
+  await handle.write(b, 0, 1, at);
+  await handle.close();
+  return () => writeFile(path, original);
+}
+
+test('a corrupted patch on the server (hash mismatch) falls back to the full archive, remembered', async () => {
+  const { root, installDir, stateDir, client } = await setup('corrupt-patch');
+  const p = project.releases[1]!.result;
+  const restore = await flipByte(await patchFile(p.patch!.name), 100);
+  try {
+    const update = await client.check();
+    assert.equal(update.kind, 'patches');
+    if (update.kind === 'none') return;
+    server.log.length = 0;
+    const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+    assert.equal(staged.via, 'full');
+    assert.equal(staged.fellBack, true);
+    const targets = server.log.filter((r) => r.path.startsWith('/targets/')).map((r) => r.path);
+    assert.ok(targets.some((t) => t.endsWith('.demo-1.1.0.patch')));
+    assert.ok(targets.some((t) => t.endsWith('.demo-1.1.0.tar.gz')));
+    assert.deepEqual((await readState(stateLayout(stateDir))).noPatchesTo, ['1.1.0']);
+    await staged.quitAndInstall();
+    assert.equal((await waitForResult(stateDir)).outcome, 'installed');
+    assert.deepEqual(await hashFolderAsTar(installDir), p.tar);
+  } finally {
+    await restore();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a patch that fails to apply (damaged cached source tar) falls back to the full archive', async () => {
+  const { root, installDir, stateDir, client } = await setup('bad-source');
+  try {
+    const tar0 = project.releases[0]!.result.tar;
+    await mkdir(join(stateDir, 'tars'), { recursive: true });
+    // Right length, wrong bytes: only the patch engine's source check can tell.
+    await writeFile(join(stateDir, 'tars', '1.0.0.tar'), Buffer.alloc(tar0.length, 7));
+    const update = await client.check();
+    assert.equal(update.kind, 'patches');
+    if (update.kind === 'none') return;
+    const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+    assert.equal(staged.via, 'full');
+    assert.equal(staged.fellBack, true);
+    await staged.quitAndInstall();
+    assert.equal((await waitForResult(stateDir)).outcome, 'installed');
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]!.result.tar);
+    // Once patches failed for a version, the next plan for it is the full archive straight away.
+    const again = await new Client(clientOptions(project, server.url, join(root, 'other'), stateDir)).check();
+    assert.equal(again.kind, 'full');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a modified install folder does not rebuild to the signed tar: the update is the full archive', async () => {
+  const { root, installDir, client } = await setup('modified');
+  try {
+    await writeFile(join(installDir, 'version.txt'), 'tampered\n');
+    const update = await client.check();
+    assert.equal(update.kind, 'full');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+async function patchFile(name: string): Promise<string> {
+  const dir = join(project.config.repository, 'targets');
+  const found = (await readdir(dir)).filter((n) => n.endsWith(`.${name}`));
+  assert.equal(found.length, 1, `one stored ${name}`);
+  return join(dir, found[0]!);
+}

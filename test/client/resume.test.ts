@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client } from '../../src/client/client.js';
+import type { DownloadProgress } from '../../src/client/client-options.js';
+import type { Project } from './fixture.js';
+import { clientOptions, installVersion, makeProject } from './fixture.js';
+import { startStaticServer } from './static-server.js';
+import type { StaticServer } from './static-server.js';
+
+let project: Project;
+let server: StaticServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startStaticServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+/** A client whose install folder does not rebuild to the signed tar, so the plan is the full archive. */
+async function fullUpdateClient(name: string): Promise<{ root: string; stateDir: string; client: Client }> {
+  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
+  const installDir = join(root, 'apps', 'demo');
+  const stateDir = join(root, 'state');
+  await mkdir(dirname(installDir), { recursive: true });
+  await installVersion(project, '1.0.0', installDir);
+  await writeFile(join(installDir, 'local-change.txt'), 'x');
+  return { root, stateDir, client: new Client(clientOptions(project, server.url, installDir, stateDir)) };
+}
+
+test('a download interrupted half way resumes from where it stopped (the server sees a Range request)', async () => {
+  const { root, stateDir, client } = await fullUpdateClient('resume');
+  try {
+    const update = await client.check();
+    assert.equal(update.kind, 'full');
+    if (update.kind !== 'full') return;
+    const total = update.archive.target.length;
+    const half = Math.floor(total / 2);
+    const urlPath = server.log.length; // requests before ours
+    const archiveName = update.archive.target.path;
+    const stored = (await readdir(join(project.config.repository, 'targets'))).find((n) =>
+      n.endsWith(archiveName),
+    );
+    assert.ok(stored);
+    server.cutNext(`/targets/${stored}`, half);
+
+    await assert.rejects(client.download(update), { name: 'TransportError' });
+    const downloads = join(stateDir, 'downloads');
+    const partial = (await readdir(downloads)).find((n) => n.endsWith('.partial'));
+    assert.ok(partial, 'the partial file is kept');
+    assert.equal((await stat(join(downloads, partial))).size, half);
+
+    const progress: DownloadProgress[] = [];
+    await client.download(update, { onProgress: (p) => progress.push(p) });
+    const ours = server.log.slice(urlPath).filter((r) => r.path === `/targets/${stored}`);
+    assert.deepEqual(
+      ours.map((r) => [r.range, r.status, r.bytes]),
+      [
+        [undefined, 200, half],
+        [`bytes=${half}-`, 206, total - half],
+      ],
+    );
+    assert.deepEqual(
+      (await readdir(downloads)).filter((n) => n.endsWith('.partial')),
+      [],
+      'no partial file left once verified',
+    );
+    // Progress covers the whole update: it starts at the resumed offset and ends at the total.
+    assert.equal(progress[0]?.bytesDone, half);
+    assert.equal(progress.at(-1)?.bytesDone, total);
+    assert.ok(progress.every((p) => p.totalBytes === total));
+    assert.ok(progress.every((p, i) => i === 0 || p.bytesDone >= progress[i - 1]!.bytesDone));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('cancelling a download with an AbortSignal stops it and keeps the partial file for later', async () => {
+  const { root, stateDir, client } = await fullUpdateClient('cancel');
+  try {
+    const update = await client.check();
+    if (update.kind === 'none') assert.fail('expected an update');
+    const controller = new AbortController();
+    await assert.rejects(
+      client.download(update, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.bytesDone > 0) controller.abort();
+        },
+      }),
+    );
+    const left = await readdir(join(stateDir, 'downloads'));
+    assert.ok(
+      left.every((n) => n.endsWith('.partial')),
+      left.join(','),
+    );
+    await client.download(update);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a stale partial file longer than the signed length is discarded, not trusted', async () => {
+  const { root, stateDir, client } = await fullUpdateClient('stale');
+  try {
+    const update = await client.check();
+    if (update.kind !== 'full') assert.fail('expected a full update');
+    const name = `${update.archive.target.hashes.sha256!.slice(0, 16)}.${update.archive.target.path}`;
+    await mkdir(join(stateDir, 'downloads'), { recursive: true });
+    await writeFile(
+      join(stateDir, 'downloads', `${name}.partial`),
+      Buffer.alloc(update.archive.target.length + 10),
+    );
+    await client.download(update);
+    assert.equal((await stat(join(stateDir, 'downloads', name))).size, update.archive.target.length);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
