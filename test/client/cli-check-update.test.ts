@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, test } from 'node:test';
+import { hashFolderAsTar } from '../../src/archive/index.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { cli, cliProcess } from '../helpers/cli.js';
+import type { Project } from './fixture.js';
+import { installVersion, makeProject } from './fixture.js';
+import { startStaticServer } from './static-server.js';
+import type { StaticServer } from './static-server.js';
+
+let project: Project;
+let server: StaticServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startStaticServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+/** An app installed at 1.0.0 and a config file with paths relative to it, as another-language app would ship. */
+async function installedApp(name: string): Promise<{ root: string; config: string; installDir: string }> {
+  const root = await mkdtemp(join(tmpdir(), `notsotuf-cli-${name}-`));
+  const installDir = join(root, 'app');
+  await mkdir(root, { recursive: true });
+  await installVersion(project, '1.0.0', installDir);
+  const config = join(root, 'update.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      appName: 'demo',
+      installDir: 'app',
+      currentVersion: '1.0.0',
+      stateDir: 'state',
+      metadataUrl: `${server.url}/metadata`,
+      targetsUrl: `${server.url}/targets`,
+      trustedRoot: relative(root, join(project.config.repository, 'metadata', '1.root.json')),
+    }),
+  );
+  return { root, config, installDir };
+}
+
+test('check --json: exit 10 with the plan when an update is available', async () => {
+  const { root, config } = await installedApp('check');
+  try {
+    const r = await cli(['check', '--config', config, '--json']);
+    assert.equal(r.code, EXIT.updateAvailable, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(out.status, 'available');
+    assert.equal(out.version, '1.1.0');
+    assert.equal(out.kind, 'patches');
+    assert.deepEqual(out.files, ['demo-1.1.0.patch']);
+    assert.equal(out.downloadBytes, project.releases[1]?.result.patch?.length);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('update --yes installs right away (exit 11), then check says none (exit 0), as a real process', async () => {
+  const { root, config, installDir } = await installedApp('update');
+  try {
+    const r = await cliProcess(['update', '--config', config, '--yes']);
+    assert.equal(r.code, EXIT.updated, r.stderr);
+    assert.match(r.stdout, /updated demo 1\.0\.0 -> 1\.1\.0 \(by patches\)/);
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]?.result.tar);
+    const again = await cli(['check', '--config', config, '--current-version', '1.1.0']);
+    assert.equal(again.code, EXIT.ok, again.stderr);
+    assert.match(again.stdout, /up to date/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('update without --yes and no terminal: usage error (exit 2), nothing installed', async () => {
+  const { root, config, installDir } = await installedApp('noyes');
+  try {
+    const r = await cli(['update', '--config', config]);
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.stderr, /--yes/);
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]?.result.tar);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('missing settings are a usage error naming them (exit 2)', async () => {
+  const r = await cli(['check', '--app-name', 'demo']);
+  assert.equal(r.code, EXIT.usage);
+  assert.match(r.stderr, /installDir \(--install-dir\)/);
+  const bad = await cli(['check', '--config', '/nonexistent/update.json']);
+  assert.equal(bad.code, EXIT.usage);
+  assert.match(bad.stderr, /cannot read config file/);
+});
+
+test('a repository that cannot be reached fails with exit 1', async () => {
+  const { root, config } = await installedApp('offline');
+  try {
+    const r = await cli([
+      'check',
+      '--config',
+      config,
+      '--metadata-url',
+      'http://127.0.0.1:9/metadata',
+      '--json',
+    ]);
+    assert.equal(r.code, EXIT.failure, r.stdout);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
