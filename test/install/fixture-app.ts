@@ -1,0 +1,138 @@
+/**
+ * A small real app for the installer tests: a Node script in an app folder that records each run
+ * (version, arguments, NOTSOTUF_HANDOVER, pid) and then behaves as its folder's app.json says:
+ * confirm (writes the confirm file, as client.confirm() does), crash (exit 3), hang (never confirms),
+ * run (just records), or start-handover (the running old version: calls the real startHandover with
+ * its own pid, waits a moment, notes which version the install folder holds, and exits).
+ */
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../helpers/cli.js';
+
+export type AppMode = 'confirm' | 'crash' | 'hang' | 'run' | 'start-handover';
+
+export interface AppConfig {
+  version: string;
+  mode: AppMode;
+  runsDir: string;
+  confirmFile?: string;
+  /** start-handover: a JSON file with the plan (pid is filled in by the app). */
+  planFile?: string;
+  /** start-handover: how long to stay alive after starting the installer. */
+  lingerMs?: number;
+  /** start-handover: the seams' shell (e.g. bash in POSIX mode). */
+  shell?: string;
+}
+
+export interface RunRecord {
+  version: string;
+  args: string[];
+  handover: string | null;
+  pid: number;
+  cwd: string;
+}
+
+export interface ExitRecord {
+  version: string;
+  pid: number;
+  exitAt: number;
+  /** The VERSION file in the install folder just before this process exited. */
+  sawVersion: string;
+}
+
+const APP_SOURCE = `import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+const here = dirname(fileURLToPath(import.meta.url));
+const cfg = JSON.parse(readFileSync(join(here, 'app.json'), 'utf8'));
+const record = { version: cfg.version, args: process.argv.slice(2), handover: process.env.NOTSOTUF_HANDOVER ?? null,
+  pid: process.pid, cwd: process.cwd() };
+writeFileSync(join(cfg.runsDir, 'run-' + cfg.version + '-' + process.pid + '.json'), JSON.stringify(record));
+if (cfg.mode === 'confirm') {
+  writeFileSync(cfg.confirmFile, '');
+} else if (cfg.mode === 'crash') {
+  process.exit(3);
+} else if (cfg.mode === 'hang') {
+  setInterval(() => {}, 1000);
+} else if (cfg.mode === 'start-handover') {
+  const { startHandover } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/client/install.ts')).href)});
+  const plan = JSON.parse(readFileSync(cfg.planFile, 'utf8'));
+  await startHandover({ ...plan, pid: process.pid }, cfg.shell ? { shell: cfg.shell } : {});
+  await new Promise((r) => setTimeout(r, cfg.lingerMs ?? 0));
+  const sawVersion = readFileSync(join(plan.installDir, 'VERSION'), 'utf8');
+  writeFileSync(join(cfg.runsDir, 'exit-' + cfg.version + '-' + process.pid + '.json'),
+    JSON.stringify({ version: cfg.version, pid: process.pid, exitAt: Date.now(), sawVersion }));
+  process.exit(0);
+}
+`;
+
+/** Writes one version of the app into `dir` (with a symlink and an executable file, to check the swap keeps them). */
+export async function writeApp(dir: string, config: AppConfig): Promise<void> {
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  await writeFile(join(dir, 'app.mjs'), APP_SOURCE);
+  await writeFile(join(dir, 'app.json'), JSON.stringify(config));
+  await writeFile(join(dir, 'VERSION'), config.version);
+  await writeFile(join(dir, 'bin', 'tool.sh'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+  await symlink('bin/tool.sh', join(dir, 'tool'));
+}
+
+export async function readRuns(runsDir: string): Promise<{ runs: RunRecord[]; exits: ExitRecord[] }> {
+  const runs: RunRecord[] = [];
+  const exits: ExitRecord[] = [];
+  for (const name of (await readdir(runsDir)).sort()) {
+    const value: unknown = JSON.parse(await readFile(join(runsDir, name), 'utf8'));
+    if (name.startsWith('run-')) runs.push(value as RunRecord);
+    if (name.startsWith('exit-')) exits.push(value as ExitRecord);
+  }
+  return { runs, exits };
+}
+
+/** Polls `check` every 50 ms until it returns a value, or fails after `limitMs` (a bound, not a timing assertion). */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  limitMs = 30_000,
+): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A temp folder whose path has a space and non-ASCII letters; removed by the returned function. */
+export async function trickyTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix} ü é-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Arguments that break naive quoting. */
+export const TRICKY_ARGS = [
+  'plain',
+  'with space',
+  "it's",
+  'say "hi"',
+  '$HOME',
+  '`id`',
+  '$(id)',
+  'ünïcödé €',
+  '',
+  'back\\slash\\',
+  '*',
+  '-n',
+  'semi;colon & amp | pipe > gt',
+  'line\nbreak',
+];

@@ -1,0 +1,289 @@
+/**
+ * The POSIX installer, run for real: a real app process, the generated /bin/sh script (dash here),
+ * real renames, a real restart and health check. Paths hold spaces and non-ASCII letters.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { HandoverPlan } from '../../src/client/handover.js';
+import { confirmFilePath, readHandoverResult } from '../../src/client/handover.js';
+import { startHandover } from '../../src/client/install.js';
+import type { AppMode } from './fixture-app.js';
+import { TRICKY_ARGS, isAlive, readRuns, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+
+const skip = process.platform === 'win32' ? 'POSIX installer: not on Windows' : false;
+
+interface Setup {
+  root: string;
+  plan: HandoverPlan;
+  runsDir: string;
+  remove: () => Promise<void>;
+}
+
+/** v1 installed, v2 staged beside it (in `newMode`), a state folder; the plan restarts with TRICKY_ARGS. */
+async function setup(newMode: AppMode, over: Partial<HandoverPlan> = {}): Promise<Setup> {
+  const { dir: root, remove } = await trickyTempDir('notsotuf install');
+  const runsDir = join(root, 'runs');
+  await mkdir(runsDir);
+  const installDir = join(root, 'Mÿ App');
+  const stateDir = join(root, 'state dir');
+  const plan: HandoverPlan = {
+    appName: 'myapp',
+    version: '2.0',
+    previousVersion: '1.0',
+    installDir,
+    stagingDir: join(root, 'Mÿ App.staging-2.0'),
+    backupDir: join(root, 'Mÿ App.backup-1.0'),
+    pid: 0,
+    restart: { command: process.execPath, args: [join(installDir, 'app.mjs'), ...TRICKY_ARGS], cwd: root },
+    stateDir,
+    healthTimeoutSeconds: 20,
+    waitTimeoutSeconds: 20,
+    ...over,
+  };
+  const confirmFile = confirmFilePath(stateDir, plan.version);
+  await writeApp(installDir, { version: '1.0', mode: 'run', runsDir });
+  await writeApp(plan.stagingDir, { version: '2.0', mode: newMode, runsDir, confirmFile });
+  return { root, plan, runsDir, remove };
+}
+
+/** A stand-in for the running old app: a process that exits after `ms`. */
+function oldApp(ms: number): { pid: number; exited: Promise<number> } {
+  const child = spawn(process.execPath, ['-e', `setTimeout(() => {}, ${ms})`], { stdio: 'ignore' });
+  const exited = new Promise<number>((resolve) => child.on('exit', () => resolve(Date.now())));
+  return { pid: child.pid!, exited };
+}
+
+function result(plan: HandoverPlan) {
+  return waitFor('result.json', () => readHandoverResult(plan.stateDir));
+}
+
+async function installedVersion(plan: HandoverPlan): Promise<string> {
+  return readFile(join(plan.installDir, 'VERSION'), 'utf8');
+}
+
+for (const shell of ['/bin/sh', '/bin/bash'] as const) {
+  const label = shell === '/bin/sh' ? 'sh (dash)' : 'bash';
+  test(
+    `${label}: waits for the app that started it to exit, swaps, restarts with its arguments, the new version confirms`,
+    { skip },
+    async () => {
+      const s = await setup('confirm');
+      try {
+        // The old version itself starts the installer with its own pid, lingers, then exits.
+        const planFile = join(s.root, 'plan.json');
+        await writeFile(planFile, JSON.stringify(s.plan));
+        const startDir = join(s.root, 'v1 running');
+        await writeApp(startDir, {
+          version: '1.0',
+          mode: 'start-handover',
+          runsDir: s.runsDir,
+          planFile,
+          lingerMs: 1500,
+          ...(shell === '/bin/bash' ? { shell } : {}),
+        });
+        // The running copy lives outside the install folder only so this test can start it; it reads
+        // VERSION from plan.installDir just before it exits.
+        const child = spawn(process.execPath, ['--import', 'tsx', join(startDir, 'app.mjs')], {
+          stdio: 'ignore',
+        });
+        await new Promise((resolve) => child.on('exit', resolve));
+
+        const r = await result(s.plan);
+        assert.deepEqual(r, { outcome: 'installed', version: '2.0', previousVersion: '1.0' });
+        assert.equal(await installedVersion(s.plan), '2.0');
+        assert.equal(existsSync(s.plan.backupDir), false, 'backup removed after the confirm');
+        assert.equal(existsSync(s.plan.stagingDir), false, 'staging moved into place');
+
+        const { runs, exits } = await readRuns(s.runsDir);
+        assert.equal(exits.length, 1);
+        assert.equal(
+          exits[0]!.sawVersion,
+          '1.0',
+          'the install folder still held 1.0 when the old app exited',
+        );
+        const v2 = runs.filter((r) => r.version === '2.0');
+        assert.equal(v2.length, 1);
+        assert.deepEqual(v2[0]!.args, TRICKY_ARGS);
+        assert.equal(v2[0]!.handover, '1');
+        assert.equal(v2[0]!.cwd, s.root);
+
+        // The script logged the swap no earlier than the second in which the old app exited.
+        const log = await readFile(join(s.plan.stateDir, 'handover', 'install.log'), 'utf8');
+        assert.match(log, /process \d+ has exited/);
+        const swapLine = log.split('\n').find((l) => l.includes(' swapped: '));
+        assert.ok(swapLine, log);
+        const swapSecond = Date.parse(swapLine.slice(0, 20)) / 1000;
+        assert.ok(
+          swapSecond >= Math.floor(exits[0]!.exitAt / 1000),
+          `swap at ${swapSecond}, exit at ${exits[0]!.exitAt}`,
+        );
+        assert.ok(log.indexOf('has exited') < log.indexOf(' swapped: '));
+
+        // A rename keeps symlinks and modes.
+        assert.equal(await readlink(join(s.plan.installDir, 'tool')), 'bin/tool.sh');
+        assert.ok((await lstat(join(s.plan.installDir, 'tool'))).isSymbolicLink());
+        assert.equal((await stat(join(s.plan.installDir, 'bin', 'tool.sh'))).mode & 0o777, 0o755);
+        assert.equal(
+          existsSync(join(s.plan.stateDir, 'handover', 'install.sh')),
+          false,
+          'the script removed itself',
+        );
+      } finally {
+        await s.remove();
+      }
+    },
+  );
+}
+
+test('a new version that crashes at start is rolled back and the old one runs again', { skip }, async () => {
+  const s = await setup('crash');
+  try {
+    const app = oldApp(300);
+    await startHandover({ ...s.plan, pid: app.pid });
+    const r = await result(s.plan);
+    assert.equal(r.outcome, 'rolled-back');
+    assert.match(r.reason ?? '', /exited with code 3 before confirming/);
+    assert.equal(await installedVersion(s.plan), '1.0');
+    assert.equal(existsSync(s.plan.backupDir), false);
+    assert.equal(existsSync(`${s.plan.installDir}.failed-2.0`), false, 'the failed version is removed');
+    const runs = await waitFor('the old version to run again', async () => {
+      const { runs } = await readRuns(s.runsDir);
+      return runs.some((r) => r.version === '1.0') ? runs : undefined;
+    });
+    const v1 = runs.find((r) => r.version === '1.0')!;
+    assert.deepEqual(v1.args, TRICKY_ARGS);
+    assert.equal(v1.handover, '1');
+    assert.ok(
+      runs.some((r) => r.version === '2.0'),
+      'the new version did start',
+    );
+  } finally {
+    await s.remove();
+  }
+});
+
+test(
+  'a new version that hangs without confirming is stopped and rolled back after the timeout',
+  { skip },
+  async () => {
+    const s = await setup('hang', { healthTimeoutSeconds: 2 });
+    try {
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'rolled-back');
+      assert.match(r.reason ?? '', /did not confirm within 2 s/);
+      assert.equal(await installedVersion(s.plan), '1.0');
+      const { runs } = await readRuns(s.runsDir);
+      const hung = runs.find((r) => r.version === '2.0');
+      assert.ok(hung);
+      await waitFor(
+        'the hung process to be gone',
+        () => Promise.resolve(isAlive(hung.pid) ? undefined : true),
+        10_000,
+      );
+    } finally {
+      await s.remove();
+    }
+  },
+);
+
+test('an app that never exits: the wait times out cleanly and nothing is moved', { skip }, async () => {
+  const s = await setup('confirm', { waitTimeoutSeconds: 1 });
+  const app = oldApp(60_000);
+  try {
+    await startHandover({ ...s.plan, pid: app.pid });
+    const r = await result(s.plan);
+    assert.deepEqual(r, {
+      outcome: 'failed',
+      version: '2.0',
+      previousVersion: '1.0',
+      reason: 'the app did not exit in time',
+    });
+    assert.equal(await installedVersion(s.plan), '1.0');
+    assert.equal(await readFile(join(s.plan.stagingDir, 'VERSION'), 'utf8'), '2.0', 'staging untouched');
+    assert.equal(existsSync(s.plan.backupDir), false);
+    const { runs } = await readRuns(s.runsDir);
+    assert.deepEqual(runs, [], 'nothing was started');
+  } finally {
+    process.kill(app.pid);
+    await s.remove();
+  }
+});
+
+test(
+  'a backup path that already exists as a non-empty folder: the swap is refused and the old version stays',
+  { skip },
+  async () => {
+    const s = await setup('confirm');
+    try {
+      await mkdir(s.plan.backupDir);
+      await writeFile(join(s.plan.backupDir, 'keep.txt'), 'someone else');
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'failed');
+      assert.equal(r.reason, 'the backup path already exists');
+      assert.equal(await installedVersion(s.plan), '1.0');
+      assert.equal(existsSync(join(s.plan.backupDir, 'Mÿ App')), false, 'mv did not nest the app inside it');
+      assert.equal(await readFile(join(s.plan.backupDir, 'keep.txt'), 'utf8'), 'someone else');
+      assert.equal(await readFile(join(s.plan.stagingDir, 'VERSION'), 'utf8'), '2.0');
+      const log = await readFile(join(s.plan.stateDir, 'handover', 'install.log'), 'utf8');
+      assert.match(log, /already exists: nothing was changed/);
+    } finally {
+      await s.remove();
+    }
+  },
+);
+
+test('a missing staging folder: nothing is moved and the result says why', { skip }, async () => {
+  const s = await setup('confirm');
+  try {
+    const plan = { ...s.plan, stagingDir: join(s.root, 'Mÿ App.not-there') };
+    const app = oldApp(100);
+    await startHandover({ ...plan, pid: app.pid });
+    const r = await result(plan);
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.reason, 'the staging folder is missing');
+    assert.equal(await installedVersion(plan), '1.0');
+  } finally {
+    await s.remove();
+  }
+});
+
+test(
+  'a stale confirm file from an earlier attempt does not let a crashing version pass',
+  { skip },
+  async () => {
+    const s = await setup('crash');
+    try {
+      await mkdir(join(s.plan.stateDir, 'handover'), { recursive: true });
+      await writeFile(confirmFilePath(s.plan.stateDir, s.plan.version), '');
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'rolled-back');
+      assert.equal(await installedVersion(s.plan), '1.0');
+    } finally {
+      await s.remove();
+    }
+  },
+);
+
+test('no restart: swaps and keeps the new version without a health check', { skip }, async () => {
+  const s = await setup('crash', { restart: undefined });
+  try {
+    const app = oldApp(100);
+    await startHandover({ ...s.plan, pid: app.pid });
+    const r = await result(s.plan);
+    assert.equal(r.outcome, 'installed');
+    assert.equal(await installedVersion(s.plan), '2.0');
+    assert.deepEqual((await readRuns(s.runsDir)).runs, []);
+  } finally {
+    await s.remove();
+  }
+});
