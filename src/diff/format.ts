@@ -78,7 +78,10 @@ export function encodeHeader(h: Omit<PatchHeader, 'format' | 'checksum'>): Buffe
 
 /** Parses and bounds-checks a header. Throws DataError PATCH_NOT_A_PATCH / PATCH_CORRUPT. */
 export function decodeHeader(buf: Buffer): PatchHeader {
-  if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+  if (buf.length < MAGIC.length && MAGIC.subarray(0, buf.length).equals(buf)) {
+    throw new DataError('PATCH_TRUNCATED', `the patch is truncated (${buf.length} bytes); download it again`);
+  }
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
     const looksLikeOurs = buf.subarray(0, 13).toString('latin1') === 'notsotuf-diff';
     throw new DataError(
       looksLikeOurs ? 'PATCH_UNSUPPORTED_FORMAT' : 'PATCH_NOT_A_PATCH',

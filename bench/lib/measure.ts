@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process';
+
+export interface Measured {
+  /** Wall time in seconds. */
+  readonly seconds: number;
+  /** Peak resident memory of the process, in MB (from /usr/bin/time -v). */
+  readonly peakMb: number;
+}
+
+/**
+ * Runs `command args` under /usr/bin/time -v and returns its wall time and peak RSS. Throws with the
+ * command's output when it fails.
+ */
+export function measure(command: string, args: readonly string[]): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn('/usr/bin/time', ['-v', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - start) / 1000;
+      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(out);
+      if (code !== 0 || rss === null) {
+        reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${out.slice(-2000)}`));
+        return;
+      }
+      resolve({ seconds, peakMb: Number(rss[1]) / 1024 });
+    });
+  });
+}
