@@ -155,7 +155,7 @@ class ByteSource {
       this.chunk = this.chunk.subarray(take);
       got += take;
     }
-    return parts.length === 1 ? (parts[0]) : Buffer.concat(parts);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /** The next n bytes as they arrive (no copy, no accumulation). */

@@ -12,6 +12,8 @@ import type { ReadEntry } from './tar-reader.js';
 import { DEFAULT_UNPACK_LIMITS } from './unpack-limits.js';
 import type { UnpackLimits } from './unpack-limits.js';
 
+const READ_CHUNK = 256 * 1024;
+
 export interface UnpackOptions {
   readonly limits?: Partial<UnpackLimits>;
   readonly signal?: AbortSignal;
@@ -255,9 +257,14 @@ export async function unpackArchive(
 
   try {
     if (gzip) {
-      await pipeline(createReadStream(archivePath), createGunzip(), consume, { signal });
+      await pipeline(
+        createReadStream(archivePath, { highWaterMark: READ_CHUNK }),
+        createGunzip({ chunkSize: READ_CHUNK }),
+        consume,
+        { signal },
+      );
     } else {
-      await pipeline(createReadStream(archivePath), consume, { signal });
+      await pipeline(createReadStream(archivePath, { highWaterMark: READ_CHUNK }), consume, { signal });
     }
     for (const link of links) {
       const escape = symlinkEscape(tree, link.path, link.target);
