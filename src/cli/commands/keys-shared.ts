@@ -1,0 +1,79 @@
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { envKeyName, envPassphrases, loadConfig } from '../../repo/index.js';
+import type { PassphraseSource, RepoConfig } from '../../repo/index.js';
+import type { CommandContext } from '../command.js';
+
+/** Options every publisher command takes. */
+export const PUBLISHER_OPTIONS = {
+  config: { type: 'string' },
+} as const;
+
+/** Options of publisher commands that sign. */
+export const SIGNING_OPTIONS = {
+  config: { type: 'string' },
+  keys: { type: 'string' },
+} as const;
+
+export function stringOption(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function intOption(ctx: CommandContext, name: string): number | undefined {
+  const v = stringOption(ctx, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v))
+    throw new UsageError('INVALID_OPTION', `--${name} must be a whole number, got "${v}"`);
+  return Number(v);
+}
+
+/** notsotuf.json from --config (file or folder) or the working folder. */
+export function publisherConfig(ctx: CommandContext): Promise<RepoConfig> {
+  return loadConfig(ctx.cwd, stringOption(ctx, 'config'));
+}
+
+/** The key folder to sign with: --keys, else the config's. */
+export function keyDirOf(ctx: CommandContext, config: RepoConfig): string {
+  const k = stringOption(ctx, 'keys');
+  return k === undefined ? config.keys : resolve(ctx.cwd, k);
+}
+
+/**
+ * Passphrases of encrypted keys: NOTSOTUF_PASSPHRASE_<KEYNAME> (uppercased, other characters as
+ * "_"), then NOTSOTUF_PASSPHRASE, then a prompt on the terminal.
+ */
+export function passphrasesOf(ctx: CommandContext): PassphraseSource {
+  const fromEnv = envPassphrases(ctx.env);
+  return async (name) => {
+    const v = await fromEnv(name);
+    if (v !== undefined) return v;
+    if (ctx.prompt === undefined) return undefined;
+    return ctx.prompt(`Passphrase for key "${name}": `, { secret: true });
+  };
+}
+
+/** A new passphrase: from the environment, else asked twice on the terminal. */
+export async function newPassphrase(ctx: CommandContext, keyName: string): Promise<string> {
+  const v = ctx.env[`NOTSOTUF_PASSPHRASE_${envKeyName(keyName)}`] ?? ctx.env.NOTSOTUF_PASSPHRASE;
+  if (v !== undefined && v !== '') return v;
+  if (ctx.prompt === undefined) {
+    throw new UsageError(
+      'PASSPHRASE_REQUIRED',
+      `no terminal to ask a passphrase for key "${keyName}": set NOTSOTUF_PASSPHRASE_${envKeyName(keyName)} or NOTSOTUF_PASSPHRASE`,
+    );
+  }
+  const a = await ctx.prompt(`New passphrase for key "${keyName}": `, { secret: true });
+  const b = await ctx.prompt('Repeat it: ', { secret: true });
+  if (a !== b)
+    throw new UsageError('PASSPHRASE_MISMATCH', 'the two passphrases differ: run the command again');
+  if (a === '') throw new UsageError('EMPTY_PASSPHRASE', 'the passphrase is empty');
+  return a;
+}
+
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
