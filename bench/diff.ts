@@ -10,14 +10,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { packTar } from '../src/archive/index.js';
 import { measure, type Measured } from './lib/measure.js';
-// @ts-expect-error: a plain .mjs script without types
 import { CACHE, PAIRS } from '../scripts/fetch-bench-data.mjs';
-
-interface Pair {
-  label: string;
-  pkg: string;
-  versions: [string, string];
-}
 
 interface Tool {
   name: string;
@@ -106,7 +99,7 @@ async function main(): Promise<void> {
   mkdirSync(join(CACHE, 'tar'), { recursive: true });
   const rows: string[] = [];
   const results: unknown[] = [];
-  for (const pair of PAIRS as Pair[]) {
+  for (const pair of PAIRS) {
     if (onlyPairs !== undefined && !onlyPairs.includes(pair.label)) continue;
     const tars: string[] = [];
     for (const v of pair.versions) {

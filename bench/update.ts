@@ -1,0 +1,149 @@
+// npm run bench:update: a 150 MB+ app updated by patches versus by the full archive over loopback,
+// with time and peak memory of each step, in one run. Each update runs in its own process
+// (bench/update-child.ts) so its peak RSS is the client's own; the HTTP server runs here.
+//
+// Targets (issue 4): the whole update by patches takes at most 1.5x the time of the update by full
+// archive, and peak memory stays under 128 MB on both paths.
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashFolderAsTar, unpackArchive } from '../src/archive/index.js';
+import { createPatch, PATCH_FORMAT } from '../src/diff/index.js';
+import { initRepository } from '../src/repo/init.js';
+import { addRelease, cachedTarPath } from '../src/repo/release.js';
+import { targetFileRel } from '../src/repo/releases.js';
+import { startStaticServer } from '../test/client/static-server.js';
+import { writeBenchApp } from './update-data.js';
+
+interface Step {
+  step: string;
+  seconds: number;
+  peakMb: number;
+}
+interface ChildResult {
+  kind: string;
+  via: string;
+  downloadBytes: number;
+  steps: Step[];
+}
+
+const CHILD = fileURLToPath(new URL('./update-child.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const mb = (n: number): string => (n / 1e6).toFixed(1);
+
+function runChild(options: unknown): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, CHILD, JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`update child failed (exit ${code})`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as ChildResult);
+    });
+  });
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'notsotuf-bench-update-'));
+try {
+  let t = performance.now();
+  const lap = (): string => {
+    const s = ((performance.now() - t) / 1000).toFixed(1);
+    t = performance.now();
+    return s;
+  };
+  await writeBenchApp(join(dir, 'v1'), 1);
+  await writeBenchApp(join(dir, 'v2'), 2);
+  console.log(`generated two app versions in ${lap()} s`);
+  const config = await initRepository(join(dir, 'publisher'), { app: 'bigapp' });
+  const patchMaker = {
+    format: PATCH_FORMAT,
+    create: (a: string, b: string, c: string) => createPatch(a, b, c),
+  };
+  const r1 = await addRelease(config, '1.0.0', join(dir, 'v1'), { patchMaker });
+  const r2 = await addRelease(config, '2.0.0', join(dir, 'v2'), { patchMaker });
+  console.log(`published 1.0.0 and 2.0.0 in ${lap()} s`);
+  console.log(
+    `app tar ${mb(r2.tar.length)} MB, archive ${mb(r2.archive.length)} MB, patch ${mb(r2.patch?.length ?? 0)} MB`,
+  );
+  await rm(join(dir, 'v1'), { recursive: true });
+  await rm(join(dir, 'v2'), { recursive: true });
+
+  const server = await startStaticServer(config.repository);
+  const runs: { name: string; result: ChildResult; total: number }[] = [];
+  try {
+    for (const name of [
+      'patches (cached tar)',
+      'full archive',
+      'patches (tar rebuilt from folder)',
+    ] as const) {
+      const run = join(dir, `run-${runs.length}`);
+      const installDir = join(run, 'app');
+      const stateDir = join(run, 'state');
+      await mkdir(run, { recursive: true });
+      await unpackArchive(
+        join(config.repository, ...targetFileRel(r1.archive.name, r1.archive.sha256).split('/')),
+        installDir,
+      );
+      await mkdir(stateDir, { recursive: true });
+      if (name === 'patches (cached tar)') {
+        await mkdir(join(stateDir, 'tars'), { recursive: true });
+        await copyFile(cachedTarPath(config, 'bigapp', '1.0.0'), join(stateDir, 'tars', '1.0.0.tar'));
+      }
+      if (name === 'full archive') {
+        // The client's own switch for "patches failed here before": the plan is the full archive.
+        await writeFile(
+          join(stateDir, 'state.json'),
+          JSON.stringify({ skipped: [], noPatchesTo: ['2.0.0'] }),
+        );
+      }
+      const result = await runChild({
+        appName: 'bigapp',
+        installDir,
+        currentVersion: '1.0.0',
+        stateDir,
+        metadataUrl: `${server.url}/metadata`,
+        targetsUrl: `${server.url}/targets`,
+        trustedRoot: join(config.repository, 'metadata', '1.root.json'),
+      });
+      const installed = await hashFolderAsTar(installDir);
+      if (installed.sha256 !== r2.tar.sha256) throw new Error(`${name}: installed folder differs from 2.0.0`);
+      const total = result.steps.reduce((s, x) => s + x.seconds, 0);
+      runs.push({ name, result, total });
+      await rm(run, { recursive: true, force: true });
+    }
+  } finally {
+    await server.close();
+  }
+
+  for (const { name, result, total } of runs) {
+    console.log(
+      `\n${name}: downloaded ${mb(result.downloadBytes)} MB (${result.kind}, built via ${result.via}), total ${total.toFixed(2)} s, peak ${Math.max(...result.steps.map((s) => s.peakMb)).toFixed(0)} MB`,
+    );
+    console.log('  step                 seconds   peak MB (process, so far)');
+    for (const s of result.steps)
+      console.log(
+        `  ${s.step.padEnd(20)} ${s.seconds.toFixed(2).padStart(7)}   ${s.peakMb.toFixed(0).padStart(7)}`,
+      );
+  }
+  const [patches, full, rebuilt] = runs;
+  if (patches && full && rebuilt) {
+    const peak = (r: ChildResult): number => Math.max(...r.steps.map((s) => s.peakMb));
+    console.log(
+      `\nratio patches/full time: ${(patches.total / full.total).toFixed(2)}x (target <= 1.5x); ` +
+        `rebuilt-from-folder/full: ${(rebuilt.total / full.total).toFixed(2)}x`,
+    );
+    console.log(
+      `peak memory: patches ${peak(patches.result).toFixed(0)} MB, full ${peak(full.result).toFixed(0)} MB, rebuilt ${peak(rebuilt.result).toFixed(0)} MB (target < 128 MB)`,
+    );
+    console.log(
+      `bytes downloaded: patches ${mb(patches.result.downloadBytes)} MB vs full ${mb(full.result.downloadBytes)} MB`,
+    );
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
