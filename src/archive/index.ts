@@ -4,5 +4,5 @@ export { gunzipTo } from './gunzip.js';
 export { DEFAULT_UNPACK_LIMITS } from './unpack-limits.js';
 export type { UnpackLimits } from './unpack-limits.js';
 export { FIXED_MTIME } from './tar-format.js';
-export { unpackArchive, checkEntry } from './unpack.js';
+export { unpackArchive } from './unpack.js';
 export type { UnpackOptions, UnpackResult } from './unpack.js';

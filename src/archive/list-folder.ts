@@ -108,6 +108,13 @@ export async function listFolder(
       } else if (s.isSymbolicLink()) {
         let target = await readlink(absolutePath);
         if (process.platform === 'win32') target = target.replaceAll('\\', '/');
+        if (Buffer.byteLength(target, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
+          refuse(
+            'ARCHIVE_PATH_TOO_LONG',
+            absolutePath,
+            `its symlink target is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
+          );
+        }
         if (isAbsoluteTarget(target)) {
           refuse(
             'ARCHIVE_SYMLINK_ESCAPE',
@@ -146,7 +153,7 @@ export async function listFolder(
       refuse(
         'ARCHIVE_CASE_COLLISION',
         e.absolutePath,
-        `its name differs from "${other}" only in case or Unicode form, which Windows and macOS cannot keep apart`,
+        `its name differs from "${other}" only in case, Unicode form or trailing dots/spaces, which Windows and macOS cannot keep apart`,
       );
     }
     folded.set(key, e.path);

@@ -171,6 +171,7 @@ export async function packFolder(
           tarChunks(entries, tarHash, options.signal),
           tap(undefined, tarFile),
           createGzip({
+            chunkSize: READ_CHUNK,
             level: GZIP_LEVEL,
             memLevel: 8,
             windowBits: 15,

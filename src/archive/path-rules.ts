@@ -43,10 +43,30 @@ export function isAbsoluteTarget(target: string): boolean {
 
 /**
  * The key two paths share when a case-insensitive (Windows, default macOS) file system would see
- * them as the same file: NFC-normalised (macOS stores NFD) and lower-cased.
+ * them as the same file: NFC-normalised (macOS stores NFD), lower-cased, and without the trailing
+ * dots and spaces Windows strips from each name ("lib." is "lib" there).
  */
 export function caseFoldKey(path: string): string {
-  return path.normalize('NFC').toLowerCase();
+  return path
+    .normalize('NFC')
+    .toLowerCase()
+    .split('/')
+    .map((segment) => segment.replace(/[. ]+$/, ''))
+    .join('/');
+}
+
+/** Names Windows maps to devices whatever the extension (CON, NUL, COM1, LPT1.txt, ...). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(\..*)?$/i;
+
+/** A rule a Windows path breaks beyond the portable ones (device names, ":" streams), if any. */
+export function windowsPathProblem(path: string): string | undefined {
+  if (path.includes(':')) return 'entry paths must not contain ":" on Windows (NTFS alternate data streams)';
+  for (const segment of path.split('/')) {
+    if (WINDOWS_DEVICE.test(segment.replace(/[. ]+$/, ''))) {
+      return `"${segment}" names a device on Windows`;
+    }
+  }
+  return undefined;
 }
 
 export interface LinkEntry {

@@ -4,7 +4,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
-import { caseFoldKey, pathProblem, symlinkEscape } from './path-rules.js';
+import { caseFoldKey, pathProblem, symlinkEscape, windowsPathProblem } from './path-rules.js';
 import type { LinkEntry } from './path-rules.js';
 import { MODE_DIR, normaliseFileMode } from './tar-format.js';
 import { readTar } from './tar-reader.js';
@@ -78,10 +78,8 @@ export function checkEntry(
   }
   const problem = pathProblem(path);
   if (problem) throw refuse(problem.code, path, problem.rule);
-  if (platform === 'win32' && path.includes(':')) {
-    // "file:stream" names an NTFS alternate data stream
-    throw refuse('ARCHIVE_BAD_PATH', path, 'entry paths must not contain ":" on Windows');
-  }
+  const windows = platform === 'win32' ? windowsPathProblem(path) : undefined;
+  if (windows) throw refuse('ARCHIVE_BAD_PATH', path, windows);
   if (entry.type === 'symlink' && Buffer.byteLength(entry.linkTarget, 'utf8') > limits.maxPathLength) {
     throw refuse(
       'ARCHIVE_PATH_TOO_LONG',
@@ -95,7 +93,7 @@ export function checkEntry(
     throw refuse(
       'ARCHIVE_CASE_COLLISION',
       path,
-      `it differs from "${other}" only in case or Unicode form, which Windows and macOS cannot keep apart`,
+      `it differs from "${other}" only in case, Unicode form or trailing dots/spaces, which Windows and macOS cannot keep apart`,
     );
   }
   const slash = path.lastIndexOf('/');

@@ -41,3 +41,13 @@ test('refuses a duplicate entry that would overwrite an earlier file', async () 
     'ARCHIVE_DUPLICATE_ENTRY',
   );
 });
+
+test('refuses names that differ only by trailing dots or spaces, which Windows strips ("lib." is "lib")', async () => {
+  await assertRefused(
+    rawTar([
+      { name: 'lib/', type: '5' },
+      { name: 'lib.', type: '2', linkname: '/etc' },
+    ]),
+    'ARCHIVE_CASE_COLLISION',
+  );
+});
