@@ -15,7 +15,7 @@ export interface TufWorld {
   server: HostileServer;
   dir: string;
   metadataDir: string;
-  client(options?: Partial<TufClientOptions> & { fetcher?: FetcherOptions }): TufClient;
+  client(options?: Omit<Partial<TufClientOptions>, 'fetcher'> & { fetcher?: FetcherOptions }): TufClient;
   /** Every file of the trusted metadata folder, name -> bytes (to compare before/after). */
   trusted(): Promise<Map<string, Buffer>>;
   [Symbol.asyncDispose](): Promise<void>;

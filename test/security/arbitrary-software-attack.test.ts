@@ -25,7 +25,7 @@ for (const name of ['app-1.1.0.tar.gz', 'app-1.1.0.patch']) {
     const t = (await c.getTarget(name))!;
     // Same length, different bytes, served where the client looks for the signed hash.
     const evil = Buffer.from(good);
-    evil[0] ^= 0xff;
+    evil[0] = evil[0]! ^ 0xff;
     w.server.files.set(new URL(c.targetUrl(t)).pathname, evil);
     const partial = join(w.dir, `${name}.partial`);
     await createFetcher().downloadTo(c.targetUrl(t), partial, { offset: 0, maxLength: t.length });

@@ -125,7 +125,7 @@ test('only valid metadata is written, and what verified is kept when a later ste
   w.repo.publishAll();
   // The snapshot the new timestamp names is served with a byte changed: its hash no longer matches.
   const snap = Buffer.from(w.server.files.get('/metadata/2.snapshot.json')!);
-  snap[snap.length - 2] ^= 1;
+  snap[snap.length - 2] = snap[snap.length - 2]! ^ 1;
   w.server.behave('/metadata/2.snapshot.json', { kind: 'bytes', body: snap });
   assert.equal(await w.refresh(), 1);
   assert.deepEqual((await readdir(w.md)).sort(), ['root.json', 'timestamp.json']);

