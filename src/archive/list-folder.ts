@@ -96,7 +96,16 @@ export async function listFolder(
           `its path is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
         );
       }
-      const s = await lstat(absolutePath);
+      let s: Stats;
+      try {
+        s = await lstat(absolutePath);
+      } catch (cause) {
+        throw new UsageError(
+          'FOLDER_CHANGED',
+          `"${absolutePath}" could not be read while packing (${messageOf(cause)}): stop whatever changes the app folder, then pack again`,
+          { cause },
+        );
+      }
       const mtime = options.keepMtime ? Math.floor(s.mtimeMs / 1000) : FIXED_MTIME;
       if (s.isDirectory()) {
         entries.push({ type: 'dir', path, absolutePath, mode: MODE_DIR, size: 0, mtime, linkTarget: '' });
@@ -106,7 +115,18 @@ export async function listFolder(
         const mode = normaliseFileMode(s.mode);
         entries.push({ type: 'file', path, absolutePath, mode, size: s.size, mtime, linkTarget: '' });
       } else if (s.isSymbolicLink()) {
-        let target = await readlink(absolutePath);
+        let target: string;
+        try {
+          target = await readlink(absolutePath);
+        } catch (cause) {
+          throw new UsageError(
+            'FOLDER_CHANGED',
+            `symlink "${absolutePath}" could not be read while packing (${messageOf(cause)})`,
+            {
+              cause,
+            },
+          );
+        }
         if (process.platform === 'win32') target = target.replaceAll('\\', '/');
         if (Buffer.byteLength(target, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
           refuse(

@@ -380,3 +380,23 @@ test('an aborted pack leaves no archive and no temp file', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test(
+  'pack refuses a name with a backslash (a separator on Windows)',
+  { skip: process.platform === 'win32' },
+  async () => {
+    await assertPackRefused(
+      (app) => writeFile(join(app, 'a\\..\\b'), 'x'),
+      'ARCHIVE_BAD_PATH',
+      /must not contain "\\"/,
+    );
+  },
+);
+
+test('pack refuses a name that is not valid UTF-8', { skip: process.platform !== 'linux' }, async () => {
+  await assertPackRefused(
+    (app) => writeFile(Buffer.concat([Buffer.from(`${app}/bad-`), Buffer.from([0xff, 0xfe])]), 'x'),
+    'ARCHIVE_BAD_PATH',
+    /not valid UTF-8/,
+  );
+});
