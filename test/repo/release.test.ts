@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  addRelease,
+  cachedTarPath,
+  initRepository,
+  listReleases,
+  readReleases,
+  refreshRepository,
+  removeLatestRelease,
+  verifyRepository,
+} from '../../src/repo/index.js';
+import { applyPatch } from '../../src/diff/index.js';
+import { appFolder, hashTree, tempDir } from './publisher-fixture.js';
+
+test('init --yes layout: notsotuf.json, keys/, repository/metadata and targets/, consistent snapshot names', async () => {
+  const dir = await tempDir();
+  const config = await initRepository(dir, { app: 'demo' });
+  assert.deepEqual((await readdir(dir)).sort(), ['.notsotuf-cache', 'keys', 'notsotuf.json', 'repository']);
+  assert.deepEqual((await readdir(join(dir, 'repository'))).sort(), ['metadata', 'targets']);
+  assert.deepEqual((await readdir(join(dir, 'repository', 'metadata'))).sort(), [
+    '1.root.json',
+    '1.snapshot.json',
+    '1.targets.json',
+    'root.json',
+    'timestamp.json',
+  ]);
+  const saved = JSON.parse(await readFile(join(dir, 'notsotuf.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(saved, {
+    app: 'demo',
+    repository: 'repository',
+    keys: 'keys',
+    cache: '.notsotuf-cache',
+    expiry: { root: 365, targets: 90, snapshot: 7, timestamp: 1 },
+  });
+  assert.equal(
+    (await stat(join(dir, 'keys', 'root.key'))).mode & 0o077,
+    0,
+    'private keys are not readable by others',
+  );
+  const root = JSON.parse(await readFile(join(dir, 'repository', 'metadata', 'root.json'), 'utf8')) as {
+    signed: { expires: string; consistent_snapshot: boolean };
+  };
+  assert.match(root.signed.expires, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(root.signed.consistent_snapshot, true);
+  const report = await verifyRepository(config.repository);
+  assert.equal(report.ok, true, JSON.stringify(report.problems));
+  await assert.rejects(initRepository(dir, { app: 'demo' }), { code: 'ALREADY_INITIALISED' });
+});
+
+test('default expiry per role: root 365 days, targets 90, snapshot 7, timestamp 1', async () => {
+  const dir = await tempDir();
+  const now = new Date('2026-03-01T12:00:00.789Z');
+  const config = await initRepository(dir, { app: 'demo', now });
+  const report = await verifyRepository(config.repository, { now });
+  const expires = Object.fromEntries(report.roles.map((r) => [r.role, r.expires]));
+  assert.deepEqual(expires, {
+    root: '2027-03-01T12:00:00Z',
+    targets: '2026-05-30T12:00:00Z',
+    snapshot: '2026-03-08T12:00:00Z',
+    timestamp: '2026-03-02T12:00:00Z',
+  });
+});
+
+test('each change bumps the changed role and re-signs snapshot and timestamp; the patch rebuilds the new tar', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  const r1 = await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  assert.equal(r1.patch, undefined);
+  const r2 = await addRelease(config, '1.0.1', await appFolder(apps, '1.0.1'), {
+    required: true,
+    rollout: 25,
+    user: { notes: 'fix' },
+  });
+  assert.equal(r2.patch?.from, '1.0.0');
+  const report = await verifyRepository(config.repository);
+  assert.equal(report.ok, true, JSON.stringify(report.problems));
+  assert.deepEqual(
+    report.roles.map((r) => [r.role, r.version]),
+    [
+      ['root', 1],
+      ['timestamp', 3],
+      ['snapshot', 3],
+      ['targets', 3],
+    ],
+  );
+  const [a, b] = report.releases;
+  assert.equal(a?.version, '1.0.0');
+  assert.equal(b?.meta.required, true);
+  assert.equal(b?.meta.rollout, 25);
+  assert.deepEqual(b?.meta.user, { notes: 'fix' });
+  // The patch turns the cached 1.0.0 tar into exactly the signed 1.0.1 tar.
+  const patch = b?.patch;
+  assert.ok(patch);
+  const out = join(dir, 'rebuilt.tar');
+  await applyPatch(
+    cachedTarPath(config, 'demo', '1.0.0'),
+    join(config.repository, 'targets', `${patch.sha256}.${patch.name}`),
+    out,
+  );
+  const { createHash } = await import('node:crypto');
+  assert.equal(
+    createHash('sha256')
+      .update(await readFile(out))
+      .digest('hex'),
+    b.meta.tar.sha256,
+  );
+});
+
+test('the previous tar is rebuilt from the repository when the cache lost it (checked against the signed digest)', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  await rm(join(config.cache, 'tars'), { recursive: true });
+  const r = await addRelease(config, '1.1.0', await appFolder(apps, '1.1.0'));
+  assert.equal(r.patch?.from, '1.0.0');
+  assert.equal((await verifyRepository(config.repository)).ok, true);
+  const noPatch = await addRelease(config, '1.2.0', await appFolder(apps, '1.2.0'), { skipPatch: true });
+  assert.equal(noPatch.patch, undefined);
+});
+
+test('packing the same folder twice gives the same archive bytes (two repositories, same sha256)', async () => {
+  const apps = await tempDir('notsotuf-apps-');
+  const folder = await appFolder(apps, '1.0.0');
+  const digests = [];
+  for (let i = 0; i < 2; i++) {
+    const config = await initRepository(await tempDir(), { app: 'demo' });
+    digests.push((await addRelease(config, '1.0.0', folder)).archive.sha256);
+  }
+  assert.equal(digests[0], digests[1]);
+});
+
+test('several app names live in one repository without interfering', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'myapp-linux-x64' });
+  await addRelease(config, '1.0.0', await appFolder(apps, 'l1'));
+  await addRelease(config, '2.0.0', await appFolder(apps, 'w2'), { app: 'myapp-win-x64' });
+  // 1.5.0 is older than the win app's 2.0.0 but newer than the linux app's 1.0.0.
+  const r = await addRelease(config, '1.5.0', await appFolder(apps, 'l15'));
+  assert.equal(r.patch?.from, '1.0.0');
+  await assert.rejects(addRelease(config, '1.9.0', await appFolder(apps, 'w19'), { app: 'myapp-win-x64' }), {
+    code: 'VERSION_NOT_NEWER',
+  });
+  const releases = await readReleases(config);
+  assert.deepEqual(
+    releases.map((x) => `${x.app} ${x.version} ${x.patch?.meta.source.version ?? '-'}`),
+    ['myapp-linux-x64 1.0.0 -', 'myapp-linux-x64 1.5.0 1.0.0', 'myapp-win-x64 2.0.0 -'],
+  );
+});
+
+test('release remove-latest withdraws the newest release and its patch; the version can be released again', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  await addRelease(config, '1.1.0', await appFolder(apps, '1.1.0'));
+  const removed = await removeLatestRelease(config);
+  assert.equal(removed.removed.version, '1.1.0');
+  const report = await verifyRepository(config.repository);
+  assert.equal(report.ok, true);
+  assert.deepEqual(
+    report.releases.map((r) => r.version),
+    ['1.0.0'],
+  );
+  await addRelease(config, '1.1.0', await appFolder(apps, '1.1.0-fixed'));
+  await removeLatestRelease(config);
+  await removeLatestRelease(config);
+  await assert.rejects(removeLatestRelease(config), { code: 'NO_RELEASE' });
+});
+
+test('a release that crashes part way (at any rename) leaves the repository byte for byte unchanged', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const folder = await appFolder(apps, '1.1.0');
+  const order: string[] = [];
+  // Dry run to learn every step, then crash at each one in turn.
+  const probe = await tempDir();
+  const probeConfig = await initRepository(probe, { app: 'demo' });
+  await addRelease(probeConfig, '1.0.0', await appFolder(apps, '1.0.0'));
+  await addRelease(probeConfig, '1.1.0', folder, { onStep: (rel) => void order.push(rel) });
+  assert.deepEqual(
+    order.map((rel) => rel.replace(/[0-9a-f]{64}/, 'H').replace(/^metadata\/\d+\./, 'metadata/N.')),
+    [
+      'targets/H.demo-1.1.0.patch',
+      'targets/H.demo-1.1.0.tar.gz',
+      'metadata/N.targets.json',
+      'metadata/N.snapshot.json',
+      'metadata/timestamp.json',
+    ],
+    'safe order: targets, versioned metadata, timestamp.json last',
+  );
+  const before = await hashTree(config.repository);
+  for (let i = 0; i < order.length; i++) {
+    let step = 0;
+    await assert.rejects(
+      addRelease(config, '1.1.0', folder, {
+        onStep: () => {
+          if (step++ === i) throw new Error('simulated crash');
+        },
+      }),
+      /simulated crash/,
+    );
+    assert.deepEqual(await hashTree(config.repository), before, `unchanged after a crash at step ${i}`);
+  }
+  await addRelease(config, '1.1.0', folder);
+  assert.equal((await verifyRepository(config.repository)).ok, true);
+});
+
+test('refresh re-signs what expires soon, bumping versions, and nothing else', async () => {
+  const dir = await tempDir();
+  const t0 = new Date('2026-06-01T00:00:00Z');
+  const config = await initRepository(dir, { app: 'demo', now: t0 });
+  assert.deepEqual((await refreshRepository(config, { now: t0 })).refreshed, []);
+  const t1 = new Date('2026-06-01T13:00:00Z'); // timestamp (1 day) has less than half left
+  assert.deepEqual((await refreshRepository(config, { now: t1 })).refreshed, ['timestamp']);
+  const t2 = new Date('2026-06-05T00:00:00Z'); // snapshot (7 days) too
+  assert.deepEqual((await refreshRepository(config, { now: t2 })).refreshed, ['snapshot', 'timestamp']);
+  const t3 = new Date('2026-12-01T00:00:00Z'); // all but root; targets had expired
+  assert.equal((await verifyRepository(config.repository, { now: t3 })).ok, false);
+  assert.deepEqual((await refreshRepository(config, { now: t3 })).refreshed, [
+    'root',
+    'targets',
+    'snapshot',
+    'timestamp',
+  ]);
+  const report = await verifyRepository(config.repository, { now: t3 });
+  assert.equal(report.ok, true, JSON.stringify(report.problems));
+  assert.equal(report.roles.find((r) => r.role === 'root')?.version, 2);
+  // A due role without its key fails the refresh and writes nothing.
+  await rm(join(dir, 'keys', 'timestamp.key'));
+  const before = await hashTree(dir);
+  await assert.rejects(refreshRepository(config, { now: new Date('2026-12-01T20:00:00Z') }), {
+    code: 'MISSING_KEY',
+  });
+  assert.deepEqual(await hashTree(dir), before);
+});
+
+test('listReleases ignores targets that are not notsotuf releases', async () => {
+  const dir = await tempDir();
+  const config = await initRepository(dir, { app: 'demo' });
+  const { loadForEdit } = await import('../../src/repo/repository-files.js');
+  const state = await loadForEdit(config.repository, new Date());
+  assert.deepEqual(listReleases(state.targets.signed), []);
+});
