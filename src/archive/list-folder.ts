@@ -25,8 +25,44 @@ function refuse(code: string, path: string, rule: string): never {
   );
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** Sorts by the byte order of the UTF-8 paths (encoding each path once, not per comparison). */
+function sortByPathBytes(entries: FolderEntry[]): FolderEntry[] {
+  return entries
+    .map((entry) => ({ entry, key: Buffer.from(entry.path, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ entry }) => entry);
+}
+
+/**
+ * Clients unpack with DEFAULT_UNPACK_LIMITS unless configured otherwise, so a folder over them
+ * would publish a release nobody can install: refuse it here, where the publisher can act.
+ */
+function checkLimits(entries: readonly FolderEntry[]): void {
+  const limits = DEFAULT_UNPACK_LIMITS;
+  if (entries.length > limits.maxEntries) {
+    throw new UsageError(
+      'FOLDER_TOO_LARGE',
+      `the app folder has ${entries.length} entries, over the ${limits.maxEntries} clients accept: ship fewer files (e.g. bundle them)`,
+    );
+  }
+  let total = 0;
+  for (const e of entries) {
+    if (e.type !== 'file') continue;
+    if (e.size > limits.maxEntryBytes) {
+      refuse(
+        'FOLDER_TOO_LARGE',
+        e.absolutePath,
+        `it is ${e.size} bytes, over the ${limits.maxEntryBytes} bytes per file clients accept`,
+      );
+    }
+    total += e.size;
+  }
+  if (total > limits.maxTotalBytes) {
+    throw new UsageError(
+      'FOLDER_TOO_LARGE',
+      `the app folder holds ${total} bytes of files, over the ${limits.maxTotalBytes} clients accept`,
+    );
+  }
 }
 
 async function statRoot(folder: string): Promise<void> {
@@ -161,11 +197,12 @@ export async function listFolder(
       }
     }
   }
-  entries.sort((a, b) => compareBytes(a.path, b.path));
+  const sorted = sortByPathBytes(entries);
+  checkLimits(sorted);
 
   const tree = new Map<string, LinkEntry>();
   const folded = new Map<string, string>();
-  for (const e of entries) {
+  for (const e of sorted) {
     tree.set(e.path, e);
     const key = caseFoldKey(e.path);
     const other = folded.get(key);
@@ -178,11 +215,11 @@ export async function listFolder(
     }
     folded.set(key, e.path);
   }
-  for (const e of entries) {
+  for (const e of sorted) {
     if (e.type !== 'symlink') continue;
     const escape = symlinkEscape(tree, e.path, e.linkTarget);
     if (escape)
       refuse('ARCHIVE_SYMLINK_ESCAPE', e.absolutePath, `it is a symlink to "${e.linkTarget}" and ${escape}`);
   }
-  return entries;
+  return sorted;
 }

@@ -80,6 +80,9 @@ export function checkEntry(
   if (problem) throw refuse(problem.code, path, problem.rule);
   const windows = platform === 'win32' ? windowsPathProblem(path) : undefined;
   if (windows) throw refuse('ARCHIVE_BAD_PATH', path, windows);
+  if (entry.type === 'symlink' && (entry.linkTarget === '' || entry.linkTarget.includes('\0'))) {
+    throw refuse('ARCHIVE_BAD_PATH', path, 'its symlink target is empty or contains NUL');
+  }
   if (entry.type === 'symlink' && Buffer.byteLength(entry.linkTarget, 'utf8') > limits.maxPathLength) {
     throw refuse(
       'ARCHIVE_PATH_TOO_LONG',

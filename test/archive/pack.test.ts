@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import {
   chmod,
   link,
+  open,
   lstat,
   mkdir,
   readFile,
@@ -398,5 +399,17 @@ test('pack refuses a name that is not valid UTF-8', { skip: process.platform !==
     (app) => writeFile(Buffer.concat([Buffer.from(`${app}/bad-`), Buffer.from([0xff, 0xfe])]), 'x'),
     'ARCHIVE_BAD_PATH',
     /not valid UTF-8/,
+  );
+});
+
+test('pack refuses a file over the per-file size clients accept (a sparse 5 GiB file)', async () => {
+  await assertPackRefused(
+    async (app) => {
+      const fh = await open(join(app, 'huge.bin'), 'w');
+      await fh.truncate(5 * 1024 ** 3);
+      await fh.close();
+    },
+    'FOLDER_TOO_LARGE',
+    /huge\.bin.*over the 4294967296 bytes per file/,
   );
 });

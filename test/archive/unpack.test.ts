@@ -174,3 +174,9 @@ test('an abort stops the unpack and removes the staging folder', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('refuses a symlink with an empty target', async () => {
+  await assertRefused(rawTar([{ name: 'empty-link', type: '2', linkname: '' }]), 'ARCHIVE_BAD_PATH', {
+    message: /target is empty/,
+  });
+});
