@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       if (!ok) throw new Error(`${tool.name} did not rebuild ${newTar}`);
       byTool.set(tool.name, { size, create, apply });
       console.error(
-        `${pair.label} ${tool.name}: ${size} B, create ${create.seconds.toFixed(1)} s ${create.peakMb.toFixed(0)} MB, apply ${apply.seconds.toFixed(1)} s ${apply.peakMb.toFixed(0)} MB`,
+        `${pair.label} ${tool.name}: ${size} B, create ${create.seconds.toFixed(1)} s (cpu ${create.cpuSeconds.toFixed(1)}) ${create.peakMb.toFixed(0)} MB, apply ${apply.seconds.toFixed(1)} s (cpu ${apply.cpuSeconds.toFixed(1)}) ${apply.peakMb.toFixed(0)} MB`,
       );
     }
     rmSync(work, { recursive: true, force: true });
@@ -134,13 +134,13 @@ async function main(): Promise<void> {
     for (const [name, r] of byTool) {
       const ratio = (x: number, y: number | undefined): string => (y === undefined ? '' : (x / y).toFixed(2));
       rows.push(
-        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)} MB) | ${name} | ${mb(r.size)} MB | ${r.create.seconds.toFixed(1)} s | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
+        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)} MB) | ${name} | ${mb(r.size)} MB | ${r.create.seconds.toFixed(1)} s (${r.create.cpuSeconds.toFixed(1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${r.apply.cpuSeconds.toFixed(2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
       );
       results.push({ pair: pair.label, versions: pair.versions, oldSize, newSize, tool: name, ...r });
     }
   }
   const table = [
-    '| pair (uncompressed tars) | tool | patch | create time | create peak | apply time | apply peak | size / bsdiff | create time / bsdiff | create mem / bsdiff | apply time / bspatch |',
+    '| pair (uncompressed tars) | tool | patch | create wall (cpu) | create peak | apply wall (cpu) | apply peak | size / bsdiff | create time / bsdiff | create mem / bsdiff | apply time / bspatch |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');

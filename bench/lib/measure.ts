@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 export interface Measured {
   /** Wall time in seconds. */
   readonly seconds: number;
+  /** CPU time (user + system) in seconds: less sensitive than wall time to a busy machine. */
+  readonly cpuSeconds: number;
   /** Peak resident memory of the process, in MB (from /usr/bin/time -v). */
   readonly peakMb: number;
 }
@@ -26,7 +28,10 @@ export function measure(command: string, args: readonly string[]): Promise<Measu
         reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${out.slice(-2000)}`));
         return;
       }
-      resolve({ seconds, peakMb: Number(rss[1]) / 1024 });
+      const user = /User time \(seconds\): ([\d.]+)/.exec(out);
+      const sys = /System time \(seconds\): ([\d.]+)/.exec(out);
+      const cpuSeconds = Number(user?.[1] ?? NaN) + Number(sys?.[1] ?? NaN);
+      resolve({ seconds, cpuSeconds, peakMb: Number(rss[1]) / 1024 });
     });
   });
 }

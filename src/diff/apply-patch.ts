@@ -166,7 +166,11 @@ export async function applyPatch(
       throw fsError(e, partial, 'output');
     });
     const old = new OldReader(oldFh, header.source.length);
-    const out = Buffer.allocUnsafe(OUT_CHUNK);
+    // Two output buffers: one is written (on the thread pool) and hashed while the other fills.
+    const buffers = [Buffer.allocUnsafe(OUT_CHUNK), Buffer.allocUnsafe(OUT_CHUNK)] as const;
+    let current = 0;
+    let out: Buffer = buffers[0];
+    let writing: Promise<void> = Promise.resolve();
     const scratch = Buffer.allocUnsafe(OUT_CHUNK);
     const hash = createHash('sha256');
     const total = header.result.length;
@@ -174,11 +178,22 @@ export async function applyPatch(
     let outPos = 0; // bytes of the result produced
     let fill = 0; // bytes waiting in `out`
     let oldPos = 0;
+    const fh = outFh;
+
+    const writeAll = async (buf: Buffer, n: number): Promise<void> => {
+      let o = 0;
+      while (o < n) o += (await fh.write(buf, o, n - o)).bytesWritten;
+    };
 
     const flushOut = async (): Promise<void> => {
-      let o = 0;
-      while (o < fill) o += (await outFh!.write(out, o, fill - o)).bytesWritten;
-      hash.update(out.subarray(0, fill));
+      await writing;
+      const full = out;
+      const n = fill;
+      writing = writeAll(full, n);
+      writing.catch(() => undefined); // awaited on the next flush; do not report it twice
+      hash.update(full.subarray(0, n));
+      current = 1 - current;
+      out = buffers[current] as Buffer;
       fill = 0;
       options.onProgress?.(outPos, total);
       signal?.throwIfAborted();
@@ -238,6 +253,7 @@ export async function applyPatch(
       }
     }
     await flushOut();
+    await writing;
     await control.expectEnd();
     await diff.expectEnd();
     await extra.expectEnd();

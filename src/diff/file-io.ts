@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { InstallError, NotsotufError, UsageError } from '../errors.js';
@@ -23,6 +24,12 @@ export async function readWhole(path: string, what: string): Promise<Buffer> {
   try {
     fh = await open(path, 'r');
     const { size } = await fh.stat();
+    if (size > constants.MAX_LENGTH) {
+      throw new UsageError(
+        'ARCHIVE_TOO_LARGE',
+        `${what} ${path} has ${size} bytes; patches can be made for archives of up to ${constants.MAX_LENGTH} bytes (ship the full archive instead)`,
+      );
+    }
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
