@@ -105,10 +105,7 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   const sign = async (role: RoleName, md: Metadata<Root | Targets | Snapshot>): Promise<void> => {
     const k = roleKeys.get(role);
     if (k === undefined) throw new TypeError(`no key for ${role}`);
-    md.sign(
-      await loadSigner(config.keys, k.name, options.passphraseSource ?? passphraseFromOption(options)),
-      true,
-    );
+    md.sign(await loadSigner(config.keys, k.name, passphraseFromOption(options)), true);
   };
   const root = new Metadata(buildRoot({ version: 1, expires: expiresAt(now, expiry.root), keys, roles }));
   await sign('root', root);
@@ -130,10 +127,7 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   const timestamp = makeTimestamp({ version: 0, specVersion: SPEC_VERSION }, 1, snapshotBytes, now, expiry);
   const tk = roleKeys.get('timestamp');
   if (tk === undefined) throw new TypeError('no timestamp key');
-  timestamp.sign(
-    await loadSigner(config.keys, tk.name, options.passphraseSource ?? passphraseFromOption(options)),
-    true,
-  );
+  timestamp.sign(await loadSigner(config.keys, tk.name, passphraseFromOption(options)), true);
 
   await mkdir(join(config.repository, 'targets'), { recursive: true });
   const rootBytes = serializeMetadata(root);
@@ -149,7 +143,9 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   return config;
 }
 
+/** Passphrases of the keys just made first, then the caller's source (for reused keys). */
 function passphraseFromOption(options: InitOptions): PassphraseSource {
-  return (name) =>
-    Promise.resolve(typeof options.passphrase === 'function' ? options.passphrase(name) : options.passphrase);
+  return async (name) =>
+    (typeof options.passphrase === 'function' ? options.passphrase(name) : options.passphrase) ??
+    (await options.passphraseSource?.(name));
 }
