@@ -292,7 +292,8 @@ exit /b 0
 
 :start_app
 if exist "!NOTSOTUF_EXITED!" del "!NOTSOTUF_EXITED!" >nul 2>&1
-start "" /b cmd /d /s /c ""!NOTSOTUF_RUNNER!""
+rem "call" keeps cmd from stripping the quotes of a path with spaces (Wine's start needs it too).
+start "" /b cmd /d /c call "!NOTSOTUF_RUNNER!"
 call :log started the app
 exit /b 0
 

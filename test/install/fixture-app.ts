@@ -8,7 +8,6 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ROOT } from '../helpers/cli.js';
 
 export type AppMode = 'confirm' | 'crash' | 'hang' | 'run' | 'start-handover';
@@ -24,6 +23,8 @@ export interface AppConfig {
   lingerMs?: number;
   /** start-handover: the seams' shell (e.g. bash in POSIX mode). */
   shell?: string;
+  /** start-handover: the module that exports startHandover (default: src/client/install.ts, through tsx). */
+  installModule?: string;
 }
 
 export interface RunRecord {
@@ -44,7 +45,7 @@ export interface ExitRecord {
 
 const APP_SOURCE = `import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const cfg = JSON.parse(readFileSync(join(here, 'app.json'), 'utf8'));
 const record = { version: cfg.version, args: process.argv.slice(2), handover: process.env.NOTSOTUF_HANDOVER ?? null,
@@ -57,7 +58,7 @@ if (cfg.mode === 'confirm') {
 } else if (cfg.mode === 'hang') {
   setInterval(() => {}, 1000);
 } else if (cfg.mode === 'start-handover') {
-  const { startHandover } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/client/install.ts')).href)});
+  const { startHandover } = await import(pathToFileURL(cfg.installModule ?? ${JSON.stringify(join(ROOT, 'src/client/install.ts'))}).href);
   const plan = JSON.parse(readFileSync(cfg.planFile, 'utf8'));
   await startHandover({ ...plan, pid: process.pid }, cfg.shell ? { shell: cfg.shell } : {});
   await new Promise((r) => setTimeout(r, cfg.lingerMs ?? 0));
@@ -68,14 +69,16 @@ if (cfg.mode === 'confirm') {
 }
 `;
 
-/** Writes one version of the app into `dir` (with a symlink and an executable file, to check the swap keeps them). */
-export async function writeApp(dir: string, config: AppConfig): Promise<void> {
+/** Writes one version of the app into `dir` (with `unixExtras`, a symlink and an executable file, to check the swap keeps them). */
+export async function writeApp(dir: string, config: AppConfig, unixExtras = true): Promise<void> {
   await mkdir(join(dir, 'bin'), { recursive: true });
   await writeFile(join(dir, 'app.mjs'), APP_SOURCE);
   await writeFile(join(dir, 'app.json'), JSON.stringify(config));
   await writeFile(join(dir, 'VERSION'), config.version);
-  await writeFile(join(dir, 'bin', 'tool.sh'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
-  await symlink('bin/tool.sh', join(dir, 'tool'));
+  if (unixExtras) {
+    await writeFile(join(dir, 'bin', 'tool.sh'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+    await symlink('bin/tool.sh', join(dir, 'tool'));
+  }
 }
 
 export async function readRuns(runsDir: string): Promise<{ runs: RunRecord[]; exits: ExitRecord[] }> {

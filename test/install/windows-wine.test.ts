@@ -1,0 +1,168 @@
+/**
+ * The Windows installer run for real under Wine: Windows Node runs app v1, which calls the real
+ * startHandover (transpiled to JS) with its own pid and exits; the generated batch script waits,
+ * swaps the folders, starts v2 hidden through its runner, and v2 confirms (or crashes and is rolled
+ * back). Wine lets a running program's folder be moved, so the test checks by itself that v1 had
+ * exited before the swap: v1 notes which version the install folder holds just before it exits.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { HandoverPlan, HandoverResult } from '../../src/client/handover.js';
+import { parseHandoverResult } from '../../src/client/handover.js';
+import type { Wine } from '../helpers/wine.js';
+import { startWine, transpileForWindows, winPath, wineSkipReason } from '../helpers/wine.js';
+import type { AppMode } from './fixture-app.js';
+import { readRuns, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+
+const skip = wineSkipReason();
+if (skip) console.log(`# skipping the Wine tests: ${skip}`);
+
+/** Arguments for Windows: no `!` (Wine's cmd expands it again, see install.windows.ts) and no line breaks. */
+const WINDOWS_ARGS = [
+  'plain',
+  'with space',
+  "it's",
+  'say "hi"',
+  '$HOME',
+  '%PATH%',
+  'ünïcödé €',
+  '',
+  'back\\slash\\',
+  'amp & pipe | lt < gt > caret ^',
+  'C:\\Program Files\\x',
+];
+
+let wine: Wine | undefined;
+let root = '';
+let removeRoot: () => Promise<void> = () => Promise.resolve();
+
+before(async () => {
+  if (skip) return;
+  const t = await trickyTempDir('notsotuf wine');
+  root = t.dir;
+  removeRoot = t.remove;
+  await transpileForWindows(
+    [
+      'src/errors.ts',
+      'src/client/handover.ts',
+      'src/client/handover-files.ts',
+      'src/client/install.ts',
+      'src/client/install.posix.ts',
+      'src/client/install.windows.ts',
+    ],
+    join(root, 'lib'),
+  );
+  wine = await startWine();
+});
+
+after(async () => {
+  await wine?.stop();
+  await removeRoot();
+});
+
+async function scenario(name: string, newMode: AppMode) {
+  const w = wine!;
+  const base = join(root, name);
+  const runsDir = join(base, 'runs');
+  await mkdir(runsDir, { recursive: true });
+  const installDir = join(base, 'Mÿ App');
+  const stateDir = join(base, 'state dir');
+  const plan: HandoverPlan = {
+    appName: 'myapp',
+    version: '2.0',
+    previousVersion: '1.0',
+    installDir: winPath(installDir),
+    stagingDir: winPath(`${installDir}.staging-2.0`),
+    backupDir: winPath(`${installDir}.backup-1.0`),
+    pid: 0,
+    restart: {
+      command: winPath(w.nodeExe),
+      args: [winPath(join(installDir, 'app.mjs')), ...WINDOWS_ARGS],
+      cwd: winPath(base),
+    },
+    stateDir: winPath(stateDir),
+    healthTimeoutSeconds: 20,
+    waitTimeoutSeconds: 30,
+  };
+  const confirmFile = `${plan.stateDir}\\handover\\confirmed-2.0`;
+  await writeApp(installDir, { version: '1.0', mode: 'run', runsDir: winPath(runsDir) }, false);
+  await writeApp(
+    `${installDir}.staging-2.0`,
+    { version: '2.0', mode: newMode, runsDir: winPath(runsDir), confirmFile },
+    false,
+  );
+  const planFile = join(base, 'plan.json');
+  await writeFile(planFile, JSON.stringify(plan));
+  const startDir = join(base, 'v1 running');
+  await writeApp(startDir, {
+    version: '1.0',
+    mode: 'start-handover',
+    runsDir: winPath(runsDir),
+    planFile: winPath(planFile),
+    lingerMs: 5000,
+    installModule: winPath(join(root, 'lib', 'src', 'client', 'install.js')),
+  });
+
+  // v1 starts the installer and exits; `wine` returns when node.exe has exited.
+  const code = await w.run([winPath(w.nodeExe), winPath(join(startDir, 'app.mjs'))], { cwd: base });
+  assert.equal(code, 0, 'app v1 ran');
+  const resultFile = join(stateDir, 'handover', 'result.json');
+  const result: HandoverResult = await waitFor(
+    'result.json',
+    async () => (existsSync(resultFile) ? parseHandoverResult(await readFile(resultFile)) : undefined),
+    45_000,
+  );
+  const log = await readFile(join(stateDir, 'handover', 'install.log'), 'latin1');
+  return { installDir, stateDir, runsDir, result, log };
+}
+
+test(
+  'Wine: v1 starts the batch installer and exits; it waits, swaps, starts v2 with its arguments, v2 confirms',
+  { skip },
+  async () => {
+    const s = await scenario('ok', 'confirm');
+    assert.deepEqual(s.result, { outcome: 'installed', version: '2.0', previousVersion: '1.0' }, s.log);
+    assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '2.0');
+    assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'backup removed');
+    assert.equal(existsSync(`${s.installDir}.staging-2.0`), false);
+
+    const { runs, exits } = await readRuns(s.runsDir);
+    assert.equal(exits.length, 1);
+    assert.equal(
+      exits[0]!.sawVersion,
+      '1.0',
+      'the install folder still held 1.0 when v1 exited: the swap came after',
+    );
+    const v2 = runs.filter((r) => r.version === '2.0');
+    assert.equal(v2.length, 1, s.log);
+    assert.deepEqual(v2[0]!.args, WINDOWS_ARGS);
+    assert.equal(v2[0]!.handover, '1');
+
+    assert.ok(
+      s.log.indexOf('has exited') >= 0 && s.log.indexOf('has exited') < s.log.indexOf('swapped'),
+      s.log,
+    );
+    // v1 lingered 5 s after starting the script: the script's own wait saw it running (wmic on Wine 8).
+    const waited = /has exited after about (\d+) s/.exec(s.log);
+    assert.ok(waited && Number(waited[1]) >= 1, s.log);
+    assert.match(s.log, /the new version confirmed/);
+    assert.equal(existsSync(join(s.stateDir, 'handover', 'install.cmd')), false, 'the script deleted itself');
+  },
+);
+
+test('Wine: a v2 that crashes at start is rolled back and v1 runs again', { skip }, async () => {
+  const s = await scenario('crash', 'crash');
+  assert.equal(s.result.outcome, 'rolled-back', s.log);
+  assert.equal(s.result.reason, 'the new version exited before confirming');
+  assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
+  assert.equal(existsSync(`${s.installDir}.failed-2.0`), false);
+  assert.match(s.log, /the app exited with code 3/);
+  const runs = await waitFor('v1 to run again', async () => {
+    const { runs } = await readRuns(s.runsDir);
+    return runs.some((r) => r.version === '1.0' && r.handover === '1') ? runs : undefined;
+  });
+  assert.deepEqual(runs.find((r) => r.version === '1.0')!.args, WINDOWS_ARGS);
+});
