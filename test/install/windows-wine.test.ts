@@ -113,7 +113,7 @@ async function scenario(name: string, newMode: AppMode) {
   const result: HandoverResult = await waitFor(
     'result.json',
     async () => (existsSync(resultFile) ? parseHandoverResult(await readFile(resultFile)) : undefined),
-    45_000,
+    90_000,
   );
   const log = await readFile(join(stateDir, 'handover', 'install.log'), 'latin1');
   return { installDir, stateDir, runsDir, result, log };

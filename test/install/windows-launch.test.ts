@@ -1,0 +1,157 @@
+/**
+ * How the Windows installer is started: hidden and detached, and elevated (UAC) only when the install
+ * folder cannot be renamed. Elevation cannot happen here, so the probe and the spawn are mocked
+ * Windows APIs; the scripts themselves run for real in windows-wine.test.ts.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { HandoverPlan } from '../../src/client/handover.js';
+import { startHandover } from '../../src/client/install.js';
+import { windowsCommandLine, windowsQuoteArg } from '../../src/client/install.windows.js';
+import { trickyTempDir } from './fixture-app.js';
+
+interface Spawned {
+  command: string;
+  args: readonly string[];
+  options: SpawnOptions;
+}
+
+/** Records the spawn and answers like a started child. */
+function fakeSpawn(calls: Spawned[]) {
+  return (command: string, args: readonly string[], options: SpawnOptions): ChildProcess => {
+    calls.push({ command, args, options });
+    const child = Object.assign(new EventEmitter(), { unref: () => undefined });
+    setImmediate(() => child.emit('spawn'));
+    return child as unknown as ChildProcess;
+  };
+}
+
+async function windowsPlan(root: string): Promise<HandoverPlan> {
+  const installDir = join(root, 'Prögram Files', "My App's");
+  await mkdir(installDir, { recursive: true });
+  return {
+    appName: 'myapp',
+    version: '2.0',
+    previousVersion: '1.0',
+    installDir,
+    stagingDir: `${installDir}.staging`,
+    backupDir: `${installDir}.backup`,
+    pid: 4242,
+    restart: { command: join(installDir, 'app.exe'), args: ['--open', 'a file.txt'] },
+    stateDir: join(root, 'state'),
+    healthTimeoutSeconds: 30,
+    waitTimeoutSeconds: 60,
+  };
+}
+
+function decode(b64: string): string {
+  return Buffer.from(b64, 'base64').toString('utf16le');
+}
+
+test('mocked Windows API: a writable install folder starts cmd hidden and detached, values in its environment, no elevation', async () => {
+  const { dir, remove } = await trickyTempDir('notsotuf winlaunch');
+  try {
+    const plan = await windowsPlan(dir);
+    const calls: Spawned[] = [];
+    const { script, log } = await startHandover(plan, {
+      platform: 'win32',
+      spawn: fakeSpawn(calls),
+      canWriteInstallDir: () => Promise.resolve(true),
+      comspec: 'C:\\Windows\\system32\\cmd.exe',
+    });
+    assert.equal(calls.length, 1);
+    const [call] = calls;
+    assert.equal(call!.command, 'C:\\Windows\\system32\\cmd.exe');
+    assert.deepEqual(call!.args, [`/d /s /c ""${script}""`]);
+    assert.equal(call!.options.detached, true);
+    assert.equal(call!.options.windowsHide, true);
+    assert.equal(call!.options.windowsVerbatimArguments, true);
+    const env = call!.options.env!;
+    assert.equal(env['NOTSOTUF_INSTALL_DIR'], plan.installDir);
+    assert.equal(env['NOTSOTUF_PID'], '4242');
+    assert.equal(env['NOTSOTUF_RESTART_ARGS'], '--open "a file.txt"');
+    assert.equal(env['NOTSOTUF_RESTART_IMAGE'], 'app.exe');
+    assert.equal(env['NOTSOTUF_LOG'], log);
+    // The batch files are written with CRLF line ends and hold no plan value (all come from the environment).
+    const text = await readFile(script, 'utf8');
+    assert.match(text, /^@echo off\r\n/);
+    assert.equal(text.includes(plan.installDir), false);
+    assert.equal(text.replaceAll('\r\n', '').includes('\n'), false);
+    assert.match(
+      await readFile(join(plan.stateDir, 'handover', 'restart.cmd'), 'utf8'),
+      /NOTSOTUF_HANDOVER=1\r\n/,
+    );
+  } finally {
+    await remove();
+  }
+});
+
+test('mocked Windows API: an install folder that is not writable starts the installer through an elevated PowerShell launcher', async () => {
+  const { dir, remove } = await trickyTempDir('notsotuf winlaunch');
+  try {
+    const plan = await windowsPlan(dir);
+    const calls: Spawned[] = [];
+    const probed: HandoverPlan[] = [];
+    const { script } = await startHandover(plan, {
+      platform: 'win32',
+      spawn: fakeSpawn(calls),
+      canWriteInstallDir: (p) => {
+        probed.push(p);
+        return Promise.resolve(false);
+      },
+      comspec: 'C:\\Windows\\system32\\cmd.exe',
+    });
+    assert.equal(probed.length, 1);
+    assert.equal(calls.length, 1);
+    const [call] = calls;
+    assert.equal(call!.command, 'powershell.exe');
+    assert.deepEqual(call!.args.slice(0, 5), [
+      '-NoProfile',
+      '-NonInteractive',
+      '-WindowStyle',
+      'Hidden',
+      '-EncodedCommand',
+    ]);
+    assert.equal(call!.options.windowsHide, true);
+    assert.equal(call!.options.detached, true);
+
+    const outer = decode(call!.args[5]!);
+    assert.match(
+      outer,
+      /^Start-Process -FilePath 'powershell\.exe' -Verb RunAs -WindowStyle Hidden -ArgumentList /,
+    );
+    const innerB64 = /-EncodedCommand ([A-Za-z0-9+/=]+)'$/.exec(outer);
+    assert.ok(innerB64, outer);
+    const inner = decode(innerB64[1]!);
+    // The elevated process does not inherit our environment: the values travel inside the command,
+    // single-quoted for PowerShell (a quote in a path is doubled), non-ASCII intact.
+    assert.ok(
+      inner.includes(`$env:NOTSOTUF_INSTALL_DIR = '${plan.installDir.replaceAll("'", "''")}'`),
+      inner,
+    );
+    assert.ok(inner.includes("$env:NOTSOTUF_PID = '4242'"), inner);
+    assert.ok(
+      inner.endsWith(
+        `Start-Process -FilePath 'C:\\Windows\\system32\\cmd.exe' -ArgumentList '/d /s /c ""${script}""' -WindowStyle Hidden`,
+      ),
+      inner,
+    );
+  } finally {
+    await remove();
+  }
+});
+
+test('Windows command lines: arguments are quoted the way the C runtime reads them back', () => {
+  assert.equal(windowsQuoteArg('plain'), 'plain');
+  assert.equal(windowsQuoteArg(''), '""');
+  assert.equal(windowsQuoteArg('a b'), '"a b"');
+  assert.equal(windowsQuoteArg('say "hi"'), '"say \\"hi\\""');
+  assert.equal(windowsQuoteArg('C:\\dir\\'), 'C:\\dir\\');
+  assert.equal(windowsQuoteArg('C:\\my dir\\'), '"C:\\my dir\\\\"');
+  assert.equal(windowsQuoteArg('a\\"b'), '"a\\\\\\"b"');
+  assert.equal(windowsCommandLine(['x', 'y z']), 'x "y z"');
+});
