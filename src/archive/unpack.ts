@@ -123,6 +123,67 @@ export function checkEntry(
   }
 }
 
+/** Files up to this size are buffered and written in parallel; larger ones are streamed. */
+const SMALL_FILE = 256 * 1024;
+const PARALLEL_WRITES = 8;
+
+/** Runs at most `limit` writes at once; the first failure is thrown by the next add or drain. */
+class WritePool {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async add(job: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.throwIfFailed();
+    const p: Promise<void> = job().then(
+      () => {
+        this.running.delete(p);
+      },
+      (error: unknown) => {
+        this.running.delete(p);
+        this.failure ??= { error };
+      },
+    );
+    this.running.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    this.throwIfFailed();
+  }
+
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+/** Creates `path` ('wx': never reuses or follows an existing name) with exactly `mode` and `mtime`. */
+async function writeFileExclusive(
+  path: string,
+  data: AsyncIterable<Buffer> | Iterable<Buffer>,
+  mode: number,
+  mtime: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    for await (const chunk of data) {
+      signal?.throwIfAborted();
+      await fh.write(chunk);
+    }
+    await fh.chmod(mode); // the umask may have removed bits
+    await fh.utimes(mtime, mtime);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function prepareStaging(stagingDir: string): Promise<void> {
   try {
     const s = await lstat(stagingDir);
@@ -206,6 +267,7 @@ export async function unpackArchive(
   let bytes = 0;
   const where = (path: string): string => join(stagingDir, ...path.split('/'));
 
+  const pool = new WritePool(PARALLEL_WRITES);
   const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
     for await (const { entry, data } of readTar(source)) {
       signal?.throwIfAborted();
@@ -239,17 +301,15 @@ export async function unpackArchive(
         links.push({ path: entry.path, target: entry.linkTarget, mtime: entry.mtime });
       } else {
         const mode = normaliseFileMode(entry.mode);
-        // 'wx': never reuse or follow an existing name
-        const fh = await open(where(entry.path), 'wx', mode);
-        try {
-          for await (const chunk of data()) {
-            signal?.throwIfAborted();
-            await fh.write(chunk);
-          }
-          await fh.chmod(mode);
-          await fh.utimes(entry.mtime, entry.mtime);
-        } finally {
-          await fh.close();
+        const target = where(entry.path);
+        if (entry.size <= SMALL_FILE) {
+          // small files (most of an app) are read here and written a few at a time
+          const parts: Buffer[] = [];
+          for await (const chunk of data()) parts.push(chunk);
+          const content = Buffer.concat(parts);
+          await pool.add(() => writeFileExclusive(target, [content], mode, entry.mtime, signal));
+        } else {
+          await writeFileExclusive(target, data(), mode, entry.mtime, signal);
         }
         bytes += entry.size;
       }
@@ -267,6 +327,7 @@ export async function unpackArchive(
     } else {
       await pipeline(createReadStream(archivePath, { highWaterMark: READ_CHUNK }), consume, { signal });
     }
+    await pool.drain();
     for (const link of links) {
       const escape = symlinkEscape(tree, link.path, link.target);
       if (escape)
@@ -286,6 +347,7 @@ export async function unpackArchive(
     for (const dir of dirs.reverse()) await utimes(where(dir.path), dir.mtime, dir.mtime);
     return { entries, bytes };
   } catch (error) {
+    await pool.settle(); // no write may land after the folder is removed
     await rm(stagingDir, { recursive: true, force: true, maxRetries: 3 });
     throw wrap(error, archivePath);
   }
