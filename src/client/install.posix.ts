@@ -67,6 +67,11 @@ now() {
   date +%s
 }
 
+# Whether a pid exists. kill -0 fails for another user's process too (EPERM): ps -p asks again.
+alive() {
+  kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
+}
+
 # Fractional sleep where the system has it (GNU, BSD and busybox do), whole seconds otherwise.
 nap() {
   sleep 0.2 2>/dev/null || sleep 1
@@ -125,10 +130,10 @@ roll_back() {
 
 log "installer started: $PREVIOUS_JSON -> $VERSION_JSON in $INSTALL_DIR"
 
-# 1. Wait for the app to exit (kill -0 only asks whether the pid exists).
+# 1. Wait for the app to exit.
 log "waiting for process $PID to exit (at most $WAIT_TIMEOUT s)"
 deadline=$(($(now) + WAIT_TIMEOUT))
-while kill -0 "$PID" 2>/dev/null; do
+while alive "$PID"; do
   if [ "$(now)" -ge "$deadline" ]; then
     log "process $PID is still running after $WAIT_TIMEOUT s: nothing was changed"
     result failed "the app did not exit in time"
