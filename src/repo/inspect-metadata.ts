@@ -33,6 +33,8 @@ export interface RoleStatus {
   readonly missing: number;
   /** Key ids that signed validly. */
   readonly signedBy: readonly string[];
+  /** Key ids the trusted root lists for this role. */
+  readonly keyIDs: readonly string[];
 }
 
 export interface MetadataState {
@@ -148,6 +150,7 @@ function checkMetaFile(
 export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   const problems: Problem[] = [];
   const roles: RoleStatus[] = [];
+  let keyIDsOf: (role: RoleName) => readonly string[] | undefined = () => undefined;
   const status = (role: RoleName, md: AnyMetadata, valid: string[], threshold: number): void => {
     const missing = Math.max(0, threshold - valid.length);
     roles.push({
@@ -158,6 +161,7 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
       threshold,
       missing,
       signedBy: valid,
+      keyIDs: [...(keyIDsOf(role) ?? [])],
     });
     if (missing > 0) {
       problems.push({
@@ -223,6 +227,7 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
     problems.push({ kind: 'corrupt', role: 'root', message: 'metadata/1.root.json is missing' });
   const root = roots[roots.length - 1];
   if (root === undefined) return { state: undefined, roles, problems };
+  keyIDsOf = (role) => root.signed.roles[role]?.keyIDs;
   const own = countSignatures(root.signed, 'root', root, `${root.signed.version}.root.json`, problems);
   status('root', root, own.valid, own.threshold);
   if (!root.signed.consistentSnapshot) {

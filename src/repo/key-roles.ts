@@ -8,6 +8,7 @@ import type { PassphraseSource } from './key-store.js';
 import { openKeyring } from './keyring.js';
 import { buildUpdate, nextRoot } from './metadata-update.js';
 import { loadForEdit } from './repository-files.js';
+import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StepHook } from './repository-writer.js';
 import { rolesOf } from './root-builder.js';
@@ -36,7 +37,15 @@ type RootEdit = (
   roles: Record<RoleName, { keyIDs: string[]; threshold: number }>,
 ) => void;
 
-async function changeRoot(
+function changeRoot(
+  config: RepoConfig,
+  edit: RootEdit,
+  options: RoleChangeOptions,
+): Promise<RoleChangeResult> {
+  return withRepositoryLock(config, () => changeRootLocked(config, edit, options));
+}
+
+async function changeRootLocked(
   config: RepoConfig,
   edit: RootEdit,
   options: RoleChangeOptions,

@@ -5,6 +5,7 @@ import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
 import { buildUpdate, makeTimestamp, nextRoot, nextTargets, serializeMetadata } from './metadata-update.js';
 import { loadForEdit } from './repository-files.js';
+import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StepHook } from './repository-writer.js';
 
@@ -34,10 +35,11 @@ export interface RefreshResult {
  * role that is due but has no key here fails the whole refresh (nothing is written), so the job
  * exits non-zero and someone looks.
  */
-export async function refreshRepository(
-  config: RepoConfig,
-  options: RefreshOptions = {},
-): Promise<RefreshResult> {
+export function refreshRepository(config: RepoConfig, options: RefreshOptions = {}): Promise<RefreshResult> {
+  return withRepositoryLock(config, () => refreshRepositoryLocked(config, options));
+}
+
+async function refreshRepositoryLocked(config: RepoConfig, options: RefreshOptions): Promise<RefreshResult> {
   const now = options.now ?? new Date();
   const fraction = options.fraction ?? 0.5;
   const state = await loadForEdit(config.repository, now);

@@ -18,6 +18,7 @@ import { buildUpdate, nextTargets } from './metadata-update.js';
 import { latestRelease, listReleases, targetFileRel } from './releases.js';
 import type { Release } from './releases.js';
 import { loadForEdit } from './repository-files.js';
+import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StagedWrite, StepHook } from './repository-writer.js';
 
@@ -146,11 +147,20 @@ async function previousTar(config: RepoConfig, release: Release, workDir: string
  * release of the same app, adds both with their signed custom metadata, signs targets, snapshot and
  * timestamp, and writes it all at once. Any failure leaves the repository as it was.
  */
-export async function addRelease(
+export function addRelease(
   config: RepoConfig,
   version: string,
   folder: string,
   options: AddReleaseOptions = {},
+): Promise<AddReleaseResult> {
+  return withRepositoryLock(config, () => addReleaseLocked(config, version, folder, options));
+}
+
+async function addReleaseLocked(
+  config: RepoConfig,
+  version: string,
+  folder: string,
+  options: AddReleaseOptions,
 ): Promise<AddReleaseResult> {
   const app = checkAppName(options.app ?? config.app);
   const ver = parseVersion(version).text;
@@ -260,9 +270,16 @@ export interface RemoveLatestResult {
  * `release remove-latest`: drops the newest release of `app` (archive and patch) from the signed
  * targets, so clients stop offering it. Its files stay in targets/ (older snapshots name them).
  */
-export async function removeLatestRelease(
+export function removeLatestRelease(
   config: RepoConfig,
   options: { app?: string; passphrase?: PassphraseSource; now?: Date; onStep?: StepHook } = {},
+): Promise<RemoveLatestResult> {
+  return withRepositoryLock(config, () => removeLatestLocked(config, options));
+}
+
+async function removeLatestLocked(
+  config: RepoConfig,
+  options: { app?: string; passphrase?: PassphraseSource; now?: Date; onStep?: StepHook },
 ): Promise<RemoveLatestResult> {
   const app = checkAppName(options.app ?? config.app);
   const now = options.now ?? new Date();

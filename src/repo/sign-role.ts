@@ -5,6 +5,7 @@ import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
 import { makeTimestamp, serializeMetadata } from './metadata-update.js';
 import { loadForEdit } from './repository-files.js';
+import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StagedWrite, StepHook } from './repository-writer.js';
 
@@ -23,10 +24,18 @@ export interface SignRoleResult {
  * only, so signing targets needs nothing else; signing snapshot changes its bytes, so a new
  * timestamp is made.
  */
-export async function signRole(
+export function signRole(
   config: RepoConfig,
   role: RoleName,
   options: { passphrase?: PassphraseSource; now?: Date; keyDir?: string; onStep?: StepHook } = {},
+): Promise<SignRoleResult> {
+  return withRepositoryLock(config, () => signRoleLocked(config, role, options));
+}
+
+async function signRoleLocked(
+  config: RepoConfig,
+  role: RoleName,
+  options: { passphrase?: PassphraseSource; now?: Date; keyDir?: string; onStep?: StepHook },
 ): Promise<SignRoleResult> {
   const now = options.now ?? new Date();
   const state = await loadForEdit(config.repository, now);

@@ -78,7 +78,7 @@ const keysList: Command = {
     const report = await verifyRepository(config.repository);
     const keys = await listKeys(keyDir);
     const rolesOf = (id: string): string[] =>
-      report.roles.filter((r) => r.signedBy.includes(id)).map((r) => r.role);
+      report.roles.filter((r) => r.keyIDs.includes(id)).map((r) => r.role);
     if (keys.length === 0) ctx.stdout.write(`no keys in ${keyDir}\n`);
     for (const k of keys) {
       const roles = rolesOf(k.key.keyID);
