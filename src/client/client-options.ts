@@ -59,7 +59,11 @@ export interface InstallOptions extends DownloadOptions {
     { readonly command: string; readonly args: readonly string[]; readonly cwd?: string } | false;
   /** The process the installer waits for (default: this process). */
   readonly pid?: number;
+  /** Called as install enters each stage (for a status line; `download` covers resumed or skipped files too). */
+  readonly onStage?: (stage: InstallStage) => void;
 }
+
+export type InstallStage = 'download' | 'source' | 'rebuild' | 'unpack' | 'staged';
 
 /** What `install` returns: the update is staged; the app quits when it is ready. */
 export interface StagedUpdate {

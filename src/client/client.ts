@@ -19,7 +19,7 @@ import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
 import { startHandover } from './install.js';
 import { rebuildTar } from './rebuild-tar.js';
-import { ensureSourceTar, sourceTarAvailable } from './source-tar.js';
+import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
 import type { ClientState, StateLayout } from './state.js';
 import { installRolloutId, readState, stateLayout, writeState } from './state.js';
 import { TufClient } from './tuf/index.js';
@@ -87,6 +87,7 @@ export class Client {
   #tuf: TufClient | undefined;
   #settled: Promise<void> | undefined;
   #lastResult: HandoverResult | undefined;
+  readonly #verified = new Set<string>();
 
   constructor(options: ClientOptions) {
     this.appName = checkAppName(options.appName);
@@ -173,7 +174,12 @@ export class Client {
     const targets = update.kind === 'patches' ? update.chain.map((s) => s.target) : [update.archive.target];
     await downloadTargets(
       targets,
-      { fetcher: this.#fetcher, targetUrl: (t) => tuf.targetUrl(t), downloadsDir: this.#layout.downloadsDir },
+      {
+        fetcher: this.#fetcher,
+        targetUrl: (t) => tuf.targetUrl(t),
+        downloadsDir: this.#layout.downloadsDir,
+        verified: this.#verified,
+      },
       options,
     );
   }
@@ -191,6 +197,7 @@ export class Client {
       fetcher: this.#fetcher,
       targetUrl: (t: Parameters<TufClient['targetUrl']>[0]) => tuf.targetUrl(t),
       downloadsDir: this.#layout.downloadsDir,
+      verified: this.#verified,
     };
     const dl = { ...options };
     const layout = this.#layout;
@@ -200,6 +207,8 @@ export class Client {
     let chain: { meta: (typeof update & { kind: 'patches' })['chain'][number]['meta']; path: string }[] = [];
     let sourceTar: string | undefined;
     let patchFailure: unknown;
+    const stage = options.onStage ?? (() => undefined);
+    stage('download');
     if (update.kind === 'patches') {
       try {
         const paths = await downloadTargets(
@@ -217,6 +226,7 @@ export class Client {
       }
       const current = appReleases(await tuf.listTargets(), this.appName).archives.get(this.currentVersion);
       if (current !== undefined && patchFailure === undefined) {
+        stage('source');
         sourceTar = await ensureSourceTar(
           layout.tarsDir,
           this.installDir,
@@ -225,6 +235,7 @@ export class Client {
         );
       }
     }
+    stage('rebuild');
     const rebuilt = await rebuildTar({
       workDir: layout.workDir,
       release: update.release,
@@ -245,6 +256,7 @@ export class Client {
       }
     }
 
+    stage('unpack');
     const stagingDir = stagingDirFor(this.installDir, update.version);
     await rm(stagingDir, { recursive: true, force: true });
     try {
@@ -255,8 +267,9 @@ export class Client {
     }
     // Keep the new tar: it is what the next update's first patch applies to.
     await mkdir(layout.tarsDir, { recursive: true });
-    await rename(rebuilt.tarPath, `${layout.tarsDir}/${update.version}.tar`);
+    await rename(rebuilt.tarPath, cachedTarPath(layout.tarsDir, update.version));
     await rm(layout.workDir, { recursive: true, force: true });
+    stage('staged');
 
     const restart =
       options.restart === false

@@ -6,6 +6,7 @@ export type {
   DownloadOptions,
   DownloadProgress,
   InstallOptions,
+  InstallStage,
   StagedUpdate,
 } from './client-options.js';
 export type { UpdatePlan, PlannedTarget } from '../core/plan.js';
