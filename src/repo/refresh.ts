@@ -1,15 +1,21 @@
+import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
 import { ROLE_NAMES } from './expiry.js';
 import type { RoleName } from './expiry.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
+import type { Keyring } from './keyring.js';
 import { buildUpdate, makeTimestamp, nextRoot, nextTargets, serializeMetadata } from './metadata-update.js';
+import type { MetadataState } from './inspect-metadata.js';
 import { loadForEdit } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StepHook } from './repository-writer.js';
 
 const DAY_MS = 86_400_000;
+
+/** Offline roles (root, targets) are due at most this many days before they expire. */
+export const OFFLINE_REFRESH_DAYS = 30;
 
 export interface RefreshOptions {
   readonly passphrase?: PassphraseSource;
@@ -18,6 +24,7 @@ export interface RefreshOptions {
   /**
    * Re-sign a role when less than this fraction of its configured lifetime is left (default 0.5:
    * a 1-day timestamp is re-signed once 12 hours are left, so an hourly cron keeps it fresh).
+   * Root and targets, whose keys are usually offline, are due at most 30 days before expiry.
    */
   readonly fraction?: number;
   /** Re-sign these roles whatever their expiry. */
@@ -28,46 +35,79 @@ export interface RefreshOptions {
 export interface RefreshResult {
   /** Roles that got a new version, in signing order; empty when nothing was due. */
   readonly refreshed: readonly RoleName[];
+  /** Roles that were due (or needed) but have no key here: the caller must report a failure. */
+  readonly missingKeys: readonly RoleName[];
+}
+
+/** Which roles are due for re-signing at `now`. */
+export function dueRoles(
+  state: MetadataState,
+  expiryDays: Readonly<Record<RoleName, number>>,
+  now: Date,
+  fraction = 0.5,
+): Set<RoleName> {
+  const due = new Set<RoleName>();
+  for (const role of ROLE_NAMES) {
+    const left = new Date(state[role].signed.expires).getTime() - now.getTime();
+    let window = expiryDays[role] * DAY_MS * fraction;
+    if (role === 'root' || role === 'targets') window = Math.min(window, OFFLINE_REFRESH_DAYS * DAY_MS);
+    if (left < window) due.add(role);
+  }
+  return due;
+}
+
+async function hasKey(keyring: Keyring, state: MetadataState, role: RoleName): Promise<boolean> {
+  try {
+    await signersFor(keyring, [state.root.signed], role);
+    return true;
+  } catch (error) {
+    if (error instanceof UsageError && error.code === 'MISSING_KEY') return false;
+    throw error;
+  }
 }
 
 /**
- * `notsotuf refresh` (for cron/CI): re-signs the roles that expire soon with the keys at hand. A
- * role that is due but has no key here fails the whole refresh (nothing is written), so the job
- * exits non-zero and someone looks.
+ * `notsotuf refresh` (for cron/CI): re-signs the roles that expire soon with the keys at hand.
+ * What can be re-signed is (snapshot and timestamp keep clients working even while the offline
+ * root key is away); a role that is due but has no key here is returned in `missingKeys`, so the
+ * job exits non-zero and someone looks before clients see expired metadata.
  */
 export function refreshRepository(config: RepoConfig, options: RefreshOptions = {}): Promise<RefreshResult> {
-  return withRepositoryLock(config, () => refreshRepositoryLocked(config, options));
+  return withRepositoryLock(config, () => refreshLocked(config, options));
 }
 
-async function refreshRepositoryLocked(config: RepoConfig, options: RefreshOptions): Promise<RefreshResult> {
+async function refreshLocked(config: RepoConfig, options: RefreshOptions): Promise<RefreshResult> {
   const now = options.now ?? new Date();
-  const fraction = options.fraction ?? 0.5;
   const state = await loadForEdit(config.repository, now);
-  const current = {
-    root: state.root,
-    targets: state.targets,
-    snapshot: state.snapshot,
-    timestamp: state.timestamp,
-  };
-  const due = new Set<RoleName>(options.force ?? []);
-  for (const role of ROLE_NAMES) {
-    const left = new Date(current[role].signed.expires).getTime() - now.getTime();
-    if (left < config.expiry[role] * DAY_MS * fraction) due.add(role);
-  }
-  if (due.size === 0) return { refreshed: [] };
+  const due = dueRoles(state, config.expiry, now, options.fraction);
+  for (const r of options.force ?? []) due.add(r);
+  if (due.size === 0) return { refreshed: [], missingKeys: [] };
   const keyring = openKeyring(options.keyDir ?? config.keys, options.passphrase);
-  if (due.has('root') || due.has('targets') || due.has('snapshot')) {
+  const missingKeys: RoleName[] = [];
+  const can = new Map<RoleName, boolean>();
+  for (const role of ROLE_NAMES) can.set(role, await hasKey(keyring, state, role));
+  const doRoot = due.has('root') && can.get('root') === true;
+  const doTargets = due.has('targets') && can.get('targets') === true;
+  for (const role of ['root', 'targets'] as const)
+    if (due.has(role) && can.get(role) !== true) missingKeys.push(role);
+  const wantSnapshot = doRoot || doTargets || due.has('snapshot');
+  const wantTimestamp = wantSnapshot || due.has('timestamp');
+  if (wantSnapshot && can.get('snapshot') !== true) missingKeys.push('snapshot');
+  if (wantTimestamp && can.get('timestamp') !== true) missingKeys.push('timestamp');
+  if (can.get('timestamp') !== true || !wantTimestamp) return { refreshed: [], missingKeys };
+
+  if (wantSnapshot && can.get('snapshot') === true) {
     const update = await buildUpdate({
       state,
       now,
       expiry: config.expiry,
       keyring,
-      ...(due.has('root') ? { root: nextRoot(state.root.signed, now, config.expiry) } : {}),
-      ...(due.has('targets') ? { targets: nextTargets(state.targets.signed, now, config.expiry) } : {}),
+      ...(doRoot ? { root: nextRoot(state.root.signed, now, config.expiry) } : {}),
+      ...(doTargets ? { targets: nextTargets(state.targets.signed, now, config.expiry) } : {}),
     });
     await commitWrites(config.repository, update.writes, options.onStep);
-    const refreshed = ROLE_NAMES.filter((r) => due.has(r) || r === 'snapshot' || r === 'timestamp');
-    return { refreshed };
+    const refreshed = ROLE_NAMES.filter((r) => (r === 'root' ? doRoot : r === 'targets' ? doTargets : true));
+    return { refreshed, missingKeys };
   }
   const ts = makeTimestamp(
     state.timestamp.signed,
@@ -82,5 +122,5 @@ async function refreshRepositoryLocked(config: RepoConfig, options: RefreshOptio
     [{ rel: 'metadata/timestamp.json', bytes: serializeMetadata(ts) }],
     options.onStep,
   );
-  return { refreshed: ['timestamp'] };
+  return { refreshed: ['timestamp'], missingKeys };
 }

@@ -17,7 +17,7 @@ import { readMetadataFiles } from './repository-files.js';
  */
 export interface VerifyOptions {
   readonly now?: Date;
-  /** Warn when root or targets expire within this many days (default 14). */
+  /** Warn when root or targets expire within this many days (default 30, when `refresh` starts re-signing them). */
   readonly warnDays?: number;
 }
 
@@ -54,7 +54,7 @@ async function digestOf(path: string, maxLength: number): Promise<{ sha256: stri
 
 export async function verifyRepository(repoDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const now = options.now ?? new Date();
-  const warnDays = options.warnDays ?? 14;
+  const warnDays = options.warnDays ?? 30;
   const inspection = inspectMetadata(await readMetadataFiles(repoDir), now);
   const problems: Problem[] = [...inspection.problems];
   const warnings: string[] = [];

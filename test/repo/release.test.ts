@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -219,25 +219,41 @@ test('refresh re-signs what expires soon, bumping versions, and nothing else', a
   const config = await initRepository(dir, { app: 'demo', now: t0 });
   assert.deepEqual((await refreshRepository(config, { now: t0 })).refreshed, []);
   const t1 = new Date('2026-06-01T13:00:00Z'); // timestamp (1 day) has less than half left
-  assert.deepEqual((await refreshRepository(config, { now: t1 })).refreshed, ['timestamp']);
+  assert.deepEqual(await refreshRepository(config, { now: t1 }), {
+    refreshed: ['timestamp'],
+    missingKeys: [],
+  });
   const t2 = new Date('2026-06-05T00:00:00Z'); // snapshot (7 days) too
   assert.deepEqual((await refreshRepository(config, { now: t2 })).refreshed, ['snapshot', 'timestamp']);
-  const t3 = new Date('2026-12-01T00:00:00Z'); // all but root; targets had expired
-  assert.equal((await verifyRepository(config.repository, { now: t3 })).ok, false);
+  const t3 = new Date('2026-08-20T00:00:00Z'); // targets (90 days) has less than 30 days left
   assert.deepEqual((await refreshRepository(config, { now: t3 })).refreshed, [
-    'root',
     'targets',
     'snapshot',
     'timestamp',
   ]);
-  const report = await verifyRepository(config.repository, { now: t3 });
+  // Root is due 30 days before it expires; with the root key offline, the rest is still re-signed.
+  const t4 = new Date('2027-05-10T00:00:00Z');
+  assert.equal((await verifyRepository(config.repository, { now: t4 })).ok, false, 'targets expired by then');
+  await rename(join(dir, 'keys', 'root.key'), join(dir, 'root.key.offline'));
+  assert.deepEqual(await refreshRepository(config, { now: t4 }), {
+    refreshed: ['targets', 'snapshot', 'timestamp'],
+    missingKeys: ['root'],
+  });
+  await rename(join(dir, 'root.key.offline'), join(dir, 'keys', 'root.key'));
+  assert.deepEqual((await refreshRepository(config, { now: t4 })).refreshed, [
+    'root',
+    'snapshot',
+    'timestamp',
+  ]);
+  const report = await verifyRepository(config.repository, { now: t4 });
   assert.equal(report.ok, true, JSON.stringify(report.problems));
   assert.equal(report.roles.find((r) => r.role === 'root')?.version, 2);
-  // A due role without its key fails the refresh and writes nothing.
+  // A due timestamp without its key: nothing is written, and the caller is told.
   await rm(join(dir, 'keys', 'timestamp.key'));
   const before = await hashTree(dir);
-  await assert.rejects(refreshRepository(config, { now: new Date('2026-12-01T20:00:00Z') }), {
-    code: 'MISSING_KEY',
+  assert.deepEqual(await refreshRepository(config, { now: new Date('2027-05-10T20:00:00Z') }), {
+    refreshed: [],
+    missingKeys: ['timestamp'],
   });
   assert.deepEqual(await hashTree(dir), before);
 });

@@ -20,10 +20,14 @@ export const refreshCommand: Command = {
       force,
     });
     ctx.stdout.write(
-      r.refreshed.length === 0
-        ? 'Nothing to refresh: every role is fresh\n'
-        : `Re-signed ${r.refreshed.join(', ')}\n`,
+      r.refreshed.length === 0 ? 'Nothing re-signed\n' : `Re-signed ${r.refreshed.join(', ')}\n`,
     );
+    if (r.missingKeys.length > 0) {
+      ctx.stderr.write(
+        `error: ${r.missingKeys.join(', ')} must be re-signed but no key for it is in ${keyDirOf(ctx, config)}: run "notsotuf refresh" where that key is (root and targets keys are usually offline)\n`,
+      );
+      return EXIT.failure;
+    }
     return EXIT.ok;
   },
 };
