@@ -40,6 +40,7 @@ export type UpdateAndRestartResult =
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
 const DEFAULT_WAIT_TIMEOUT_SECONDS = 300;
+const STALE_HANDOVER_MARGIN_SECONDS = 600;
 
 async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
   if (typeof root !== 'string') return root;
@@ -135,7 +136,7 @@ export class Client {
     const state = await readState(this.#layout);
     if (state.pending?.version === this.currentVersion) await this.confirm();
     options.signal?.throwIfAborted();
-    const tuf = await this.#refreshedTuf();
+    const tuf = await this.#refreshedTuf(true);
     const targets = await tuf.listTargets();
     const skipped = [...state.skipped];
     // While a handover is in flight (or its result not yet written), never offer its version again.
@@ -293,7 +294,13 @@ export class Client {
         await rm(backupDir, { recursive: true, force: true });
         await rm(handoverResultPath(this.stateDir), { force: true });
         const state = await readState(layout);
-        await writeState(layout, { ...state, pending: { version, previousVersion, stagingDir, backupDir } });
+        // The installer's own limits bound how long it can run; past them (plus a margin) a
+        // missing result means it died, and the next start settles instead of waiting forever.
+        const deadlineMs = (waitTimeoutSeconds + healthTimeoutSeconds + STALE_HANDOVER_MARGIN_SECONDS) * 1000;
+        await writeState(layout, {
+          ...state,
+          pending: { version, previousVersion, stagingDir, backupDir, startedAt: Date.now(), deadlineMs },
+        });
         return startHandover({
           appName: this.appName,
           version,
@@ -332,8 +339,15 @@ export class Client {
     );
   }
 
-  async #refreshedTuf(): Promise<TufClient> {
-    if (this.#tuf !== undefined) return this.#tuf;
+  /**
+   * The TUF client, refreshed (spec 5.3-5.6) by this Client at least once; `fresh` refreshes again
+   * (every `check`: an app that keeps one Client for days must see new metadata, and expiry).
+   */
+  async #refreshedTuf(fresh = false): Promise<TufClient> {
+    if (this.#tuf !== undefined) {
+      if (fresh) await this.#tuf.refresh();
+      return this.#tuf;
+    }
     await mkdir(this.#layout.metadataDir, { recursive: true });
     await TufClient.initialize(this.#layout.metadataDir, await readTrustedRoot(this.#options.trustedRoot));
     const tuf = new TufClient({
@@ -375,6 +389,18 @@ export class Client {
       state = { skipped, noPatchesTo: state.noPatchesTo };
       await writeState(layout, state);
       await rm(handoverResultPath(this.stateDir), { force: true });
+    }
+    const p = state.pending;
+    if (
+      result === undefined &&
+      p !== undefined &&
+      p.startedAt !== undefined &&
+      p.deadlineMs !== undefined &&
+      Date.now() - p.startedAt > p.deadlineMs
+    ) {
+      // The installer never reported: the install folder (currentVersion) is the truth.
+      state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
+      await writeState(layout, state);
     }
     if (state.pending === undefined) await cleanSettled(layout, this.installDir, this.currentVersion);
   }

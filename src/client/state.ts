@@ -45,6 +45,9 @@ export interface PendingHandover {
   readonly previousVersion: string;
   readonly stagingDir: string;
   readonly backupDir: string;
+  /** When the installer was started (ms since the epoch), and how long it may take at most (ms). */
+  readonly startedAt?: number;
+  readonly deadlineMs?: number;
 }
 
 export interface ClientState {
@@ -111,6 +114,8 @@ export async function readState(layout: StateLayout): Promise<ClientState> {
           previousVersion: p.previousVersion,
           stagingDir: p.stagingDir,
           backupDir: p.backupDir,
+          ...(typeof p.startedAt === 'number' ? { startedAt: p.startedAt } : {}),
+          ...(typeof p.deadlineMs === 'number' ? { deadlineMs: p.deadlineMs } : {}),
         }
       : undefined;
   return {

@@ -56,7 +56,8 @@ test('a download interrupted half way resumes from where it stopped (the server 
     const downloads = join(stateDir, 'downloads');
     const partial = (await readdir(downloads)).find((n) => n.endsWith('.partial'));
     assert.ok(partial, 'the partial file is kept');
-    assert.equal((await stat(join(downloads, partial))).size, half);
+    const kept = (await stat(join(downloads, partial))).size;
+    assert.ok(kept > 0 && kept <= half, `kept ${kept} of the ${half} bytes sent`);
 
     const progress: DownloadProgress[] = [];
     await client.download(update, { onProgress: (p) => progress.push(p) });
@@ -65,7 +66,7 @@ test('a download interrupted half way resumes from where it stopped (the server 
       ours.map((r) => [r.range, r.status, r.bytes]),
       [
         [undefined, 200, half],
-        [`bytes=${half}-`, 206, total - half],
+        [`bytes=${kept}-`, 206, total - kept],
       ],
     );
     assert.deepEqual(
@@ -74,7 +75,7 @@ test('a download interrupted half way resumes from where it stopped (the server 
       'no partial file left once verified',
     );
     // Progress covers the whole update: it starts at the resumed offset and ends at the total.
-    assert.equal(progress[0]?.bytesDone, half);
+    assert.equal(progress[0]?.bytesDone, kept);
     assert.equal(progress.at(-1)?.bytesDone, total);
     assert.ok(progress.every((p) => p.totalBytes === total));
     assert.ok(progress.every((p, i) => i === 0 || p.bytesDone >= progress[i - 1]!.bytesDone));

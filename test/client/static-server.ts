@@ -86,8 +86,8 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       });
       stream.on('end', () => {
         if (cut !== undefined) {
-          // Drop the connection mid-body, as a failing network would.
-          res.socket?.destroy();
+          // Close the connection mid-body (after flushing what was sent), as a failing network would.
+          res.socket?.end();
         } else {
           res.end();
         }
