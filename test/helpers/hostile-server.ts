@@ -13,11 +13,11 @@ export type Behaviour =
   | { kind: 'bytes'; body: Uint8Array }
   /** Send the file, then keep sending filler bytes until the client stops reading (bounded). */
   | { kind: 'endless'; limit?: number }
-  /** Send `chunk` bytes every `intervalMs`, forever (until the client gives up or `limit`). */
+  /** Send `chunk` bytes every `intervalMs` until the client gives up (or `limit` bytes, or 8 s). */
   | { kind: 'trickle'; chunk: number; intervalMs: number; limit?: number }
   /** Send the first `after` bytes of the file, then destroy the connection. */
   | { kind: 'cut'; after: number }
-  /** Send the headers and the first `after` bytes, then go silent (keep the socket open). */
+  /** Send the headers and the first `after` bytes, then go silent (for 8 s, then hang up). */
   | { kind: 'stall'; after: number }
   /** Serve the whole file with 200 even to a Range request. */
   | { kind: 'ignore-range' }
@@ -39,6 +39,12 @@ export interface HostileServer {
   readonly bytesSent: number;
   close(): Promise<void>;
 }
+
+/**
+ * How long a trickle or stall lasts at most: a client whose timeouts were removed then fails its
+ * test (short or broken body) instead of hanging the suite.
+ */
+const MISBEHAVE_MS = 8000;
 
 export async function startHostileServer(files: Map<string, Uint8Array> = new Map()): Promise<HostileServer> {
   const behaviours = new Map<string, { b: Behaviour; times: number | undefined }>();
@@ -101,9 +107,10 @@ export async function startHostileServer(files: Map<string, Uint8Array> = new Ma
         pump();
       } else {
         const { chunk, intervalMs } = behaviour;
-        const body = Buffer.concat([file, Buffer.alloc(limit, 0x42)]);
+        const body = Buffer.concat([file, Buffer.alloc(Math.min(limit, 1024 * 1024), 0x42)]);
+        const until = Date.now() + MISBEHAVE_MS;
         const timer = setInterval(() => {
-          if (res.destroyed || sent >= body.length) {
+          if (res.destroyed || sent >= body.length || Date.now() > until) {
             clearInterval(timer);
             timers.delete(timer);
             res.end();
@@ -119,13 +126,14 @@ export async function startHostileServer(files: Map<string, Uint8Array> = new Ma
     if (behaviour?.kind === 'cut' || behaviour?.kind === 'stall') {
       res.writeHead(200, { 'content-length': file.length });
       write(res, file.subarray(0, behaviour.after));
-      if (behaviour.kind === 'cut') {
-        const t = setTimeout(() => {
+      const t = setTimeout(
+        () => {
           timers.delete(t);
           res.socket?.destroy();
-        }, 20);
-        timers.add(t);
-      }
+        },
+        behaviour.kind === 'cut' ? 20 : MISBEHAVE_MS,
+      );
+      timers.add(t);
       return;
     }
     const m = range === undefined ? null : /^bytes=(\d+)-$/.exec(range);

@@ -7,68 +7,83 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+
+// A removed timeout must fail a test, not hang the suite.
+const LIMIT = { timeout: 15_000 };
 import { TransportError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import { verifyTargetFile } from '../../src/client/tuf/index.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
 
-test('slow retrieval: a target download that stalls is stopped by the stall timeout, then resumes', async () => {
-  await using w = await tufWorld();
-  const body = Buffer.alloc(50_000, 3);
-  w.repo.addTarget('app-1.0.0.tar.gz', body);
-  w.repo.publishAll();
-  const c = w.client();
-  await c.refresh();
-  const t = (await c.getTarget('app-1.0.0.tar.gz'))!;
-  const path = new URL(c.targetUrl(t)).pathname;
-  w.server.behave(path, { kind: 'stall', after: 20_000 }, 1);
-  const partial = join(w.dir, 'app.partial');
-  const fetcher = createFetcher({ stallTimeoutMs: 500 });
-  await assert.rejects(
-    fetcher.downloadTo(c.targetUrl(t), partial, { offset: 0, maxLength: t.length }),
-    refused(TransportError, 'STALLED'),
-  );
-  // What arrived before the stall is kept (a prefix of the file; on a loaded machine the last
-  // bytes may still have been in flight), and the next run resumes from there.
-  const kept = await readFile(partial);
-  assert.ok(kept.length > 0 && kept.length <= 20_000, `kept ${kept.length} bytes`);
-  assert.deepEqual(kept, body.subarray(0, kept.length));
-  await fetcher.downloadTo(c.targetUrl(t), partial, { offset: kept.length, maxLength: t.length });
-  await verifyTargetFile(partial, t);
-  assert.ok(w.server.requests.includes(`${path} [bytes=${kept.length}-]`), w.server.requests.join(' '));
-});
+test(
+  'slow retrieval: a target download that stalls is stopped by the stall timeout, then resumes',
+  LIMIT,
+  async () => {
+    await using w = await tufWorld();
+    const body = Buffer.alloc(50_000, 3);
+    w.repo.addTarget('app-1.0.0.tar.gz', body);
+    w.repo.publishAll();
+    const c = w.client();
+    await c.refresh();
+    const t = (await c.getTarget('app-1.0.0.tar.gz'))!;
+    const path = new URL(c.targetUrl(t)).pathname;
+    w.server.behave(path, { kind: 'stall', after: 20_000 }, 1);
+    const partial = join(w.dir, 'app.partial');
+    const fetcher = createFetcher({ stallTimeoutMs: 500 });
+    await assert.rejects(
+      fetcher.downloadTo(c.targetUrl(t), partial, { offset: 0, maxLength: t.length }),
+      refused(TransportError, 'STALLED'),
+    );
+    // What arrived before the stall is kept (a prefix of the file; on a loaded machine the last
+    // bytes may still have been in flight), and the next run resumes from there.
+    const kept = await readFile(partial);
+    assert.ok(kept.length > 0 && kept.length <= 20_000, `kept ${kept.length} bytes`);
+    assert.deepEqual(kept, body.subarray(0, kept.length));
+    await fetcher.downloadTo(c.targetUrl(t), partial, { offset: kept.length, maxLength: t.length });
+    await verifyTargetFile(partial, t);
+    assert.ok(w.server.requests.includes(`${path} [bytes=${kept.length}-]`), w.server.requests.join(' '));
+  },
+);
 
-test('slow retrieval: a target trickled byte by byte is stopped by the whole-request timeout', async () => {
-  await using w = await tufWorld();
-  w.repo.addTarget('app-1.0.0.tar.gz', Buffer.alloc(50_000, 3));
-  w.repo.publishAll();
-  const c = w.client();
-  await c.refresh();
-  const t = (await c.getTarget('app-1.0.0.tar.gz'))!;
-  w.server.behave(new URL(c.targetUrl(t)).pathname, { kind: 'trickle', chunk: 1, intervalMs: 10 });
-  await assert.rejects(
-    createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).downloadTo(c.targetUrl(t), join(w.dir, 'p'), {
-      offset: 0,
-      maxLength: t.length,
-    }),
-    refused(TransportError, 'TIMEOUT'),
-  );
-});
+test(
+  'slow retrieval: a target trickled byte by byte is stopped by the whole-request timeout',
+  LIMIT,
+  async () => {
+    await using w = await tufWorld();
+    w.repo.addTarget('app-1.0.0.tar.gz', Buffer.alloc(50_000, 3));
+    w.repo.publishAll();
+    const c = w.client();
+    await c.refresh();
+    const t = (await c.getTarget('app-1.0.0.tar.gz'))!;
+    w.server.behave(new URL(c.targetUrl(t)).pathname, { kind: 'trickle', chunk: 1, intervalMs: 10 });
+    await assert.rejects(
+      createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).downloadTo(c.targetUrl(t), join(w.dir, 'p'), {
+        offset: 0,
+        maxLength: t.length,
+      }),
+      refused(TransportError, 'TIMEOUT'),
+    );
+  },
+);
 
-test('slow retrieval: a stalled timestamp.json fails the refresh without touching trusted metadata', async () => {
-  await using w = await tufWorld();
-  await w.client().refresh();
-  const before = await w.trusted();
-  w.repo.bumpTimestamp();
-  w.server.behave('/metadata/timestamp.json', { kind: 'stall', after: 10 });
-  await assert.rejects(
-    w.client({ fetcher: { stallTimeoutMs: 300 } }).refresh(),
-    refused(TransportError, 'STALLED'),
-  );
-  assert.deepEqual(await w.trusted(), before);
-});
+test(
+  'slow retrieval: a stalled timestamp.json fails the refresh without touching trusted metadata',
+  LIMIT,
+  async () => {
+    await using w = await tufWorld();
+    await w.client().refresh();
+    const before = await w.trusted();
+    w.repo.bumpTimestamp();
+    w.server.behave('/metadata/timestamp.json', { kind: 'stall', after: 10 });
+    await assert.rejects(
+      w.client({ fetcher: { stallTimeoutMs: 300 } }).refresh(),
+      refused(TransportError, 'STALLED'),
+    );
+    assert.deepEqual(await w.trusted(), before);
+  },
+);
 
-test('slow retrieval: trickled metadata is stopped by the metadata timeout', async () => {
+test('slow retrieval: trickled metadata is stopped by the metadata timeout', LIMIT, async () => {
   await using w = await tufWorld();
   await w.client().refresh();
   const before = await w.trusted();

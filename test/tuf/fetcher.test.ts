@@ -5,6 +5,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+
+// A removed timeout must fail a test, not hang the suite.
+const LIMIT = { timeout: 15_000 };
 import { DataError, TransportError } from '../../src/errors.js';
 import { createFetcher, HttpStatusError } from '../../src/client/fetcher.js';
 import { startHostileServer } from '../helpers/hostile-server.js';
@@ -33,7 +36,7 @@ const code =
   (e: unknown) =>
     e instanceof cls && (e as { code?: string }).code === c;
 
-test('fetchBytes returns the whole file and sends the configured headers', async () => {
+test('fetchBytes returns the whole file and sends the configured headers', LIMIT, async () => {
   let seen: Record<string, unknown> = {};
   const server = createServer((req, res) => {
     seen = req.headers;
@@ -52,12 +55,12 @@ test('fetchBytes returns the whole file and sends the configured headers', async
   }
 });
 
-test('fetchBytes refuses a declared length over maxLength before reading the body', async () => {
+test('fetchBytes refuses a declared length over maxLength before reading the body', LIMIT, async () => {
   await using w = await world();
   await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 100), code('TOO_LONG', DataError));
 });
 
-test('fetchBytes stops reading endless data at maxLength', async () => {
+test('fetchBytes stops reading endless data at maxLength', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'endless', limit: 32 * 1024 * 1024 });
   await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 5000), code('TOO_LONG', DataError));
@@ -65,7 +68,7 @@ test('fetchBytes stops reading endless data at maxLength', async () => {
   assert.ok(w.server.bytesSent < 8 * 1024 * 1024, `server sent ${w.server.bytesSent} bytes`);
 });
 
-test('HTTP errors are TransportErrors with the status', async () => {
+test('HTTP errors are TransportErrors with the status', LIMIT, async () => {
   await using w = await world();
   await assert.rejects(
     createFetcher().fetchBytes(`${w.server.url}/missing`, 10),
@@ -78,7 +81,7 @@ test('HTTP errors are TransportErrors with the status', async () => {
   );
 });
 
-test('a stalled server is stopped by the stall timeout', async () => {
+test('a stalled server is stopped by the stall timeout', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'stall', after: 10 });
   await assert.rejects(
@@ -87,22 +90,26 @@ test('a stalled server is stopped by the stall timeout', async () => {
   );
 });
 
-test('a trickling server is stopped by the whole-request timeout even though bytes keep coming', async () => {
-  await using w = await world();
-  w.server.behave('/f', { kind: 'trickle', chunk: 1, intervalMs: 20 });
-  await assert.rejects(
-    createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).fetchBytes(`${w.server.url}/f`, 1e6),
-    code('TIMEOUT', TransportError),
-  );
-});
+test(
+  'a trickling server is stopped by the whole-request timeout even though bytes keep coming',
+  LIMIT,
+  async () => {
+    await using w = await world();
+    w.server.behave('/f', { kind: 'trickle', chunk: 1, intervalMs: 20 });
+    await assert.rejects(
+      createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).fetchBytes(`${w.server.url}/f`, 1e6),
+      code('TIMEOUT', TransportError),
+    );
+  },
+);
 
-test('a connection cut half way is a transport error', async () => {
+test('a connection cut half way is a transport error', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'cut', after: 100 });
   await assert.rejects(createFetcher().fetchBytes(`${w.server.url}/f`, 1e6), code('NETWORK', TransportError));
 });
 
-test('an unreachable server is a transport error', async () => {
+test('an unreachable server is a transport error', LIMIT, async () => {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
@@ -113,7 +120,7 @@ test('an unreachable server is a transport error', async () => {
   );
 });
 
-test('the caller can abort a request', async () => {
+test('the caller can abort a request', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'stall', after: 10 });
   const ac = new AbortController();
@@ -122,7 +129,7 @@ test('the caller can abort a request', async () => {
   await assert.rejects(p, code('ABORTED', TransportError));
 });
 
-test('downloadTo writes the file and reports progress', async () => {
+test('downloadTo writes the file and reports progress', LIMIT, async () => {
   await using w = await world();
   const p = join(w.dir, 'f.partial');
   let n = 0;
@@ -135,7 +142,7 @@ test('downloadTo writes the file and reports progress', async () => {
   assert.equal(n, FILE.length);
 });
 
-test('downloadTo resumes with Range from the offset', async () => {
+test('downloadTo resumes with Range from the offset', LIMIT, async () => {
   await using w = await world();
   const p = join(w.dir, 'f.partial');
   await writeFile(p, FILE.subarray(0, 1000));
@@ -144,7 +151,7 @@ test('downloadTo resumes with Range from the offset', async () => {
   assert.deepEqual(w.server.requests, ['/f [bytes=1000-]']);
 });
 
-test('downloadTo drops bytes past the offset before resuming', async () => {
+test('downloadTo drops bytes past the offset before resuming', LIMIT, async () => {
   await using w = await world();
   const p = join(w.dir, 'f.partial');
   await writeFile(p, Buffer.concat([FILE.subarray(0, 1000), Buffer.from('garbage')]));
@@ -152,16 +159,20 @@ test('downloadTo drops bytes past the offset before resuming', async () => {
   assert.deepEqual(await readFile(p), FILE);
 });
 
-test('downloadTo restarts from 0 when the server ignores Range (200), truncating the partial file', async () => {
-  await using w = await world();
-  const p = join(w.dir, 'f.partial');
-  await writeFile(p, Buffer.alloc(1000, 0x58));
-  w.server.behave('/f', { kind: 'ignore-range' });
-  await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
-  assert.deepEqual(await readFile(p), FILE);
-});
+test(
+  'downloadTo restarts from 0 when the server ignores Range (200), truncating the partial file',
+  LIMIT,
+  async () => {
+    await using w = await world();
+    const p = join(w.dir, 'f.partial');
+    await writeFile(p, Buffer.alloc(1000, 0x58));
+    w.server.behave('/f', { kind: 'ignore-range' });
+    await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+    assert.deepEqual(await readFile(p), FILE);
+  },
+);
 
-test('downloadTo refuses a 206 answer that starts elsewhere', async () => {
+test('downloadTo refuses a 206 answer that starts elsewhere', LIMIT, async () => {
   await using w = await world();
   const p = join(w.dir, 'f.partial');
   await writeFile(p, FILE.subarray(0, 1000));
@@ -173,7 +184,7 @@ test('downloadTo refuses a 206 answer that starts elsewhere', async () => {
   assert.deepEqual(await readFile(p), FILE.subarray(0, 1000));
 });
 
-test('downloadTo with an offset beyond the partial file starts over', async () => {
+test('downloadTo with an offset beyond the partial file starts over', LIMIT, async () => {
   await using w = await world();
   const p = join(w.dir, 'f.partial');
   await writeFile(p, FILE.subarray(0, 10));
@@ -182,7 +193,7 @@ test('downloadTo with an offset beyond the partial file starts over', async () =
   assert.deepEqual(w.server.requests, ['/f']);
 });
 
-test('downloadTo stops endless data at maxLength, keeping only maxLength bytes', async () => {
+test('downloadTo stops endless data at maxLength, keeping only maxLength bytes', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'endless', limit: 32 * 1024 * 1024 });
   const p = join(w.dir, 'f.partial');
@@ -194,7 +205,7 @@ test('downloadTo stops endless data at maxLength, keeping only maxLength bytes',
   assert.ok(w.server.bytesSent < 8 * 1024 * 1024, `server sent ${w.server.bytesSent} bytes`);
 });
 
-test('downloadTo: a stall keeps what arrived, and the next call resumes from there', async () => {
+test('downloadTo: a stall keeps what arrived, and the next call resumes from there', LIMIT, async () => {
   await using w = await world();
   w.server.behave('/f', { kind: 'stall', after: 700 }, 1);
   const p = join(w.dir, 'f.partial');

@@ -180,3 +180,22 @@ test('delegated targets are found in order and stored under one flat URL-encoded
   await c2.getTarget('apps/x.bin');
   assert.equal(s.server.requests.slice(before).filter((r) => r.includes('evil')).length, 0);
 });
+
+test('the metadata folder holds the exact bytes received, even bytes that are not UTF-8 text', async () => {
+  await using s = await setup();
+  s.repo.bumpTimestamp();
+  // An unsigned extra field in a signature entry, holding a byte that is not valid UTF-8: the
+  // metadata still verifies, and must be stored as received (not re-encoded as text).
+  const text = Buffer.from(s.repo.latest.get('timestamp')!).toString();
+  const at = text.indexOf('"sig"');
+  const body = Buffer.concat([
+    Buffer.from(text.slice(0, at)),
+    Buffer.from('"note": "'),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from('", '),
+    Buffer.from(text.slice(at)),
+  ]);
+  s.server.behave('/metadata/timestamp.json', { kind: 'bytes', body });
+  await s.client().refresh();
+  assert.deepEqual(await readFile(join(s.dir, 'metadata', 'timestamp.json')), body);
+});
