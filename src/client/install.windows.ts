@@ -54,7 +54,7 @@ export function windowsCommandLine(args: readonly string[]): string {
 /** The image name tasklist shows for a command (e.g. myapp.exe), or '' when it is not one we can filter on safely. */
 function imageName(command: string): string {
   const base = win32.basename(command);
-  return /^[A-Za-z0-9 ._-]{1,100}$/.test(base) ? base : '';
+  return /^[A-Za-z0-9._-]{1,100}$/.test(base) ? base : '';
 }
 
 /** The values the scripts read, as environment variables. */
@@ -267,27 +267,38 @@ if defined ALIVE exit /b 0
 for /f "skip=1" %%p in ('wmic process get ProcessId 2^>nul') do if "%%p"=="%NOTSOTUF_PID%" set ALIVE=1
 exit /b 0
 
-rem BEFORE = the pids running the app's image now, to find the new one later.
-:snapshot_pids
-set "BEFORE= "
+rem PIDS = " pid pid ... " of the processes running the app's image: tasklist, or wmic where
+rem tasklist prints nothing (Wine 8).
+:image_pids
+set "PIDS= "
 if "%NOTSOTUF_RESTART_IMAGE%"=="" exit /b 0
-for /f "tokens=2 delims=," %%p in ('tasklist /FI "IMAGENAME eq %NOTSOTUF_RESTART_IMAGE%" /NH /FO CSV 2^>nul') do set "BEFORE=!BEFORE!%%~p "
+for /f "tokens=2 delims=," %%p in ('tasklist /FI "IMAGENAME eq %NOTSOTUF_RESTART_IMAGE%" /NH /FO CSV 2^>nul') do set "PIDS=!PIDS!%%~p "
+if not "!PIDS!"==" " exit /b 0
+for /f "skip=1 tokens=1,2" %%a in ('wmic process get Name^,ProcessId 2^>nul') do if /i "%%a"=="%NOTSOTUF_RESTART_IMAGE%" set "PIDS=!PIDS!%%b "
+exit /b 0
+
+rem BEFORE = the app's pids before the start, to tell the new version's process from others.
+:snapshot_pids
+call :image_pids
+set "BEFORE=!PIDS!"
 exit /b 0
 
 rem Stops the processes of the app's image that started after the snapshot (the new version).
 :stop_new_app
 set STOPPED=
-if "%NOTSOTUF_RESTART_IMAGE%"=="" goto stop_new_app_done
-for /f "tokens=2 delims=," %%p in ('tasklist /FI "IMAGENAME eq %NOTSOTUF_RESTART_IMAGE%" /NH /FO CSV 2^>nul') do (
-  if "!BEFORE: %%~p =!"=="!BEFORE!" (
-    taskkill /F /PID %%~p >nul 2>&1
-    set STOPPED=1
-    call :log stopped the new version, pid %%~p
-  )
-)
-:stop_new_app_done
+call :image_pids
+for %%p in (!PIDS!) do call :stop_if_new %%p
 if not defined STOPPED call :log could not find the new version's process to stop it
 call :nap
+exit /b 0
+
+:stop_if_new
+set SEEN=
+for %%q in (!BEFORE!) do if "%%q"=="%~1" set SEEN=1
+if defined SEEN exit /b 0
+taskkill /F /PID %~1 >nul 2>&1
+set STOPPED=1
+call :log stopped the new version, pid %~1
 exit /b 0
 
 :start_app

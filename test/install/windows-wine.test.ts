@@ -63,7 +63,7 @@ after(async () => {
   await removeRoot();
 });
 
-async function scenario(name: string, newMode: AppMode) {
+async function scenario(name: string, newMode: AppMode, healthTimeoutSeconds = 20, lingerMs = 0) {
   const w = wine!;
   const base = join(root, name);
   const runsDir = join(base, 'runs');
@@ -84,7 +84,7 @@ async function scenario(name: string, newMode: AppMode) {
       cwd: winPath(base),
     },
     stateDir: winPath(stateDir),
-    healthTimeoutSeconds: 20,
+    healthTimeoutSeconds,
     waitTimeoutSeconds: 30,
   };
   const confirmFile = `${plan.stateDir}\\handover\\confirmed-2.0`;
@@ -102,7 +102,7 @@ async function scenario(name: string, newMode: AppMode) {
     mode: 'start-handover',
     runsDir: winPath(runsDir),
     planFile: winPath(planFile),
-    lingerMs: 5000,
+    lingerMs,
     installModule: winPath(join(root, 'lib', 'src', 'client', 'install.js')),
   });
 
@@ -123,7 +123,7 @@ test(
   'Wine: v1 starts the batch installer and exits; it waits, swaps, starts v2 with its arguments, v2 confirms',
   { skip },
   async () => {
-    const s = await scenario('ok', 'confirm');
+    const s = await scenario('ok', 'confirm', 20, 5000);
     assert.deepEqual(s.result, { outcome: 'installed', version: '2.0', previousVersion: '1.0' }, s.log);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '2.0');
     assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'backup removed');
@@ -149,7 +149,13 @@ test(
     const waited = /has exited after about (\d+) s/.exec(s.log);
     assert.ok(waited && Number(waited[1]) >= 1, s.log);
     assert.match(s.log, /the new version confirmed/);
-    assert.equal(existsSync(join(s.stateDir, 'handover', 'install.cmd')), false, 'the script deleted itself');
+    // The result is written just before the self-delete.
+    const script = join(s.stateDir, 'handover', 'install.cmd');
+    await waitFor(
+      'the script to delete itself',
+      () => Promise.resolve(existsSync(script) ? undefined : true),
+      10_000,
+    );
   },
 );
 
@@ -166,3 +172,19 @@ test('Wine: a v2 that crashes at start is rolled back and v1 runs again', { skip
   });
   assert.deepEqual(runs.find((r) => r.version === '1.0')!.args, WINDOWS_ARGS);
 });
+
+test(
+  'Wine: a v2 that hangs without confirming is stopped after the timeout and rolled back',
+  { skip },
+  async () => {
+    const s = await scenario('hang', 'hang', 4);
+    assert.equal(s.result.outcome, 'rolled-back', s.log);
+    assert.equal(s.result.reason, 'the new version did not confirm within 4 s');
+    assert.match(s.log, /stopped the new version, pid \d+/);
+    assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
+    await waitFor('v1 to run again', async () => {
+      const { runs } = await readRuns(s.runsDir);
+      return runs.some((r) => r.version === '1.0' && r.handover === '1') ? true : undefined;
+    });
+  },
+);
