@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
+import { UsageError, messageOf } from '../errors.js';
 
 export interface ServeOptions {
   /** The folder to serve (a repository folder, with metadata/ and targets/). */
@@ -57,6 +58,7 @@ export function parseRange(
  */
 export function serveRepository(options: ServeOptions): Promise<RunningServer> {
   const root = resolve(options.root);
+  let realRoot = root;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const done = (status: number, body = ''): void => {
       res.writeHead(status, {
@@ -79,7 +81,10 @@ export function serveRepository(options: ServeOptions): Promise<RunningServer> {
     if (file !== root && !file.startsWith(root + sep)) return done(404, 'not found\n');
     let size: number;
     try {
-      const info = await stat(file);
+      // A symlink inside the folder must not lead outside it.
+      const real = await realpath(file);
+      if (real !== realRoot && !real.startsWith(realRoot + sep)) return done(404, 'not found\n');
+      const info = await stat(real);
       if (!info.isFile()) return done(404, 'not found\n');
       size = info.size;
     } catch {
@@ -116,6 +121,18 @@ export function serveRepository(options: ServeOptions): Promise<RunningServer> {
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  return realpath(root).then(
+    (r) => {
+      realRoot = r;
+      return listen(server, options);
+    },
+    (cause: unknown) => {
+      throw new UsageError('NOT_A_REPOSITORY', `cannot serve ${root}: ${messageOf(cause)}`, { cause });
+    },
+  );
+}
+
+function listen(server: ReturnType<typeof createServer>, options: ServeOptions): Promise<RunningServer> {
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {

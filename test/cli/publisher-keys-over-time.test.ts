@@ -128,3 +128,22 @@ test('targets with threshold 3: not valid after release add and one sign (status
   status = await cli(['status'], { cwd: dir });
   assert.equal(status.code, 0, status.stdout + status.stderr);
 });
+
+test('targets with threshold 2: one signature is not enough (status: 1 missing); valid after sign by the second key', async () => {
+  const dir = await tempDir();
+  assert.equal((await cli(['init', '--yes', '--app', 'demo'], { cwd: dir })).code, 0);
+  const bDir = join(dir, 'b-keys');
+  await mkdir(bDir);
+  assert.equal((await cli(['keys', 'new', 'targets-b', '--keys', bDir], { cwd: dir })).code, 0);
+  await copyFile(join(bDir, 'targets-b.pub.json'), join(dir, 'keys', 'targets-b.pub.json'));
+  assert.equal(
+    (await cli(['keys', 'add', 'targets', 'targets-b', '--threshold', '2'], { cwd: dir })).code,
+    0,
+  );
+  const status = await cli(['status'], { cwd: dir });
+  assert.equal(status.code, 1);
+  assert.match(status.stdout, /targets\s+v2\s+.*1\/2 signatures \(1 missing\)/);
+  const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
+  assert.equal(signed.code, 0, signed.stderr);
+  assert.equal((await cli(['status'], { cwd: dir })).code, 0);
+});

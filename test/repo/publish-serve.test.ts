@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -99,6 +99,12 @@ test('serve: files, byte ranges (resume), 416 past the end, nothing outside the 
     assert.equal((await get(`${server.url}/metadata/%2e%2e/%2e%2e/notsotuf.json`)).status, 404);
     assert.equal((await get(`${server.url}/metadata/`)).status, 404);
     assert.equal((await get(`${server.url}/nope.json`)).status, 404);
+    await symlink(join(dir, 'notsotuf.json'), join(config.repository, 'leak.json'));
+    assert.equal(
+      (await get(`${server.url}/leak.json`)).status,
+      404,
+      'a symlink out of the folder is not followed',
+    );
   } finally {
     await server.close();
   }
