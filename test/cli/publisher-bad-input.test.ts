@@ -298,7 +298,12 @@ test('commands without a config say how to make one', async () => {
 test('refresh exits non-zero when a role that must be re-signed has no key here', async () => {
   const p = await project();
   await rm(join(p.dir, 'keys', 'timestamp.key'));
-  await refusedUnchanged(p, ['refresh', '--force', 'timestamp'], 1, /timestamp must be re-signed but no key for it is in/);
+  await refusedUnchanged(
+    p,
+    ['refresh', '--force', 'timestamp'],
+    1,
+    /timestamp must be re-signed but no key for it is in/,
+  );
   const fresh = await cli(['refresh'], { cwd: p.dir });
   assert.equal(fresh.code, 0, 'nothing due: nothing needed');
 });
