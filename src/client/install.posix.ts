@@ -77,9 +77,11 @@ nap() {
   sleep 0.2 2>/dev/null || sleep 1
 }
 
-# result OUTCOME [REASON]: writes result.json by temp file and rename. Reasons are fixed phrases
+# result OUTCOME [REASON]: writes result.json by temp file and rename, as the last step (the script
+# removes itself first: the shell keeps reading it from the open file). Reasons are fixed phrases
 # from this script (no quotes or backslashes), so they need no JSON escaping.
 result() {
+  rm -f "$SCRIPT"
   if [ -n "$2" ]; then reason=",\\"reason\\":\\"$2\\""; else reason=; fi
   printf '{"outcome":"%s","version":%s,"previousVersion":%s%s}\\n' "$1" "$VERSION_JSON" "$PREVIOUS_JSON" "$reason" >"$RESULT.tmp" &&
     mv -f "$RESULT.tmp" "$RESULT"
@@ -87,7 +89,6 @@ result() {
 }
 
 finish() {
-  rm -f "$SCRIPT"
   exit "$1"
 }
 

@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ROOT } from '../helpers/cli.js';
 
 export type AppMode = 'confirm' | 'crash' | 'hang' | 'run' | 'start-handover';
@@ -139,3 +140,13 @@ export const TRICKY_ARGS = [
   'semi;colon & amp | pipe > gt',
   'line\nbreak',
 ];
+
+/**
+ * Sets or clears the immutable attribute (chattr +i), which makes a rename fail even for root: the one
+ * way to make a swap step fail here, where tests run as root. False when the file system or user
+ * cannot (then the caller skips).
+ */
+export function setImmutable(path: string, on: boolean): boolean {
+  const r = spawnSync('chattr', [on ? '+i' : '-i', path], { stdio: 'ignore' });
+  return r.status === 0;
+}

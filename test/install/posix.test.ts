@@ -12,7 +12,15 @@ import type { HandoverPlan } from '../../src/client/handover.js';
 import { confirmFilePath, readHandoverResult } from '../../src/client/handover.js';
 import { startHandover } from '../../src/client/install.js';
 import type { AppMode } from './fixture-app.js';
-import { TRICKY_ARGS, isAlive, readRuns, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+import {
+  TRICKY_ARGS,
+  isAlive,
+  readRuns,
+  setImmutable,
+  trickyTempDir,
+  waitFor,
+  writeApp,
+} from './fixture-app.js';
 
 const skip = process.platform === 'win32' ? 'POSIX installer: not on Windows' : false;
 
@@ -287,3 +295,95 @@ test('no restart: swaps and keeps the new version without a health check', { ski
     await s.remove();
   }
 });
+
+test(
+  'the new version cannot be moved into place (immutable staging folder): the old version is put back',
+  { skip },
+  async (t) => {
+    const s = await setup('confirm');
+    if (!setImmutable(s.plan.stagingDir, true)) {
+      await s.remove();
+      t.skip('chattr +i is not available here');
+      return;
+    }
+    try {
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'failed');
+      assert.equal(r.reason, 'could not move the new version into place');
+      assert.equal(await installedVersion(s.plan), '1.0');
+      assert.equal(existsSync(s.plan.backupDir), false, 'the backup was moved back');
+      assert.deepEqual((await readRuns(s.runsDir)).runs, [], 'nothing was started');
+      const log = await readFile(join(s.plan.stateDir, 'handover', 'install.log'), 'utf8');
+      assert.match(log, /putting the previous version back/);
+    } finally {
+      setImmutable(s.plan.stagingDir, false);
+      await s.remove();
+    }
+  },
+);
+
+test(
+  'the install folder cannot be moved aside (immutable parent folder): nothing changes',
+  { skip },
+  async (t) => {
+    const s = await setup('confirm');
+    await mkdir(join(s.plan.stateDir, 'handover'), { recursive: true });
+    if (!setImmutable(s.root, true)) {
+      await s.remove();
+      t.skip('chattr +i is not available here');
+      return;
+    }
+    try {
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'failed');
+      assert.equal(r.reason, 'could not move the installed version aside');
+      assert.equal(await installedVersion(s.plan), '1.0');
+      assert.equal(await readFile(join(s.plan.stagingDir, 'VERSION'), 'utf8'), '2.0');
+    } finally {
+      setImmutable(s.root, false);
+      await s.remove();
+    }
+  },
+);
+
+test(
+  'a roll back that cannot restore the backup (made immutable meanwhile) leaves the new version in place and says so',
+  { skip },
+  async (t) => {
+    const s = await setup('hang', { healthTimeoutSeconds: 3 });
+    const log = join(s.plan.stateDir, 'handover', 'install.log');
+    let flagged = false;
+    try {
+      const app = oldApp(100);
+      await startHandover({ ...s.plan, pid: app.pid });
+      await waitFor('the health check to start', async () =>
+        (await readFile(log, 'utf8')).includes('waiting for the new version to confirm') ? true : undefined,
+      );
+      flagged = setImmutable(s.plan.backupDir, true);
+      if (!flagged) {
+        t.skip('chattr +i is not available here');
+        await result(s.plan);
+        return;
+      }
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'failed');
+      assert.equal(
+        r.reason,
+        'the new version did not confirm within 3 s; the roll back could not restore the previous version from the backup folder',
+      );
+      assert.equal(await installedVersion(s.plan), '2.0', 'the new version is back in place, not nothing');
+      assert.equal(
+        await readFile(join(s.plan.backupDir, 'VERSION'), 'utf8'),
+        '1.0',
+        'the previous version is kept',
+      );
+    } finally {
+      if (flagged) setImmutable(s.plan.backupDir, false);
+      await s.remove();
+    }
+  },
+);
