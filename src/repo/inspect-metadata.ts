@@ -147,6 +147,12 @@ function checkMetaFile(
   return true;
 }
 
+/** The same message can come from two checks (a bad signature seen by the old and the new root). */
+function unique(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => (seen.has(p.message) ? false : (seen.add(p.message), true)));
+}
+
 export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   const problems: Problem[] = [];
   const roles: RoleStatus[] = [];
@@ -221,12 +227,23 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
         });
       }
     }
+    if (v < lastRoot) {
+      // Every root in the chain must also meet its own threshold (the newest is checked below).
+      const self = countSignatures(md.signed, 'root', md, name, problems);
+      if (self.valid.length < self.threshold) {
+        problems.push({
+          kind: 'missing-signatures',
+          role: 'root',
+          message: `metadata/${name} has ${self.valid.length} of its own ${self.threshold} required root signatures: clients walking the root chain will refuse it`,
+        });
+      }
+    }
     roots.push(md);
   }
   if (lastRoot === 0)
     problems.push({ kind: 'corrupt', role: 'root', message: 'metadata/1.root.json is missing' });
   const root = roots[roots.length - 1];
-  if (root === undefined) return { state: undefined, roles, problems };
+  if (root === undefined) return { state: undefined, roles, problems: unique(problems) };
   keyIDsOf = (role) => root.signed.roles[role]?.keyIDs;
   const own = countSignatures(root.signed, 'root', root, `${root.signed.version}.root.json`, problems);
   status('root', root, own.valid, own.threshold);
@@ -251,7 +268,7 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
     problems,
     'timestamp',
   );
-  if (timestamp === undefined) return { state: undefined, roles, problems };
+  if (timestamp === undefined) return { state: undefined, roles, problems: unique(problems) };
   const ts = countSignatures(root.signed, 'timestamp', timestamp, 'timestamp.json', problems);
   status('timestamp', timestamp, ts.valid, ts.threshold);
 
@@ -265,7 +282,8 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
     problems,
     'snapshot',
   );
-  if (snapshot === undefined || snapshotBytes === undefined) return { state: undefined, roles, problems };
+  if (snapshot === undefined || snapshotBytes === undefined)
+    return { state: undefined, roles, problems: unique(problems) };
   checkMetaFile(snapName, snapshotBytes, snapMeta.length, snapMeta.hashes, problems, 'snapshot');
   if (snapshot.signed.version !== snapMeta.version) {
     problems.push({
@@ -284,7 +302,7 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
       role: 'snapshot',
       message: `metadata/${snapName} lists no targets.json`,
     });
-    return { state: undefined, roles, problems };
+    return { state: undefined, roles, problems: unique(problems) };
   }
   const targetsName = `${targetsMeta.version}.targets.json`;
   const targetsBytes = files.get(targetsName);
@@ -295,7 +313,8 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
     problems,
     'targets',
   );
-  if (targets === undefined || targetsBytes === undefined) return { state: undefined, roles, problems };
+  if (targets === undefined || targetsBytes === undefined)
+    return { state: undefined, roles, problems: unique(problems) };
   checkMetaFile(targetsName, targetsBytes, targetsMeta.length, targetsMeta.hashes, problems, 'targets');
   if (targets.signed.version !== targetsMeta.version) {
     problems.push({
@@ -307,5 +326,9 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   const tg = countSignatures(root.signed, 'targets', targets, targetsName, problems);
   status('targets', targets, tg.valid, tg.threshold);
 
-  return { state: { roots, root, timestamp, snapshot, targets, snapshotBytes }, roles, problems };
+  return {
+    state: { roots, root, timestamp, snapshot, targets, snapshotBytes },
+    roles,
+    problems: unique(problems),
+  };
 }
