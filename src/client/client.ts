@@ -71,6 +71,17 @@ async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
 }
 
 /**
+ * How this process was started, to start the new version the same way: `node [flags] script args`
+ * for a script; for a single executable (Node SEA, where argv[1] repeats the executable) or an
+ * Electron app, the executable and the user's arguments.
+ */
+function ownCommandLine(): { command: string; args: string[]; cwd: string } {
+  const rest = process.argv.slice(1);
+  const args = rest[0] === process.execPath ? rest.slice(1) : rest;
+  return { command: process.execPath, args: [...process.execArgv, ...args], cwd: process.cwd() };
+}
+
+/**
  * The client side of notsotuf, inside the app: check for an update, download it (resumable,
  * verified), rebuild and stage the new version, and hand over to the installer that swaps the
  * folders once the app has exited. It never prompts and never exits the process: `install`
@@ -272,14 +283,7 @@ export class Client {
     await rm(layout.workDir, { recursive: true, force: true });
     stage('staged');
 
-    const restart =
-      options.restart === false
-        ? undefined
-        : (options.restart ?? {
-            command: process.execPath,
-            args: [...process.execArgv, ...process.argv.slice(1)],
-            cwd: process.cwd(),
-          });
+    const restart = options.restart === false ? undefined : (options.restart ?? ownCommandLine());
     const version = update.version;
     const previousVersion = this.currentVersion;
     const healthTimeoutSeconds =
