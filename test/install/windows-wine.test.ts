@@ -15,7 +15,7 @@ import { parseHandoverResult } from '../../src/client/handover.js';
 import type { Wine } from '../helpers/wine.js';
 import { startWine, transpileForWindows, winPath, wineSkipReason } from '../helpers/wine.js';
 import type { AppMode } from './fixture-app.js';
-import { readRuns, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+import { readRuns, setImmutable, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
 
 const skip = wineSkipReason();
 if (skip) console.log(`# skipping the Wine tests: ${skip}`);
@@ -58,12 +58,22 @@ before(async () => {
   wine = await startWine();
 });
 
+/** Folders made immutable by a test, cleared before the temp folder is removed. */
+const immutable: string[] = [];
+
 after(async () => {
+  for (const path of immutable) setImmutable(path, false);
   await wine?.stop();
   await removeRoot();
 });
 
-async function scenario(name: string, newMode: AppMode, healthTimeoutSeconds = 20, lingerMs = 0) {
+async function scenario(
+  name: string,
+  newMode: AppMode,
+  healthTimeoutSeconds = 20,
+  lingerMs = 0,
+  lockStaging = false,
+) {
   const w = wine!;
   const base = join(root, name);
   const runsDir = join(base, 'runs');
@@ -94,6 +104,12 @@ async function scenario(name: string, newMode: AppMode, healthTimeoutSeconds = 2
     { version: '2.0', mode: newMode, runsDir: winPath(runsDir), confirmFile },
     false,
   );
+  if (lockStaging) {
+    // A rename of an immutable folder fails even for root: Wine's move then reports an error, as
+    // Windows does for a folder with a file in use.
+    if (!setImmutable(`${installDir}.staging-2.0`, true)) return undefined;
+    immutable.push(`${installDir}.staging-2.0`);
+  }
   const planFile = join(base, 'plan.json');
   await writeFile(planFile, JSON.stringify(plan));
   const startDir = join(base, 'v1 running');
@@ -123,7 +139,7 @@ test(
   'Wine: v1 starts the batch installer and exits; it waits, swaps, starts v2 with its arguments, v2 confirms',
   { skip },
   async () => {
-    const s = await scenario('ok', 'confirm', 20, 5000);
+    const s = (await scenario('ok', 'confirm', 20, 5000))!;
     assert.deepEqual(s.result, { outcome: 'installed', version: '2.0', previousVersion: '1.0' }, s.log);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '2.0');
     assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'backup removed');
@@ -160,7 +176,7 @@ test(
 );
 
 test('Wine: a v2 that crashes at start is rolled back and v1 runs again', { skip }, async () => {
-  const s = await scenario('crash', 'crash');
+  const s = (await scenario('crash', 'crash'))!;
   assert.equal(s.result.outcome, 'rolled-back', s.log);
   assert.equal(s.result.reason, 'the new version exited before confirming');
   assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
@@ -177,14 +193,34 @@ test(
   'Wine: a v2 that hangs without confirming is stopped after the timeout and rolled back',
   { skip },
   async () => {
-    const s = await scenario('hang', 'hang', 4);
+    const s = (await scenario('hang', 'hang', 3))!;
     assert.equal(s.result.outcome, 'rolled-back', s.log);
-    assert.equal(s.result.reason, 'the new version did not confirm within 4 s');
+    assert.equal(s.result.reason, 'the new version did not confirm within 3 s');
     assert.match(s.log, /stopped the new version, pid \d+/);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
     await waitFor('v1 to run again', async () => {
       const { runs } = await readRuns(s.runsDir);
       return runs.some((r) => r.version === '1.0' && r.handover === '1') ? true : undefined;
     });
+  },
+);
+
+test(
+  'Wine: a staging folder that cannot be moved is retried, then the old version is put back and nothing starts',
+  { skip },
+  async (t) => {
+    const s = await scenario('locked', 'confirm', 20, 0, true);
+    if (s === undefined) {
+      t.skip('chattr +i is not available here');
+      return;
+    }
+    assert.equal(s.result.outcome, 'failed', s.log);
+    assert.equal(s.result.reason, 'could not move the new version into place');
+    assert.match(s.log, /a file may be in use: retrying/);
+    assert.match(s.log, /after 5 tries/);
+    assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
+    assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'the backup was moved back');
+    const { runs } = await readRuns(s.runsDir);
+    assert.equal(runs.filter((r) => r.handover === '1').length, 0, 'nothing was restarted');
   },
 );
