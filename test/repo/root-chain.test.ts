@@ -3,7 +3,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Metadata, MetadataKind } from '@tufjs/models';
-import type { Root } from '@tufjs/models';
 import { createKey, initRepository, loadSigner, verifyRepository } from '../../src/repo/index.js';
 import { expiresAt } from '../../src/repo/expiry.js';
 import { serializeMetadata } from '../../src/repo/metadata-update.js';
@@ -54,10 +53,7 @@ test('a root in the middle of the chain below its own threshold is reported', as
   // Root 2 signed by the old root key only (not by its own new root key), then a valid root 3.
   const bytes2 = await forgedRoot(dir, ['root']);
   await writeFile(join(config.repository, 'metadata', '2.root.json'), bytes2);
-  const root2 = Metadata.fromJSON(
-    MetadataKind.Root,
-    JSON.parse(bytes2.toString('utf8')) as never,
-  );
+  const root2 = Metadata.fromJSON(MetadataKind.Root, JSON.parse(bytes2.toString('utf8')) as never);
   const root3 = new Metadata(
     buildRoot({
       version: 3,
