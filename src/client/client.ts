@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { DataError, InstallError, UsageError } from '../errors.js';
 import { unpackArchive } from '../archive/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
@@ -124,6 +124,13 @@ export class Client {
     this.stateDir = resolve(options.stateDir);
     if (!isAbsolute(this.installDir))
       throw new UsageError('MISSING_OPTION', 'installDir must be a folder path');
+    const rel = relative(this.installDir, this.stateDir);
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+      throw new UsageError(
+        'STATE_IN_INSTALL_DIR',
+        `stateDir ${this.stateDir} is inside installDir ${this.installDir}: an update replaces that folder, so keep the state elsewhere (e.g. the user's app data folder)`,
+      );
+    }
     this.#options = options;
     this.#layout = stateLayout(this.stateDir);
     this.#fetcher = createFetcher({

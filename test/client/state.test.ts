@@ -81,6 +81,11 @@ test('bad client options are usage errors that name the option', () => {
   assert.throws(() => new Client({ ...good, metadataUrl: 'not a url' }), { code: 'INVALID_URL' });
   assert.throws(() => new Client({ ...good, stateDir: '' }), { code: 'MISSING_OPTION' });
   assert.equal(new Client({ ...good, currentVersion: 'v1.2.0-beta.1' }).currentVersion, '1.2.0b1');
+  assert.throws(() => new Client({ ...good, stateDir: '/tmp/x/app/.updates' }), {
+    code: 'STATE_IN_INSTALL_DIR',
+  });
+  assert.throws(() => new Client({ ...good, stateDir: '/tmp/x/app' }), { code: 'STATE_IN_INSTALL_DIR' });
+  assert.doesNotThrow(() => new Client({ ...good, stateDir: '/tmp/x/app-state' }));
 });
 
 test('a missing trusted root is a usage error that says to ship root.json', () =>
