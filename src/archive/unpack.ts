@@ -25,10 +25,22 @@ export interface UnpackResult {
   readonly bytes: number;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A path from the archive as it may be shown: control characters escaped (a hostile name must not
+ * drive the terminal that prints the error) and cut to 200 characters.
+ */
+export function shownPath(path: string): string {
+  const safe = path.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return safe.length > 200 ? `${safe.slice(0, 200)}...` : safe;
+}
+
 function refuse(code: string, path: string, rule: string): DataError {
   return new DataError(
     code,
-    `refused archive entry "${path}": ${rule}. Nothing was installed; the archive is hostile or broken, report it to the publisher`,
+    `refused archive entry "${shownPath(path)}": ${rule}. Nothing was installed; the archive is hostile or broken, report it to the publisher`,
   );
 }
 
@@ -46,7 +58,7 @@ export function checkEntry(
       throw refuse(
         'ARCHIVE_HARDLINK',
         path,
-        `it is a hard link to "${entry.linkTarget}"; notsotuf archives never contain hard links`,
+        `it is a hard link to "${shownPath(entry.linkTarget)}"; notsotuf archives never contain hard links`,
       );
     case 'device':
       throw refuse(
@@ -70,11 +82,7 @@ export function checkEntry(
       break;
   }
   if (Buffer.byteLength(path, 'utf8') > limits.maxPathLength) {
-    throw refuse(
-      'ARCHIVE_PATH_TOO_LONG',
-      path.slice(0, 200),
-      `its path is longer than ${limits.maxPathLength} bytes`,
-    );
+    throw refuse('ARCHIVE_PATH_TOO_LONG', path, `its path is longer than ${limits.maxPathLength} bytes`);
   }
   const problem = pathProblem(path);
   if (problem) throw refuse(problem.code, path, problem.rule);
@@ -96,7 +104,7 @@ export function checkEntry(
     throw refuse(
       'ARCHIVE_CASE_COLLISION',
       path,
-      `it differs from "${other}" only in case, Unicode form or trailing dots/spaces, which Windows and macOS cannot keep apart`,
+      `it differs from "${shownPath(other)}" only in case, Unicode form or trailing dots/spaces, which Windows and macOS cannot keep apart`,
     );
   }
   const slash = path.lastIndexOf('/');
@@ -107,12 +115,17 @@ export function checkEntry(
       throw refuse(
         'ARCHIVE_WRITE_THROUGH_SYMLINK',
         path,
-        `its parent "${parent}" is a symlink; writing through it could land outside the folder`,
+        `its parent "${shownPath(parent)}" is a symlink; writing through it could land outside the folder`,
       );
     }
     if (node === undefined)
-      throw refuse('ARCHIVE_MISSING_PARENT', path, `its folder "${parent}" is not an earlier entry`);
-    if (node.type !== 'dir') throw refuse('ARCHIVE_BAD_PATH', path, `its parent "${parent}" is a file`);
+      throw refuse(
+        'ARCHIVE_MISSING_PARENT',
+        path,
+        `its folder "${shownPath(parent)}" is not an earlier entry`,
+      );
+    if (node.type !== 'dir')
+      throw refuse('ARCHIVE_BAD_PATH', path, `its parent "${shownPath(parent)}" is a file`);
   }
   if (entry.type === 'file' && entry.size > limits.maxEntryBytes) {
     throw refuse(
@@ -334,7 +347,7 @@ export async function unpackArchive(
         throw refuse(
           'ARCHIVE_SYMLINK_ESCAPE',
           link.path,
-          `it is a symlink to "${link.target}" and ${escape}`,
+          `it is a symlink to "${shownPath(link.target)}" and ${escape}`,
         );
     }
     for (const link of links) {

@@ -41,3 +41,13 @@ test('refuses backslash paths that Windows would read as separators or UNC roots
     message: /must not contain "\\"/,
   });
 });
+
+test('error messages escape control characters in hostile names (no terminal escape injection)', async () => {
+  await assertRefused(
+    rawTar([{ name: '/\u001b[2J\u001b]0;owned\u0007', data: 'x' }]),
+    'ARCHIVE_ABSOLUTE_PATH',
+    {
+      message: /"\/\\u001b\[2J\\u001b\]0;owned\\u0007"/,
+    },
+  );
+});
