@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import { verifyTargetFile } from '../../src/client/tuf/index.js';
 import { newKey } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { exitedPid } from '../client/fixture.js';
+import { folderDigest } from '../faults/world.js';
+import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 for (const name of ['app-1.1.0.tar.gz', 'app-1.1.0.patch']) {
   test(`arbitrary software: ${name} with bytes that differ from the signed hash is refused`, async () => {
@@ -87,4 +90,50 @@ test('arbitrary software: tampered metadata bytes (signature no longer matches) 
   w.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: Buffer.from(ts) });
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   assert.deepEqual(await w.trusted(), before);
+});
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('arbitrary software through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  const tampered = (suffix: string): { path: string; evil: Buffer } => {
+    const path = [...world.server.files.keys()].find(
+      (p) => p.startsWith('/targets/') && p.endsWith(`1.1.0${suffix}`),
+    );
+    assert.ok(path, [...world.server.files.keys()].join(' '));
+    const evil = Buffer.from(world.server.files.get(path)!);
+    evil[evil.length >> 1] = evil[evil.length >> 1]! ^ 0xff;
+    return { path, evil };
+  };
+
+  test('a tampered archive is refused; app folder and cached state unchanged', async () => {
+    const inst = await world.install('evil-archive', { modified: true });
+    const { path, evil } = tampered('.tar.gz');
+    await updateRefused(world, inst, 'TARGET_MISMATCH', (server) =>
+      server.behave(path, { kind: 'bytes', body: evil }),
+    );
+  });
+
+  test('a tampered patch is refused and the client falls back to the verified archive', async () => {
+    const inst = await world.install('evil-patch');
+    const { path, evil } = tampered('.patch');
+    world.server.behave(path, { kind: 'bytes', body: evil });
+    try {
+      const appBefore = await folderDigest(inst.installDir);
+      const client = inst.client();
+      const update = await client.check();
+      assert.equal(update.kind, 'patches');
+      const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+      assert.equal(staged.via, 'full');
+      assert.equal(staged.fellBack, true);
+      // Staged beside the app, not swapped in: the app folder is untouched until quitAndInstall.
+      assert.deepEqual(await folderDigest(inst.installDir), appBefore);
+    } finally {
+      world.server.reset();
+    }
+  });
 });

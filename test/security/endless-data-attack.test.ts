@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 const MiB = 1024 * 1024;
 
@@ -65,3 +66,20 @@ for (const role of ['snapshot', 'targets'] as const) {
     assert.deepEqual((await w.trusted()).get(`${role}.json`), before.get(`${role}.json`));
   });
 }
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('endless data through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('an archive served without end stops at its signed length and is refused', async () => {
+    const inst = await world.install('endless', { modified: true });
+    const archive = [...world.server.files.keys()].find((p) => p.endsWith('1.1.0.tar.gz'))!;
+    await updateRefused(world, inst, 'TOO_LONG', (server) =>
+      server.behave(archive, { kind: 'endless', limit: 64 * MiB }),
+    );
+  });
+});

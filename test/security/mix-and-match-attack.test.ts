@@ -4,9 +4,10 @@
  * snapshot or an old targets file, to offer a release list the repository never published.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 test('mix and match: an old snapshot served under the version the new timestamp names is refused', async () => {
   await using w = await tufWorld();
@@ -76,3 +77,53 @@ test('mix and match: a delegated role from an older release is refused', async (
   await assert.rejects(c2.getTarget('apps/a.bin'), refused(DataError, 'METADATA_REFUSED'));
   assert.deepEqual((await w.trusted()).get('apps.json'), before.get('apps.json'));
 });
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('mix and match through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('the current timestamp with the snapshot of the previous release is refused', async () => {
+    const inst = await world.install('mix');
+    const oldSnapshot = world.old.get(newest(world.old, 'snapshot'))!;
+    const current = newest(world.server.files, 'snapshot');
+    await updateRefused(
+      world,
+      inst,
+      'METADATA_REFUSED',
+      (server) => server.behave(current, { kind: 'bytes', body: oldSnapshot }),
+      'previous',
+      // The current timestamp verifies (right keys, newer) and is kept, as spec 5.4.5 says.
+      ['metadata/timestamp.json'],
+    );
+  });
+
+  test('the current snapshot with the targets of the previous release is refused', async () => {
+    const inst = await world.install('mix-targets');
+    const oldTargets = world.old.get(newest(world.old, 'targets'))!;
+    const current = newest(world.server.files, 'targets');
+    await updateRefused(
+      world,
+      inst,
+      // Our publisher lists targets in the snapshot by version: the version check refuses it.
+      'ROLLBACK',
+      (server) => server.behave(current, { kind: 'bytes', body: oldTargets }),
+      'previous',
+      ['metadata/timestamp.json', 'metadata/snapshot.json'],
+    );
+  });
+});
+
+/** The served path of the newest versioned `role` metadata in `files`. */
+function newest(files: Map<string, Uint8Array>, role: string): string {
+  const re = new RegExp(`^/metadata/(\\d+)\\.${role}\\.json$`);
+  const found = [...files.keys()]
+    .map((p) => ({ p, m: re.exec(p) }))
+    .filter((x) => x.m !== null)
+    .sort((a, b) => Number(b.m![1]) - Number(a.m![1]));
+  if (found[0] === undefined) throw new Error(`no ${role} in ${[...files.keys()].join(' ')}`);
+  return found[0].p;
+}

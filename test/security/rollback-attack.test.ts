@@ -4,9 +4,10 @@
  * the trusted metadata on disk byte for byte as it was.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 test('rollback: a timestamp with a lower version than the trusted one is refused', async () => {
   await using w = await tufWorld();
@@ -86,4 +87,21 @@ test('rollback: a signed snapshot without hashes still cannot bring back an olde
   await assert.rejects(w.client().refresh(), refused(DataError, 'ROLLBACK'));
   const after = await w.trusted();
   assert.deepEqual(after.get('targets.json'), before.get('targets.json'));
+});
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('rollback through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('the metadata of an older release replayed after a newer one was seen is refused', async () => {
+    const inst = await world.install('rollback');
+    const oldTimestamp = world.old.get('/metadata/timestamp.json')!;
+    await updateRefused(world, inst, 'ROLLBACK', (server) =>
+      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: oldTimestamp }),
+    );
+  });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 // A removed timeout must fail a test, not hang the suite.
 const LIMIT = { timeout: 15_000 };
@@ -14,6 +14,7 @@ import { TransportError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import { verifyTargetFile } from '../../src/client/tuf/index.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 test(
   'slow retrieval: a target download that stalls is stopped by the stall timeout, then resumes',
@@ -94,4 +95,21 @@ test('slow retrieval: trickled metadata is stopped by the metadata timeout', LIM
     refused(TransportError, 'TIMEOUT'),
   );
   assert.deepEqual((await w.trusted()).get('snapshot.json'), before.get('snapshot.json'));
+});
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('slow retrieval through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('an archive download that stalls is stopped by the stall timeout', LIMIT, async () => {
+    const inst = await world.install('stall', { modified: true });
+    const archive = [...world.server.files.keys()].find((p) => p.endsWith('1.1.0.tar.gz'))!;
+    await updateRefused(world, inst, 'STALLED', (server) =>
+      server.behave(archive, { kind: 'stall', after: 1000 }),
+    );
+  });
 });
