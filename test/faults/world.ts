@@ -1,0 +1,135 @@
+/**
+ * Shared pieces of the fault suite (and of the client-level attack tests): a byte-for-byte digest
+ * of an install folder, a snapshot of the client's cached state (trusted metadata and cached tars),
+ * a fresh install of a published version, and a scan for files left under temp names.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { hashFolderAsTar } from '../../src/archive/index.js';
+import { Client } from '../../src/client/client.js';
+import type { ClientOptions } from '../../src/client/client-options.js';
+import type { Project } from '../client/fixture.js';
+import { clientOptions, installVersion } from '../client/fixture.js';
+
+/**
+ * Every entry of a folder, sorted: path, type, permission bits, and the sha256 of the content (or
+ * the link target). Two folders with equal digests hold the same bytes under the same names.
+ */
+export async function folderDigest(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      const rel = relative(dir, p);
+      const s = await lstat(p);
+      const mode = (s.mode & 0o7777).toString(8);
+      if (s.isSymbolicLink()) out.push(`${rel} link ${await readlink(p)}`);
+      else if (s.isDirectory()) {
+        out.push(`${rel} dir ${mode}`);
+        await walk(p);
+      } else if (s.isFile()) {
+        const sha = createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex');
+        out.push(`${rel} file ${mode} ${s.size} ${sha}`);
+      } else out.push(`${rel} other ${mode}`);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** The client's cached state that a failed update must not touch: trusted metadata and cached tars. */
+export async function cachedState(stateDir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const sub of ['metadata', 'tars']) {
+    let names: string[] = [];
+    try {
+      names = (await readdir(join(stateDir, sub))).sort();
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const bytes = await readFile(join(stateDir, sub, n));
+      out.set(`${sub}/${n}`, createHash('sha256').update(bytes).digest('hex'));
+    }
+  }
+  return out;
+}
+
+/** Files and folders under `root` whose names say they are unfinished (temp, partial, staging). */
+export async function unfinished(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const name of names.sort()) {
+      const p = join(d, name);
+      if (/\.(partial|tmp|gunzip)$|\.tmp-|notsotuf-staging-/.test(name)) out.push(relative(root, p));
+      if ((await lstat(p)).isDirectory()) await walk(p);
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+export interface Install {
+  readonly root: string;
+  readonly installDir: string;
+  readonly stateDir: string;
+  readonly options: ClientOptions;
+  client(extra?: Partial<ClientOptions>): Client;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A fresh install of `version` in a temp folder (`<root>/apps/<app>`, state in `<root>/state`).
+ * `modified` adds a local file, so the folder no longer packs to the signed tar and the plan is the
+ * full archive instead of patches.
+ */
+export async function freshInstall(
+  project: Project,
+  baseUrl: string,
+  name: string,
+  opts: { version?: string; modified?: boolean; parent?: string } = {},
+): Promise<Install> {
+  const root = await mkdtemp(join(opts.parent ?? tmpdir(), `notsotuf-${name}-`));
+  const installDir = join(root, 'apps', project.config.app);
+  const stateDir = join(root, 'state');
+  await mkdir(dirname(installDir), { recursive: true });
+  await installVersion(project, opts.version ?? '1.0.0', installDir);
+  if (opts.modified === true) await writeFile(join(installDir, 'local-change.txt'), 'x');
+  const options: ClientOptions = {
+    ...clientOptions(project, baseUrl, installDir, stateDir),
+    currentVersion: opts.version ?? '1.0.0',
+    stallTimeoutMs: 400,
+  };
+  return {
+    root,
+    installDir,
+    stateDir,
+    options,
+    client: (extra = {}) => new Client({ ...options, ...extra }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/** The signed tar digest of a published version. */
+export function releaseTar(project: Project, version: string): { sha256: string; length: number } {
+  const r = project.releases.find((p) => p.version === version);
+  if (r === undefined) throw new Error(`version ${version} not published`);
+  return r.result.tar;
+}
+
+/** Whether `dir` holds exactly the published `version` (by the reproducible tar digest). */
+export async function holdsVersion(project: Project, dir: string, version: string): Promise<boolean> {
+  const d = await hashFolderAsTar(dir);
+  const want = releaseTar(project, version);
+  return d.sha256 === want.sha256 && d.length === want.length;
+}
