@@ -122,6 +122,8 @@ export async function startHandover(
     try {
       const child = spawn(seams.shell ?? '/bin/sh', [files.script], {
         detached: true,
+        // not the app's cwd, which may be the install folder about to be renamed
+        cwd: files.dir,
         stdio: ['ignore', log.fd, log.fd],
       });
       await started(child, files);

@@ -367,7 +367,9 @@ export function windowsLaunch(
   const comspec = options.comspec ?? base['ComSpec'] ?? base['COMSPEC'] ?? 'cmd.exe';
   // /s with the whole command in one more pair of quotes: cmd strips exactly that pair.
   const cmdLine = `/d /s /c ""${files.script}""`;
-  const common: SpawnOptions = { detached: true, windowsHide: true, stdio: 'ignore' };
+  // cwd: a process's current folder cannot be renamed on Windows, and the app's cwd is often its
+  // install folder: the installer must not inherit it.
+  const common: SpawnOptions = { detached: true, windowsHide: true, stdio: 'ignore', cwd: files.dir };
   if (!options.elevate) {
     return {
       command: comspec,
@@ -377,7 +379,7 @@ export function windowsLaunch(
   }
   const inner = [
     ...Object.entries(values).map(([k, v]) => `$env:${k} = ${psQuote(v)}`),
-    `Start-Process -FilePath ${psQuote(comspec)} -ArgumentList ${psQuote(cmdLine)} -WindowStyle Hidden`,
+    `Start-Process -FilePath ${psQuote(comspec)} -ArgumentList ${psQuote(cmdLine)} -WorkingDirectory ${psQuote(files.dir)} -WindowStyle Hidden`,
   ].join('\n');
   const outer =
     `Start-Process -FilePath 'powershell.exe' -Verb RunAs -WindowStyle Hidden -ArgumentList ` +

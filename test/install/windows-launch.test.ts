@@ -70,6 +70,11 @@ test('mocked Windows API: a writable install folder starts cmd hidden and detach
     assert.equal(call!.options.detached, true);
     assert.equal(call!.options.windowsHide, true);
     assert.equal(call!.options.windowsVerbatimArguments, true);
+    assert.equal(
+      call!.options.cwd,
+      join(plan.stateDir, 'handover'),
+      "not the app's cwd, which may be the install folder",
+    );
     const env = call!.options.env!;
     assert.equal(env['NOTSOTUF_INSTALL_DIR'], plan.installDir);
     assert.equal(env['NOTSOTUF_PID'], '4242');
@@ -136,7 +141,7 @@ test('mocked Windows API: an install folder that is not writable starts the inst
     assert.ok(inner.includes("$env:NOTSOTUF_PID = '4242'"), inner);
     assert.ok(
       inner.endsWith(
-        `Start-Process -FilePath 'C:\\Windows\\system32\\cmd.exe' -ArgumentList '/d /s /c ""${script}""' -WindowStyle Hidden`,
+        `Start-Process -FilePath 'C:\\Windows\\system32\\cmd.exe' -ArgumentList '/d /s /c ""${script}""' -WorkingDirectory '${join(plan.stateDir, 'handover')}' -WindowStyle Hidden`,
       ),
       inner,
     );

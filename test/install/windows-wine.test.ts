@@ -70,7 +70,7 @@ after(async () => {
 async function scenario(
   name: string,
   newMode: AppMode,
-  healthTimeoutSeconds = 20,
+  healthTimeoutSeconds = 40,
   lingerMs = 0,
   lockStaging = false,
 ) {
@@ -122,8 +122,9 @@ async function scenario(
     installModule: winPath(join(root, 'lib', 'src', 'client', 'install.js')),
   });
 
-  // v1 starts the installer and exits; `wine` returns when node.exe has exited.
-  const code = await w.run([winPath(w.nodeExe), winPath(join(startDir, 'app.mjs'))], { cwd: base });
+  // v1 starts the installer and exits; `wine` returns when node.exe has exited. Its cwd is the install
+  // folder, as for an app started from a shortcut (the installer must not keep it).
+  const code = await w.run([winPath(w.nodeExe), winPath(join(startDir, 'app.mjs'))], { cwd: installDir });
   assert.equal(code, 0, 'app v1 ran');
   const resultFile = join(stateDir, 'handover', 'result.json');
   const result: HandoverResult = await waitFor(
@@ -139,7 +140,7 @@ test(
   'Wine: v1 starts the batch installer and exits; it waits, swaps, starts v2 with its arguments, v2 confirms',
   { skip },
   async () => {
-    const s = (await scenario('ok', 'confirm', 20, 5000))!;
+    const s = (await scenario('ok', 'confirm', 40, 5000))!;
     assert.deepEqual(s.result, { outcome: 'installed', version: '2.0', previousVersion: '1.0' }, s.log);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '2.0');
     assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'backup removed');
@@ -209,7 +210,7 @@ test(
   'Wine: a staging folder that cannot be moved is retried, then the old version is put back and nothing starts',
   { skip },
   async (t) => {
-    const s = await scenario('locked', 'confirm', 20, 0, true);
+    const s = await scenario('locked', 'confirm', 40, 0, true);
     if (s === undefined) {
       t.skip('chattr +i is not available here');
       return;
