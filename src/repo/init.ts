@@ -1,5 +1,5 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MetaFile, Metadata, Snapshot, Targets } from '@tufjs/models';
 import type { Key, Root } from '@tufjs/models';
 import { UsageError } from '../errors.js';
@@ -78,7 +78,8 @@ export async function initRepository(dir: string, options: InitOptions): Promise
       `${config.repository}/metadata is not empty: pick another repository folder`,
     );
   }
-  if (config.keys === config.repository || config.keys.startsWith(`${config.repository}/`)) {
+  const keysInRepo = relative(config.repository, config.keys);
+  if (keysInRepo === '' || (!keysInRepo.startsWith('..') && !isAbsolute(keysInRepo))) {
     throw new UsageError(
       'KEYS_IN_REPOSITORY',
       'the key folder must be outside the repository folder (private keys must never be published)',

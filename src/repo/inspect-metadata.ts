@@ -15,7 +15,7 @@ import type { RoleName } from './expiry.js';
  * `sign` is there to add, or an expired role, which `refresh` is there to fix, do not).
  */
 
-export type ProblemKind = 'corrupt' | 'missing-signatures' | 'expired';
+export type ProblemKind = 'corrupt' | 'missing-signatures' | 'expired' | 'inconsistent';
 
 export interface Problem {
   readonly kind: ProblemKind;

@@ -52,6 +52,54 @@ async function digestOf(path: string, maxLength: number): Promise<{ sha256: stri
   return { sha256: hash.digest('hex'), length };
 }
 
+/**
+ * Each patch must start from the signed tar of the release before it and produce the signed tar
+ * of its own release; otherwise clients download it, fail, and fall back to the full archive.
+ */
+export function patchChainProblems(releases: readonly Release[]): Problem[] {
+  const problems: Problem[] = [];
+  const byApp = new Map<string, Release[]>();
+  for (const r of releases) byApp.set(r.app, [...(byApp.get(r.app) ?? []), r]);
+  for (const list of byApp.values()) {
+    list.forEach((r, i) => {
+      const patch = r.patch?.meta;
+      if (patch === undefined) return;
+      const source = list.find((x) => x.version === patch.source.version);
+      const what = `patch ${r.patch?.name ?? ''}`;
+      if (source === undefined) {
+        problems.push({
+          kind: 'inconsistent',
+          role: 'targets',
+          message: `${what} starts from ${patch.source.version}, which is not a release`,
+        });
+      } else if (
+        source.meta.tar.sha256 !== patch.source.sha256 ||
+        source.meta.tar.length !== patch.source.length
+      ) {
+        problems.push({
+          kind: 'inconsistent',
+          role: 'targets',
+          message: `${what} starts from a tar that is not the signed tar of ${r.app} ${source.version}`,
+        });
+      } else if (list[i - 1]?.version !== source.version) {
+        problems.push({
+          kind: 'inconsistent',
+          role: 'targets',
+          message: `${what} starts from ${source.version}, not from the release just before it`,
+        });
+      }
+      if (patch.result.sha256 !== r.meta.tar.sha256 || patch.result.length !== r.meta.tar.length) {
+        problems.push({
+          kind: 'inconsistent',
+          role: 'targets',
+          message: `${what} does not produce the signed tar of ${r.app} ${r.version}`,
+        });
+      }
+    });
+  }
+  return problems;
+}
+
 export async function verifyRepository(repoDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const now = options.now ?? new Date();
   const warnDays = options.warnDays ?? 30;
@@ -76,6 +124,7 @@ export async function verifyRepository(repoDir: string, options: VerifyOptions =
     } catch (error) {
       problems.push({ kind: 'corrupt', role: 'targets', message: messageOf(error) });
     }
+    problems.push(...patchChainProblems(releases));
     for (const [name, t] of Object.entries(state.targets.signed.targets)) {
       const sha256 = t.hashes.sha256;
       if (sha256 === undefined) {
