@@ -199,3 +199,34 @@ test('the metadata folder holds the exact bytes received, even bytes that are no
   await s.client().refresh();
   assert.deepEqual(await readFile(join(s.dir, 'metadata', 'timestamp.json')), body);
 });
+
+test('a repository without consistent snapshots is read by unversioned names', async () => {
+  const repo = new TestRepo();
+  repo.consistentSnapshot = false;
+  repo.publishRoot();
+  repo.addTarget('dir/app.bin', 'plain');
+  repo.publishTargets();
+  repo.publishSnapshot();
+  repo.publishTimestamp();
+  await using s = await setup(repo);
+  const c = s.client();
+  await c.refresh();
+  assert.ok(s.server.requests.includes('/metadata/snapshot.json'), s.server.requests.join(' '));
+  const t = (await c.getTarget('dir/app.bin'))!;
+  assert.equal(new URL(c.targetUrl(t)).pathname, '/targets/dir/app.bin');
+});
+
+test('a refresh can be cancelled with an abort signal', async () => {
+  await using s = await setup();
+  s.server.behave('/metadata/timestamp.json', { kind: 'stall', after: 5 });
+  const ac = new AbortController();
+  const c = new TufClient({
+    metadataDir: join(s.dir, 'metadata'),
+    metadataUrl: `${s.server.url}/metadata`,
+    targetsUrl: `${s.server.url}/targets`,
+    fetcher: createFetcher(),
+    signal: ac.signal,
+  });
+  setTimeout(() => ac.abort(), 100);
+  await assert.rejects(c.refresh(), (e: unknown) => e instanceof TransportError && e.code === 'ABORTED');
+});
