@@ -103,9 +103,27 @@ test('sign snapshot with a second key makes a new timestamp that names the re-si
 test('one command at a time: a held lock refuses a second writer with a clear message', async () => {
   const dir = await tempDir();
   const config = await initRepository(dir, { app: 'demo' });
-  await writeFile(join(config.cache, 'lock'), '12345\n');
+  await writeFile(join(config.cache, 'lock'), `${process.pid}\n`);
   await assert.rejects(signRole(config, 'targets'), {
     code: 'REPOSITORY_LOCKED',
     message: /another notsotuf command is changing this repository/,
   });
+});
+
+test('a lock left by a process that is gone is taken over, and its temp files are removed', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
+  await writeFile(join(config.cache, 'lock'), `${gone.stdout}\n`);
+  await writeFile(join(config.repository, 'metadata', '.tmp-abc-2.targets.json'), 'half written');
+  await mkdir(join(config.cache, 'work-xyz'));
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const left = [...(await hashTree(dir)).keys()].filter(
+    (k) => k.includes('.tmp-') || k.includes('work-') || k.endsWith('/lock'),
+  );
+  assert.deepEqual(left, []);
 });
