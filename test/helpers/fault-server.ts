@@ -19,7 +19,9 @@ export type Fault =
   /** Send the headers and `fraction` of the body, then go silent with the socket open. */
   | { readonly kind: 'stall'; readonly fraction: number }
   /** Destroy the socket before any response (connection reset). */
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  /** Answer 200 with these bytes instead of the file (a hostile mirror). */
+  | { readonly kind: 'body'; readonly body: Uint8Array };
 
 /** Which requests a fault applies to: a path suffix (e.g. `timestamp.json`), a RegExp or a predicate. */
 export type PathMatch = string | RegExp | ((path: string) => boolean);
@@ -74,6 +76,11 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
     if (fault?.kind === 'status') {
       entry.status = fault.status;
       res.writeHead(fault.status).end();
+      return;
+    }
+    if (fault?.kind === 'body') {
+      entry.status = 200;
+      res.writeHead(200, { 'content-length': fault.body.length }).end(fault.body);
       return;
     }
     const file = normalize(join(root, path));
