@@ -46,6 +46,8 @@ export interface MetadataState {
   readonly targets: Metadata<Targets>;
   /** The bytes of the snapshot file (for timestamp's length and hash). */
   readonly snapshotBytes: Buffer;
+  /** The bytes of the newest N.root.json (root.json must be a copy). */
+  readonly rootBytes: Buffer;
 }
 
 export interface Inspection {
@@ -252,9 +254,11 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   }
   const rootJson = files.get('root.json');
   const lastRootBytes = files.get(`${root.signed.version}.root.json`);
-  if (rootJson === undefined || lastRootBytes === undefined || !rootJson.equals(lastRootBytes)) {
+  if (lastRootBytes === undefined) return { state: undefined, roles, problems: unique(problems) };
+  if (rootJson === undefined || !rootJson.equals(lastRootBytes)) {
+    // Not a trust problem (clients read N.root.json), and the next command that writes fixes it.
     problems.push({
-      kind: 'corrupt',
+      kind: 'inconsistent',
       role: 'root',
       message: `metadata/root.json is not a copy of the newest root (${root.signed.version}.root.json)`,
     });
@@ -327,7 +331,7 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   status('targets', targets, tg.valid, tg.threshold);
 
   return {
-    state: { roots, root, timestamp, snapshot, targets, snapshotBytes },
+    state: { roots, root, timestamp, snapshot, targets, snapshotBytes, rootBytes: lastRootBytes },
     roles,
     problems: unique(problems),
   };

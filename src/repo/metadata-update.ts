@@ -104,6 +104,9 @@ export async function buildUpdate(req: UpdateRequest): Promise<UpdateResult> {
       { rel: 'metadata/root.json', bytes },
     );
     root = md;
+  } else {
+    // Keeps root.json a copy of the newest root, even after an interrupted earlier write.
+    writes.push({ rel: 'metadata/root.json', bytes: state.rootBytes });
   }
   let targetsSigned = req.targets;
   if (

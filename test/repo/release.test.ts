@@ -265,3 +265,27 @@ test('listReleases ignores targets that are not notsotuf releases', async () => 
   const state = await loadForEdit(config.repository, new Date());
   assert.deepEqual(listReleases(state.targets.signed), []);
 });
+
+test('a root.json left behind by an interrupted rotation is reported by status and fixed by the next write', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  const { createKey, replaceKey } = await import('../../src/repo/index.js');
+  await createKey(config.keys, 'root-2');
+  const old = await readFile(join(config.repository, 'metadata', 'root.json'));
+  await replaceKey(config, 'root', 'root-2');
+  // As if the process died after renaming 2.root.json but before root.json.
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(config.repository, 'metadata', 'root.json'), old);
+  const report = await verifyRepository(config.repository);
+  assert.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['inconsistent'],
+  );
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  assert.equal((await verifyRepository(config.repository)).ok, true);
+  assert.deepEqual(
+    await readFile(join(config.repository, 'metadata', 'root.json')),
+    await readFile(join(config.repository, 'metadata', '2.root.json')),
+  );
+});
