@@ -230,3 +230,18 @@ test('a refresh can be cancelled with an abort signal', async () => {
   setTimeout(() => ac.abort(), 100);
   await assert.rejects(c.refresh(), (e: unknown) => e instanceof TransportError && e.code === 'ABORTED');
 });
+
+test('initialize replaces a damaged trusted root with the shipped one, and the chain is followed again', async () => {
+  await using s = await setup();
+  s.repo.rotateRoot();
+  const md = join(s.dir, 'metadata', 'root.json');
+  await writeFile(md, '{"signed": {"_type": "root"');
+  await assert.rejects(
+    s.client().refresh(),
+    (e: unknown) => e instanceof DataError && e.code === 'TRUSTED_ROOT_INVALID',
+  );
+  await TufClient.initialize(join(s.dir, 'metadata'), s.repo.trustedRoot);
+  assert.deepEqual(await readFile(md), Buffer.from(s.repo.trustedRoot));
+  await s.client().refresh();
+  assert.deepEqual(await readFile(md), Buffer.from(s.repo.roots[1]!));
+});

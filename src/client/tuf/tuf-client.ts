@@ -80,14 +80,16 @@ export class TufClient {
   /**
    * Installs the trusted root into metadataDir if none is there yet (first run). The bytes must be
    * a root signed by its own threshold of keys (an expired root is accepted: spec 5.2 lets the
-   * first refresh replace it). An existing root.json is never replaced: it may be newer.
+   * first refresh replace it). A valid root.json already there is never replaced: it may be newer.
+   * One that is not a valid root (damaged on disk) is replaced by the shipped root, from which the
+   * next refresh follows the root chain again.
    */
   static async initialize(metadataDir: string, trustedRootBytes: Uint8Array): Promise<void> {
     checkTrustedRoot(trustedRootBytes);
     try {
       await mkdir(metadataDir, { recursive: true });
       const path = join(metadataDir, metadataFileName(MetadataKind.Root));
-      if (existsSync(path)) return;
+      if (existsSync(path) && isValidRoot(await readFile(path))) return;
       writeFileAtomicSync(path, trustedRootBytes);
     } catch (cause) {
       throw new InstallError(
@@ -211,6 +213,15 @@ function trustedRootInvalid(where: string, cause: unknown): DataError {
       `Reinstall the app or its root.json from a trusted source.`,
     { cause },
   );
+}
+
+function isValidRoot(bytes: Uint8Array): boolean {
+  try {
+    checkTrustedRoot(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses and checks root bytes: a root, signed by a threshold of its own root keys (spec 5.2). */
