@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import { loadSigner } from '../../src/repo/key-store.js';
 import { exitedPid, makeProject, type Project } from '../client/fixture.js';
 import { cachedState, folderDigest, freshInstall, type Install } from '../faults/world.js';
 import { startHostileServer, type HostileServer } from './hostile-server.js';
@@ -119,4 +121,24 @@ async function refusedWithoutChange(
   }
   assert.deepEqual(stateAfter, stateBefore, 'the cached state changed');
   return error;
+}
+
+/**
+ * The served timestamp.json with its signed part changed by `edit` (plain JSON) and re-signed by
+ * the publisher's key named `signer` (`timestamp` for the real one; another role's key to forge).
+ */
+export async function resignedTimestamp(
+  world: ClientAttackWorld,
+  edit: (signed: Record<string, unknown>) => void,
+  signer = 'timestamp',
+): Promise<Buffer> {
+  const json = JSON.parse(Buffer.from(world.server.files.get('/metadata/timestamp.json')!).toString()) as {
+    signed: Record<string, unknown>;
+  };
+  edit(json.signed);
+  const md = Metadata.fromJSON(MetadataKind.Timestamp, { ...json, signatures: [] } as Parameters<
+    typeof Metadata.fromJSON
+  >[1]);
+  md.sign(await loadSigner(world.project.config.keys, signer), false);
+  return Buffer.from(JSON.stringify(md.toJSON()));
 }

@@ -6,10 +6,16 @@
  * with the real clock, and an injected clock moves past expiry between two refreshes.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { days } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import {
+  clientAttackWorld,
+  resignedTimestamp,
+  updateRefused,
+  type ClientAttackWorld,
+} from '../helpers/client-attack-world.js';
 
 for (const role of ['timestamp', 'snapshot', 'targets'] as const) {
   test(`freeze: an expired ${role} is refused (real clock) and not stored`, async () => {
@@ -74,4 +80,24 @@ test('freeze: a trusted timestamp that expired locally does not stop a fresh one
   w.repo.bumpTimestamp();
   await w.client({ now: () => days(2) }).refresh();
   assert.deepEqual((await w.trusted()).get('timestamp.json'), Buffer.from(w.repo.latest.get('timestamp')!));
+});
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('freeze through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('a newer timestamp that has already expired is refused', async () => {
+    const inst = await world.install('freeze');
+    const expired = await resignedTimestamp(world, (signed) => {
+      signed['version'] = Number(signed['version']) + 1;
+      signed['expires'] = `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 19)}Z`;
+    });
+    await updateRefused(world, inst, 'EXPIRED', (server) =>
+      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: expired }),
+    );
+  });
 });

@@ -4,10 +4,16 @@
  * Each attempt is refused and the trusted metadata on disk stays byte for byte as it was.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { TestRepo, newKey, type TopRole } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import {
+  clientAttackWorld,
+  resignedTimestamp,
+  updateRefused,
+  type ClientAttackWorld,
+} from '../helpers/client-attack-world.js';
 
 function thresholdTwoRepo(): TestRepo {
   const repo = new TestRepo();
@@ -78,4 +84,41 @@ test('key compromise below threshold: a new root not signed by a threshold of it
   w.repo.rotateRoot({ root: newRoot }, [...oldRoot, newRoot[0]!]);
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   assert.deepEqual(await w.trusted(), before);
+});
+
+// Through the whole client: the installed app and the client's cached state stay as they were.
+describe('key compromise through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('a timestamp signed by a real key of another role (targets) is refused', async () => {
+    const inst = await world.install('wrong-role-key');
+    const forged = await resignedTimestamp(
+      world,
+      (signed) => {
+        signed['version'] = Number(signed['version']) + 1;
+      },
+      'targets',
+    );
+    await updateRefused(world, inst, 'METADATA_REFUSED', (server) =>
+      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forged }),
+    );
+  });
+
+  test('control: the same edit signed by the real timestamp key is accepted', async () => {
+    const inst = await world.install('right-role-key');
+    const real = await resignedTimestamp(world, (signed) => {
+      signed['version'] = Number(signed['version']) + 1;
+    });
+    world.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: real });
+    try {
+      const update = await inst.client().check();
+      assert.equal(update.kind, 'patches');
+    } finally {
+      world.server.reset();
+    }
+  });
 });
