@@ -33,16 +33,18 @@ async function leftoverSiblings(installDir: string): Promise<string[]> {
 }
 
 /**
- * After an update settled (installed or rolled back) and no handover is pending: keep only what
- * the next update needs, the tar of the running version; remove downloads (partial or whole), work
- * files, other versions' tars, and staging/backup leftovers beside the install folder.
+ * With no hand-over pending: keep only what the next update needs, the tar of the running version;
+ * remove work files, other versions' tars, and staging/backup leftovers beside the install folder.
+ * Downloads (whole or `.partial`) are removed only once an update has settled (`afterUpdate`):
+ * before that they are what an interrupted download resumes from, even across restarts.
  */
 export async function cleanSettled(
   layout: StateLayout,
   installDir: string,
   currentVersion: string,
+  options: { afterUpdate: boolean },
 ): Promise<void> {
-  await rm(layout.downloadsDir, { recursive: true, force: true });
+  if (options.afterUpdate) await rm(layout.downloadsDir, { recursive: true, force: true });
   await rm(layout.workDir, { recursive: true, force: true });
   const keep = basename(cachedTarPath(layout.tarsDir, currentVersion));
   let tars: string[] = [];

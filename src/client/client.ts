@@ -70,6 +70,12 @@ async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
   }
 }
 
+/** Runs `fn` once; later calls get the first call's promise (a second installer must never start). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => (promise ??= fn());
+}
+
 /**
  * How this process was started, to start the new version the same way: `node [flags] script args`
  * for a script; for a single executable (Node SEA, where argv[1] repeats the executable) or an
@@ -300,7 +306,7 @@ export class Client {
       version,
       via: rebuilt.via,
       fellBack: update.kind === 'patches' && rebuilt.via === 'full',
-      quitAndInstall: async () => {
+      quitAndInstall: once(async () => {
         const backupDir = backupDirFor(this.installDir, previousVersion);
         await rm(backupDir, { recursive: true, force: true });
         await rm(handoverResultPath(this.stateDir), { force: true });
@@ -325,7 +331,7 @@ export class Client {
           healthTimeoutSeconds,
           waitTimeoutSeconds,
         });
-      },
+      }),
     };
   }
 
@@ -383,13 +389,19 @@ export class Client {
     await mkdir(layout.root, { recursive: true });
     let state: ClientState = await readState(layout);
     let result: HandoverResult | undefined;
+    // Whether an update settled on this start (then its downloads are no longer needed).
+    let settledNow = false;
     try {
       result = await readHandoverResult(this.stateDir);
     } catch {
       // A damaged result file: the install folder tells the truth (currentVersion); settle anyway.
       result = undefined;
       await rm(handoverResultPath(this.stateDir), { force: true });
-      if (state.pending !== undefined) state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
+      if (state.pending !== undefined) {
+        state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
+        await writeState(layout, state);
+        settledNow = true;
+      }
     }
     if (result !== undefined) {
       this.#lastResult = result;
@@ -400,6 +412,7 @@ export class Client {
       state = { skipped, noPatchesTo: state.noPatchesTo };
       await writeState(layout, state);
       await rm(handoverResultPath(this.stateDir), { force: true });
+      settledNow = true;
     }
     const p = state.pending;
     if (
@@ -412,7 +425,10 @@ export class Client {
       // The installer never reported: the install folder (currentVersion) is the truth.
       state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
       await writeState(layout, state);
+      settledNow = true;
     }
-    if (state.pending === undefined) await cleanSettled(layout, this.installDir, this.currentVersion);
+    if (state.pending === undefined) {
+      await cleanSettled(layout, this.installDir, this.currentVersion, { afterUpdate: settledNow });
+    }
   }
 }

@@ -117,16 +117,23 @@ export async function downloadTargets(
     let inFile = offset;
     report(target.path, inFile);
     if (offset < target.length) {
-      await edges.fetcher.downloadTo(edges.targetUrl(target), partial, {
-        offset,
-        maxLength: target.length,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onBytes: (n) => {
-          inFile += n;
-          transferred += n;
-          report(target.path, inFile);
-        },
-      });
+      try {
+        await edges.fetcher.downloadTo(edges.targetUrl(target), partial, {
+          offset,
+          maxLength: target.length,
+          ...(options.signal ? { signal: options.signal } : {}),
+          onBytes: (n) => {
+            inFile += n;
+            transferred += n;
+            report(target.path, inFile);
+          },
+        });
+      } catch (error) {
+        // Refused data (e.g. more bytes than signed) is not a prefix worth resuming from;
+        // network failures and cancelling keep the partial file for the next attempt.
+        if (error instanceof DataError) await rm(partial, { force: true });
+        throw error;
+      }
     }
     // A server that ignored Range restarts the file from 0; the size on disk is the truth.
     inFile = (await sizeOf(partial)) ?? 0;

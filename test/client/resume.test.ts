@@ -36,7 +36,7 @@ async function fullUpdateClient(name: string): Promise<{ root: string; stateDir:
   return { root, stateDir, client: new Client(clientOptions(project, server.url, installDir, stateDir)) };
 }
 
-test('a download interrupted half way resumes from where it stopped (the server sees a Range request)', async () => {
+test('a download interrupted half way resumes from where it stopped, after a restart too (the server sees a Range request)', async () => {
   const { root, stateDir, client } = await fullUpdateClient('resume');
   try {
     const update = await client.check();
@@ -59,8 +59,12 @@ test('a download interrupted half way resumes from where it stopped (the server 
     const kept = (await stat(join(downloads, partial))).size;
     assert.ok(kept > 0 && kept <= half, `kept ${kept} of the ${half} bytes sent`);
 
+    // The app quits and starts again: a new Client, a new check, and the download resumes.
+    const restarted = new Client(clientOptions(project, server.url, join(root, 'apps', 'demo'), stateDir));
+    const again = await restarted.check();
+    assert.equal(again.kind, 'full');
     const progress: DownloadProgress[] = [];
-    await client.download(update, { onProgress: (p) => progress.push(p) });
+    await restarted.download(again, { onProgress: (p) => progress.push(p) });
     const ours = server.log.slice(urlPath).filter((r) => r.path === `/targets/${stored}`);
     assert.deepEqual(
       ours.map((r) => [r.range, r.status, r.bytes]),
