@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { TargetFile } from '@tufjs/models';
 import { gunzipTo, packFolder } from '../archive/index.js';
 import { toCustom } from '../core/custom-metadata.js';
-import { createPatch, PATCH_FORMAT } from '../diff/index.js';
+import { applyPatch, createPatch, PATCH_FORMAT } from '../diff/index.js';
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
-import { UsageError } from '../errors.js';
+import { InstallError, UsageError, messageOf } from '../errors.js';
 import { findNonCanonical } from './canonical-json.js';
 import type { RepoConfig } from './config.js';
 import type { PassphraseSource } from './key-store.js';
@@ -33,6 +33,17 @@ export interface PatchResult {
 export interface PatchMaker {
   readonly format: string;
   create(oldTar: string, newTar: string, patchPath: string): Promise<PatchResult>;
+  /**
+   * Applies a patch as a client will; must throw unless the output matches `expected.result`.
+   * `release add` runs it before signing: a patch that fails for every client would make every
+   * client fall back to the full archive.
+   */
+  check?(
+    oldTar: string,
+    patchPath: string,
+    outPath: string,
+    expected: { source: Digest; result: Digest },
+  ): Promise<void>;
 }
 
 export interface AddReleaseOptions {
@@ -68,6 +79,12 @@ export interface AddReleaseResult {
 export const DIFF_PATCH_MAKER: PatchMaker = {
   format: PATCH_FORMAT,
   create: (oldTar, newTar, patchPath) => createPatch(oldTar, newTar, patchPath),
+  check: async (oldTar, patchPath, outPath, expected) => {
+    await applyPatch(oldTar, patchPath, outPath, {
+      expectedSource: expected.source,
+      expectedResult: expected.result,
+    });
+  },
 };
 
 async function checkFolder(folder: string): Promise<void> {
@@ -215,7 +232,28 @@ async function addReleaseLocked(
     if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
       const pName = patchName(app, ver);
       const patchPath = join(workDir, pName);
-      const made = await maker.create(await previousTar(config, previous, workDir), tarPath, patchPath);
+      const oldTar = await previousTar(config, previous, workDir);
+      const made = await maker.create(oldTar, tarPath, patchPath);
+      const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
+      if (!same(made.source, previous.meta.tar) || !same(made.result, packed.tar)) {
+        throw new InstallError(
+          'PATCH_MISMATCH',
+          `the patch engine made a patch from/to other tars than ${app} ${previous.version} -> ${ver}; nothing was changed (retry with --skip-patch and report this)`,
+        );
+      }
+      if (maker.check !== undefined) {
+        const checkPath = join(workDir, 'check.tar');
+        try {
+          await maker.check(oldTar, patchPath, checkPath, { source: previous.meta.tar, result: packed.tar });
+        } catch (cause) {
+          throw new InstallError(
+            'PATCH_CHECK_FAILED',
+            `the patch ${previous.version} -> ${ver} does not rebuild the new tar (${messageOf(cause)}); nothing was changed (retry with --skip-patch and report this)`,
+            { cause },
+          );
+        }
+        await rm(checkPath, { force: true });
+      }
       const patchMeta: PatchMeta = {
         kind: 'patch',
         app,

@@ -289,3 +289,43 @@ test('a root.json left behind by an interrupted rotation is reported by status a
     await readFile(join(config.repository, 'metadata', '2.root.json')),
   );
 });
+
+test('a patch that does not rebuild the new tar is caught before signing; the repository is unchanged', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const { DIFF_PATCH_MAKER } = await import('../../src/repo/index.js');
+  const { open } = await import('node:fs/promises');
+  const corrupting = {
+    ...DIFF_PATCH_MAKER,
+    async create(oldTar: string, newTar: string, patchPath: string) {
+      const made = await DIFF_PATCH_MAKER.create(oldTar, newTar, patchPath);
+      const fh = await open(patchPath, 'r+');
+      const { size } = await fh.stat();
+      const last = Buffer.alloc(1);
+      await fh.read(last, 0, 1, size - 1);
+      last[0] = (last[0] ?? 0) ^ 0xff;
+      await fh.write(last, 0, 1, size - 1);
+      await fh.close();
+      return made;
+    },
+  };
+  const before = await hashTree(config.repository);
+  const folder = await appFolder(apps, '1.1.0');
+  await assert.rejects(addRelease(config, '1.1.0', folder, { patchMaker: corrupting }), {
+    code: 'PATCH_CHECK_FAILED',
+  });
+  const lying = {
+    ...DIFF_PATCH_MAKER,
+    create: async (o: string, n: string, p: string) => ({
+      ...(await DIFF_PATCH_MAKER.create(o, n, p)),
+      result: { sha256: '0'.repeat(64), length: 1 },
+    }),
+  };
+  await assert.rejects(addRelease(config, '1.1.0', folder, { patchMaker: lying }), {
+    code: 'PATCH_MISMATCH',
+  });
+  assert.deepEqual(await hashTree(config.repository), before);
+  await addRelease(config, '1.1.0', folder);
+});
