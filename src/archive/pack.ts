@@ -81,18 +81,50 @@ async function* fileData(entry: FolderEntry, signal: AbortSignal | undefined): A
 }
 
 /** The bytes of the tar of `entries`, in order, hashed into `hasher`. */
+/** Files up to this size are read ahead, a few at a time, while earlier entries stream out. */
+const SMALL_FILE = READ_CHUNK;
+const READ_AHEAD = 8;
+
+async function readWhole(entry: FolderEntry, signal: AbortSignal | undefined): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of fileData(entry, signal)) parts.push(chunk);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
 async function* tarChunks(
   entries: readonly FolderEntry[],
   hasher: Hasher,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Buffer> {
-  for (const entry of entries) {
+  // Reading many small files one after another is bound by syscall latency, not bandwidth: keep
+  // up to READ_AHEAD of the next small files in flight (at most READ_AHEAD * SMALL_FILE bytes).
+  const ahead = new Map<number, Promise<Buffer>>();
+  let next = 0;
+  const fill = (from: number): void => {
+    next = Math.max(next, from);
+    while (next < entries.length && next < from + READ_AHEAD) {
+      const e = entries[next] as FolderEntry;
+      if (e.type === 'file' && e.size <= SMALL_FILE) {
+        const p = readWhole(e, signal);
+        p.catch(() => undefined); // awaited below; never an unhandled rejection if we stop early
+        ahead.set(next, p);
+      }
+      next++;
+    }
+  };
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as FolderEntry;
     signal?.throwIfAborted();
+    fill(i);
     const header = encodeEntryHeader(entry);
     hasher.update(header);
     yield header;
     if (entry.type !== 'file') continue;
-    for await (const chunk of fileData(entry, signal)) {
+    const small = ahead.get(i);
+    ahead.delete(i);
+    const data = small ? [await small] : fileData(entry, signal);
+    for await (const chunk of data) {
+      if (chunk.length === 0) continue;
       hasher.update(chunk);
       yield chunk;
     }
