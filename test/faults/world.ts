@@ -11,7 +11,9 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { Project } from '../client/fixture.js';
-import { clientOptions, installVersion } from '../client/fixture.js';
+import { clientOptions, installVersion, writeApp } from '../client/fixture.js';
+import type { AddReleaseOptions, AddReleaseResult } from '../../src/repo/release.js';
+import { addRelease, DIFF_PATCH_MAKER } from '../../src/repo/release.js';
 
 /**
  * Every entry of a folder, sorted: path, type, permission bits, and the sha256 of the content (or
@@ -132,4 +134,20 @@ export async function holdsVersion(project: Project, dir: string, version: strin
   const d = await hashFolderAsTar(dir);
   const want = releaseTar(project, version);
   return d.sha256 === want.sha256 && d.length === want.length;
+}
+
+/** Publishes `version` of the fixture app with any `release add` option (rollout, required, ...). */
+export async function publishWith(
+  project: Project,
+  version: string,
+  options: Omit<AddReleaseOptions, 'patchMaker'> = {},
+): Promise<AddReleaseResult> {
+  const folder = join(project.dir, 'builds', version);
+  await writeApp(folder, version);
+  const result = await addRelease(project.config, version, folder, {
+    ...options,
+    patchMaker: DIFF_PATCH_MAKER,
+  });
+  project.releases.push({ version: result.version, result });
+  return result;
 }
