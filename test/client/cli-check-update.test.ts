@@ -116,3 +116,27 @@ test('a repository that cannot be reached fails with exit 1', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a private repository: --header sends the credentials; without them the check fails (exit 1)', async () => {
+  const privateServer = await startStaticServer(project.config.repository, {
+    authorization: 'Bearer s3cret',
+  });
+  const { root, config } = await installedApp('private');
+  try {
+    const urls = [
+      '--metadata-url',
+      `${privateServer.url}/metadata`,
+      '--targets-url',
+      `${privateServer.url}/targets`,
+    ];
+    const denied = await cli(['check', '--config', config, ...urls]);
+    assert.equal(denied.code, EXIT.failure);
+    assert.match(denied.stderr, /401/);
+    const ok = await cli(['check', '--config', config, ...urls, '--header', 'Authorization: Bearer s3cret']);
+    assert.equal(ok.code, EXIT.updateAvailable, ok.stderr);
+    assert.ok(privateServer.log.some((r) => r.status === 200));
+  } finally {
+    await privateServer.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});

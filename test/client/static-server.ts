@@ -26,7 +26,10 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function startStaticServer(root: string): Promise<StaticServer> {
+export async function startStaticServer(
+  root: string,
+  options: { authorization?: string } = {},
+): Promise<StaticServer> {
   const log: RequestLog[] = [];
   const cuts = new Map<string, number>();
   const server = createServer((req, res) => {
@@ -36,6 +39,11 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       const range = req.headers.range;
       const entry = { path: urlPath, range, status: 404, bytes: 0 };
       log.push(entry);
+      if (options.authorization !== undefined && req.headers.authorization !== options.authorization) {
+        entry.status = 401;
+        res.writeHead(401).end();
+        return;
+      }
       if (!file.startsWith(root + sep)) {
         res.writeHead(404).end();
         return;
