@@ -14,7 +14,7 @@ import type { HandoverPlan, HandoverResult } from '../../src/client/handover.js'
 import { parseHandoverResult } from '../../src/client/handover.js';
 import type { Wine } from '../helpers/wine.js';
 import { startWine, transpileForWindows, winPath, wineSkipReason } from '../helpers/wine.js';
-import type { AppMode } from './fixture-app.js';
+import type { AppMode, RunRecord } from './fixture-app.js';
 import { readRuns, setImmutable, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
 
 const skip = wineSkipReason();
@@ -67,13 +67,17 @@ after(async () => {
   await removeRoot();
 });
 
-async function scenario(
-  name: string,
-  newMode: AppMode,
-  healthTimeoutSeconds = 40,
-  lingerMs = 0,
-  lockStaging = false,
-) {
+interface ScenarioOptions {
+  healthTimeoutSeconds?: number;
+  waitTimeoutSeconds?: number;
+  /** How long v1 stays alive after starting the installer. */
+  lingerMs?: number;
+  /** Make the staging folder impossible to move (chattr +i). */
+  lockStaging?: boolean;
+}
+
+async function scenario(name: string, newMode: AppMode, options: ScenarioOptions = {}) {
+  const { healthTimeoutSeconds = 40, waitTimeoutSeconds = 30, lingerMs = 0, lockStaging = false } = options;
   const w = wine!;
   const base = join(root, name);
   const runsDir = join(base, 'runs');
@@ -95,7 +99,7 @@ async function scenario(
     },
     stateDir: winPath(stateDir),
     healthTimeoutSeconds,
-    waitTimeoutSeconds: 30,
+    waitTimeoutSeconds,
   };
   const confirmFile = `${plan.stateDir}\\handover\\confirmed-2.0`;
   await writeApp(installDir, { version: '1.0', mode: 'run', runsDir: winPath(runsDir) }, false);
@@ -124,8 +128,9 @@ async function scenario(
 
   // v1 starts the installer and exits; `wine` returns when node.exe has exited. Its cwd is the install
   // folder, as for an app started from a shortcut (the installer must not keep it).
-  const code = await w.run([winPath(w.nodeExe), winPath(join(startDir, 'app.mjs'))], { cwd: installDir });
-  assert.equal(code, 0, 'app v1 ran');
+  const v1 = w.run([winPath(w.nodeExe), winPath(join(startDir, 'app.mjs'))], { cwd: installDir });
+  // A v1 that outlives the wait is left to wineserver -k at the end.
+  if (lingerMs < waitTimeoutSeconds * 1000) assert.equal(await v1, 0, 'app v1 ran');
   const resultFile = join(stateDir, 'handover', 'result.json');
   const result: HandoverResult = await waitFor(
     'result.json',
@@ -136,11 +141,26 @@ async function scenario(
   return { installDir, stateDir, runsDir, result, log };
 }
 
+/** The run of v1 that the installer started after a roll back; on time out, the logs say why. */
+async function restartedV1(s: { runsDir: string; stateDir: string; log: string }): Promise<RunRecord> {
+  try {
+    return await waitFor(
+      'v1 to run again',
+      async () => (await readRuns(s.runsDir)).runs.find((r) => r.version === '1.0' && r.handover === '1'),
+      60_000,
+    );
+  } catch (error) {
+    const log = await readFile(join(s.stateDir, 'handover', 'install.log'), 'latin1').catch(() => s.log);
+    const output = await readFile(join(s.stateDir, 'handover', 'app-output.log'), 'latin1').catch(() => '');
+    throw new Error(`${String(error)}\ninstall.log:\n${log}\napp-output.log:\n${output}`);
+  }
+}
+
 test(
   'Wine: v1 starts the batch installer and exits; it waits, swaps, starts v2 with its arguments, v2 confirms',
   { skip },
   async () => {
-    const s = (await scenario('ok', 'confirm', 40, 5000))!;
+    const s = (await scenario('ok', 'confirm', { lingerMs: 5000 }))!;
     assert.deepEqual(s.result, { outcome: 'installed', version: '2.0', previousVersion: '1.0' }, s.log);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '2.0');
     assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'backup removed');
@@ -183,26 +203,20 @@ test('Wine: a v2 that crashes at start is rolled back and v1 runs again', { skip
   assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
   assert.equal(existsSync(`${s.installDir}.failed-2.0`), false);
   assert.match(s.log, /the app exited with code 3/);
-  const runs = await waitFor('v1 to run again', async () => {
-    const { runs } = await readRuns(s.runsDir);
-    return runs.some((r) => r.version === '1.0' && r.handover === '1') ? runs : undefined;
-  });
-  assert.deepEqual(runs.find((r) => r.version === '1.0')!.args, WINDOWS_ARGS);
+  const again = await restartedV1(s);
+  assert.deepEqual(again.args, WINDOWS_ARGS);
 });
 
 test(
   'Wine: a v2 that hangs without confirming is stopped after the timeout and rolled back',
   { skip },
   async () => {
-    const s = (await scenario('hang', 'hang', 3))!;
+    const s = (await scenario('hang', 'hang', { healthTimeoutSeconds: 3 }))!;
     assert.equal(s.result.outcome, 'rolled-back', s.log);
     assert.equal(s.result.reason, 'the new version did not confirm within 3 s');
     assert.match(s.log, /stopped the new version, pid \d+/);
     assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
-    await waitFor('v1 to run again', async () => {
-      const { runs } = await readRuns(s.runsDir);
-      return runs.some((r) => r.version === '1.0' && r.handover === '1') ? true : undefined;
-    });
+    await restartedV1(s);
   },
 );
 
@@ -210,7 +224,7 @@ test(
   'Wine: a staging folder that cannot be moved is retried, then the old version is put back and nothing starts',
   { skip },
   async (t) => {
-    const s = await scenario('locked', 'confirm', 40, 0, true);
+    const s = await scenario('locked', 'confirm', { lockStaging: true });
     if (s === undefined) {
       t.skip('chattr +i is not available here');
       return;
@@ -223,5 +237,23 @@ test(
     assert.equal(existsSync(`${s.installDir}.backup-1.0`), false, 'the backup was moved back');
     const { runs } = await readRuns(s.runsDir);
     assert.equal(runs.filter((r) => r.handover === '1').length, 0, 'nothing was restarted');
+  },
+);
+
+test(
+  'Wine: an app that does not exit in time: the installer gives up and nothing is moved',
+  { skip },
+  async () => {
+    const s = (await scenario('no-exit', 'confirm', { waitTimeoutSeconds: 2, lingerMs: 60_000 }))!;
+    assert.deepEqual(
+      s.result,
+      { outcome: 'failed', version: '2.0', previousVersion: '1.0', reason: 'the app did not exit in time' },
+      s.log,
+    );
+    assert.equal(await readFile(join(s.installDir, 'VERSION'), 'utf8'), '1.0');
+    assert.equal(await readFile(join(`${s.installDir}.staging-2.0`, 'VERSION'), 'utf8'), '2.0');
+    assert.match(s.log, /is still running: nothing was changed/);
+    const { runs } = await readRuns(s.runsDir);
+    assert.equal(runs.filter((r) => r.handover === '1').length, 0, 'nothing was started');
   },
 );
