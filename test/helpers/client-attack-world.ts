@@ -19,6 +19,8 @@ export interface ClientAttackWorld {
   /** The served files after 1.0.0 alone was published (for replays). */
   readonly old: Map<string, Uint8Array>;
   install(name: string, opts?: { modified?: boolean }): Promise<Install>;
+  /** Serves the repository folder as it is now (after a publisher command changed it). */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,11 @@ export async function clientAttackWorld(): Promise<ClientAttackWorld> {
       const inst = await freshInstall(project, server.url, name, opts);
       installs.push(inst);
       return inst;
+    },
+    reload: async () => {
+      const now = await readTree(project.config.repository);
+      server.files.clear();
+      for (const [k, v] of now) server.files.set(k, v);
     },
     close: async () => {
       await server.close();

@@ -5,10 +5,20 @@
  * drop its trusted timestamp (and snapshot) and accept the real, lower versions again.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { newKey } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { createKey } from '../../src/repo/key-store.js';
+import { replaceKey } from '../../src/repo/key-roles.js';
+import {
+  clientAttackWorld,
+  resignedTimestamp,
+  type ClientAttackWorld,
+} from '../helpers/client-attack-world.js';
+import { cachedState, folderDigest } from '../faults/world.js';
 
 test('fast-forward recovery: after a timestamp key rotation, real timestamps are accepted again', async () => {
   await using w = await tufWorld();
@@ -89,4 +99,39 @@ test('fast-forward recovery: rotating only the snapshot key also drops the trust
   const trusted = await w.trusted();
   assert.deepEqual(trusted.get('snapshot.json'), Buffer.from(w.repo.latest.get('snapshot')!));
   assert.deepEqual(trusted.get('timestamp.json'), Buffer.from(w.repo.latest.get('timestamp')!));
+});
+
+// Through the whole client, with the publisher's own key rotation command.
+describe('fast-forward recovery through Client.check', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('a fast-forwarded timestamp blocks updates until the publisher rotates the timestamp key', async () => {
+    const inst = await world.install('fast-forward');
+    const appBefore = await folderDigest(inst.installDir);
+    assert.equal((await inst.client().check()).kind, 'patches');
+    // The thief of the timestamp key publishes version 1000; the client accepts it (it is valid).
+    const forward = await resignedTimestamp(world, (signed) => {
+      signed['version'] = 1000;
+    });
+    world.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forward });
+    await inst.client().check();
+    world.server.reset();
+    // The real timestamp (a lower version) now looks like a rollback.
+    const stuck = await cachedState(inst.stateDir);
+    await assert.rejects(inst.client().check(), refused(DataError, 'ROLLBACK'));
+    assert.deepEqual(await cachedState(inst.stateDir), stuck);
+    // Recovery: the publisher replaces the timestamp key (new root version, re-signed timestamp).
+    await createKey(world.project.config.keys, 'timestamp-2');
+    await replaceKey(world.project.config, 'timestamp', 'timestamp-2');
+    await world.reload();
+    const update = await inst.client().check();
+    assert.equal(update.kind, 'patches');
+    const trusted = await readFile(join(inst.stateDir, 'metadata', 'timestamp.json'));
+    assert.deepEqual(trusted, Buffer.from(world.server.files.get('/metadata/timestamp.json')!));
+    assert.deepEqual(await folderDigest(inst.installDir), appBefore);
+  });
 });
