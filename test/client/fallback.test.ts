@@ -115,3 +115,23 @@ async function patchFile(name: string): Promise<string> {
   assert.equal(found.length, 1, `one stored ${name}`);
   return join(dir, found[0]!);
 }
+
+test('updateAndRestart: check, install and hand over in one call; none when up to date', async () => {
+  const { root, installDir, stateDir, client } = await setup('one-call');
+  try {
+    const result = await client.updateAndRestart({ restart: false, pid: await exitedPid() });
+    assert.equal(result.kind, 'handed-over');
+    if (result.kind !== 'handed-over') return;
+    assert.equal(result.version, '1.1.0');
+    assert.equal(result.via, 'patches');
+    assert.equal((await waitForResult(stateDir)).outcome, 'installed');
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]!.result.tar);
+    const next = new Client({
+      ...clientOptions(project, server.url, installDir, stateDir),
+      currentVersion: '1.1.0',
+    });
+    assert.deepEqual(await next.updateAndRestart(), { kind: 'none' });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
