@@ -147,3 +147,25 @@ test('targets with threshold 2: one signature is not enough (status: 1 missing);
   assert.equal(signed.code, 0, signed.stderr);
   assert.equal((await cli(['status'], { cwd: dir })).code, 0);
 });
+
+test('keys list shows each key, whether its private part is here, and the roles that list it; status --json', async () => {
+  const dir = await tempDir();
+  assert.equal((await cli(['init', '--yes', '--app', 'demo'], { cwd: dir })).code, 0);
+  const other = join(dir, 'other');
+  await mkdir(other);
+  assert.equal((await cli(['keys', 'new', 'helper', '--keys', other], { cwd: dir })).code, 0);
+  await copyFile(join(other, 'helper.pub.json'), join(dir, 'keys', 'helper.pub.json'));
+  assert.equal((await cli(['keys', 'add', 'snapshot', 'helper'], { cwd: dir })).code, 0);
+  const list = await cli(['keys', 'list'], { cwd: dir });
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^helper\s+[0-9a-f]{16}\s+public only\s+signs snapshot$/m);
+  assert.match(list.stdout, /^root\s+[0-9a-f]{16}\s+private\s+signs root$/m);
+  const json = await cli(['status', '--json'], { cwd: dir });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as {
+    ok: boolean;
+    roles: { role: string; keyIDs: string[]; threshold: number }[];
+  };
+  assert.equal(report.ok, true);
+  assert.equal(report.roles.find((r) => r.role === 'snapshot')?.keyIDs.length, 2);
+});
