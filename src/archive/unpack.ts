@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, chmod } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
@@ -198,6 +198,7 @@ async function writeFileExclusive(
 }
 
 async function prepareStaging(stagingDir: string): Promise<void> {
+  let exists = true;
   try {
     const s = await lstat(stagingDir);
     if (!s.isDirectory()) {
@@ -213,9 +214,26 @@ async function prepareStaging(stagingDir: string): Promise<void> {
       );
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await mkdir(stagingDir, { recursive: true });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapStaging(error, stagingDir);
+    exists = false;
   }
+  if (exists) return;
+  try {
+    // parents may be created; the staging folder itself must be new (EEXIST if someone raced us)
+    await mkdir(dirname(stagingDir), { recursive: true });
+    await mkdir(stagingDir);
+  } catch (error) {
+    throw wrapStaging(error, stagingDir);
+  }
+}
+
+function wrapStaging(error: unknown, stagingDir: string): unknown {
+  if (error instanceof NotsotufError) return error;
+  return new InstallError(
+    'STAGING_FAILED',
+    `cannot create staging folder "${stagingDir}": ${messageOf(error)} (check permissions and free space)`,
+    { cause: error },
+  );
 }
 
 async function isGzip(archivePath: string): Promise<boolean> {

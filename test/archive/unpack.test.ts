@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unpackArchive } from '../../src/archive/index.js';
+import { InstallError } from '../../src/errors.js';
 import { assertRefused, gz, header, rawTar, tempDir, unpackBytes } from './tar-builder.js';
 
 test('unpacks into an existing empty staging folder', async () => {
@@ -179,4 +180,20 @@ test('refuses a symlink with an empty target', async () => {
   await assertRefused(rawTar([{ name: 'empty-link', type: '2', linkname: '' }]), 'ARCHIVE_BAD_PATH', {
     message: /target is empty/,
   });
+});
+
+test('a staging folder that cannot be created is an InstallError naming it', async () => {
+  const root = await tempDir();
+  try {
+    await writeFile(join(root, 'a.tar'), rawTar([{ name: 'f', data: 'x' }]));
+    await writeFile(join(root, 'file'), 'not a folder');
+    await assert.rejects(unpackArchive(join(root, 'a.tar'), join(root, 'file', 'stage')), (e: unknown) => {
+      assert.ok(e instanceof InstallError, String(e));
+      assert.equal(e.code, 'STAGING_FAILED');
+      assert.match(e.message, /cannot create staging folder/);
+      return true;
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
