@@ -4,10 +4,18 @@
  * it can no longer sign anything; the number of versions followed in one refresh is bounded.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { newKey } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
+import { createKey } from '../../src/repo/key-store.js';
+import { replaceKey } from '../../src/repo/key-roles.js';
+import {
+  clientAttackWorld,
+  resignedTimestamp,
+  updateRefused,
+  type ClientAttackWorld,
+} from '../helpers/client-attack-world.js';
 
 test('root rotation: a client on root v1 follows the chain to v4, verifying each step', async () => {
   await using w = await tufWorld();
@@ -90,4 +98,32 @@ test('root rotation: at most maxRootRotations versions are followed in one refre
   assert.deepEqual((await w.trusted()).get('root.json'), Buffer.from(w.repo.roots[2]!));
   await w.client({ maxRootRotations: 32 }).refresh();
   assert.deepEqual((await w.trusted()).get('root.json'), Buffer.from(w.repo.roots[5]!));
+});
+
+// Through the whole client, with the publisher's own key rotation command.
+describe('root rotation through Client.check/install', () => {
+  let world: ClientAttackWorld;
+  before(async () => {
+    world = await clientAttackWorld();
+  });
+  after(() => world.close());
+
+  test('after the publisher replaces the timestamp key, the old key can no longer sign', async () => {
+    const inst = await world.install('rotated-out');
+    await createKey(world.project.config.keys, 'timestamp-new');
+    await replaceKey(world.project.config, 'timestamp', 'timestamp-new');
+    await world.reload();
+    // The client follows the new root (first, honest check inside updateRefused), then the old,
+    // rotated-out key signs a newer timestamp: refused, app and cached state unchanged.
+    const forged = await resignedTimestamp(
+      world,
+      (signed) => {
+        signed['version'] = Number(signed['version']) + 1;
+      },
+      'timestamp',
+    );
+    await updateRefused(world, inst, 'METADATA_REFUSED', (server) =>
+      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forged }),
+    );
+  });
 });
