@@ -67,9 +67,14 @@ now() {
   date +%s
 }
 
-# Whether a pid exists. kill -0 fails for another user's process too (EPERM): ps -p asks again.
+# Whether a pid runs. kill -0 fails for another user's process too (EPERM): ps -p asks again. A
+# zombie (exited, not yet reaped by a parent that does not wait) has exited for our purpose.
 alive() {
-  kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
+  kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1 || return 1
+  case "$(ps -o stat= -p "$1" 2>/dev/null)" in
+    Z*) return 1 ;;
+  esac
+  return 0
 }
 
 # Fractional sleep where the system has it (GNU, BSD and busybox do), whole seconds otherwise.

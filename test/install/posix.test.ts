@@ -387,3 +387,29 @@ test(
     }
   },
 );
+
+test('an app that exited but whose parent never reaps it (a zombie) counts as exited', { skip }, async () => {
+  const s = await setup('confirm', { waitTimeoutSeconds: 10 });
+  // sh starts the "app" in the background, then becomes `sleep 30`, which never waits for it.
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const pid = Number(
+      await new Promise<string>((resolve) =>
+        parent.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+      ),
+    );
+    await startHandover({ ...s.plan, pid });
+    const r = await result(s.plan);
+    assert.equal(
+      r.outcome,
+      'installed',
+      await readFile(join(s.plan.stateDir, 'handover', 'install.log'), 'utf8'),
+    );
+    assert.ok(isAlive(pid), 'the app is still a zombie: kill -0 alone would have waited for it');
+  } finally {
+    parent.kill();
+    await s.remove();
+  }
+});
