@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { DataError, InstallError, messageOf } from '../errors.js';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
 import { tempNameFor } from './atomic-file.js';
 import { inPublishOrder } from './repository-writer.js';
 import { verifyRepository } from './verify.js';
@@ -59,6 +59,13 @@ export async function publishRepository(
   dest: string,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
+  const inside = relative(resolve(repoDir), resolve(dest));
+  if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))) {
+    throw new UsageError(
+      'BAD_DESTINATION',
+      `${dest} is inside the repository ${repoDir}: publish to a folder outside it`,
+    );
+  }
   if (options.unsafeSkipVerify !== true) {
     const report = await verifyRepository(repoDir, options.now === undefined ? {} : { now: options.now });
     if (!report.ok) {

@@ -73,6 +73,9 @@ test('publish refuses a repository that does not verify, and copies nothing', as
   const dest = join(await tempDir('notsotuf-public-'), 'site');
   await assert.rejects(publishRepository(config.repository, dest), { code: 'REPOSITORY_INVALID' });
   await assert.rejects(readFile(join(dest, 'metadata', 'timestamp.json')), { code: 'ENOENT' });
+  await assert.rejects(publishRepository(config.repository, join(config.repository, 'copy')), {
+    code: 'BAD_DESTINATION',
+  });
 });
 
 test('serve: files, byte ranges (resume), 416 past the end, nothing outside the folder', async () => {
