@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Digest } from '../core/custom-metadata.js';
-import { DataError, InstallError, NotsotufError, messageOf } from '../errors.js';
+import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
 import { writeAtomically } from './atomic-file.js';
 
 /**
@@ -67,7 +67,7 @@ export async function gunzipTo(
       );
     }
     if (code === 'ENOENT' && (error as NodeJS.ErrnoException).path === archivePath) {
-      throw new InstallError('ARCHIVE_NOT_FOUND', `archive ${archivePath} does not exist`, { cause: error });
+      throw new UsageError('ARCHIVE_NOT_FOUND', `archive ${archivePath} does not exist`, { cause: error });
     }
     throw new InstallError(
       'ARCHIVE_WRITE_FAILED',
