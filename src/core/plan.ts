@@ -16,7 +16,8 @@ import { channelAccepts, compareVersions, parseVersion } from './version.js';
  * - rollout: a release with rollout P is offered when the per-install id (in [0, 100)) is below P;
  * - releases the install rolled back (skipped) are never offered again;
  * - a `required` release stops the chain there: the install goes to the lowest offered required
- *   release above it, and the next check goes on from it;
+ *   release above it, and the next check goes on from it; a required release whose rollout does
+ *   not include this install yet is a ceiling (nothing above it is offered until it is);
  * - patches when an unbroken chain of signed patches leads from the current tar to the target's
  *   signed tar, a source tar is available, and the chain's total does not exceed the full archive;
  *   anything else (a missing link, a digest that does not chain, an unknown format) means full.
@@ -112,12 +113,17 @@ export function chooseRelease(
 ): PlannedTarget<ArchiveMeta> | undefined {
   const current = parseVersion(input.currentVersion).text;
   const skipped = new Set((input.skippedVersions ?? []).map((v) => parseVersion(v).text));
-  const offered = [...archives.values()]
+  const candidates = [...archives.values()]
     .filter(({ meta }) => compareVersions(meta.version, current) > 0)
     .filter(({ meta }) => channelAccepts(input.channel, parseVersion(meta.version).channel))
-    .filter(({ meta }) => input.rolloutId < meta.rollout)
     .filter(({ meta }) => !skipped.has(meta.version))
     .sort((a, b) => compareVersions(a.meta.version, b.meta.version));
+  // A required release this install is not in the rollout of yet is a ceiling: going past it would
+  // skip what it is required for (a migration, a key change). The install waits below it.
+  const gate = candidates.find(({ meta }) => meta.required && !(input.rolloutId < meta.rollout));
+  const offered = candidates
+    .filter(({ meta }) => input.rolloutId < meta.rollout)
+    .filter(({ meta }) => gate === undefined || compareVersions(meta.version, gate.meta.version) < 0);
   const required = offered.find(({ meta }) => meta.required);
   return required ?? offered[offered.length - 1];
 }

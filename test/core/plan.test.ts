@@ -123,6 +123,20 @@ test('a required release stops the chain there, and the next check goes on from 
   assert.equal(versionOf(planUpdate(targets, { ...base, currentVersion: '1.1.0' })), '1.2.0');
 });
 
+test('a required release not rolled out to this install yet is a ceiling, never skipped over', () => {
+  const targets = [
+    archive('1.0.0'),
+    archive('1.1.0'),
+    archive('1.2.0', { required: true, rollout: 10 }),
+    archive('1.3.0'),
+  ];
+  assert.equal(versionOf(planUpdate(targets, { ...base, rolloutId: 50 })), '1.1.0');
+  assert.equal(versionOf(planUpdate(targets, { ...base, rolloutId: 5 })), '1.2.0');
+  assert.deepEqual(planUpdate(targets, { ...base, currentVersion: '1.1.0', rolloutId: 50 }), {
+    kind: 'none',
+  });
+});
+
 test('a required pre-release does not stop a stable install', () => {
   const targets = [archive('1.0.0'), archive('1.1.0b1', { required: true }), archive('1.2.0')];
   assert.equal(versionOf(planUpdate(targets, base)), '1.2.0');
