@@ -24,6 +24,14 @@ export interface FetcherOptions {
   timeoutMs?: number;
   /** Fail when no byte arrives for this long, in milliseconds (default 30 s). */
   stallTimeoutMs?: number;
+  /**
+   * Fail when fewer than this many bytes per second arrive, averaged over each `rateWindowMs`
+   * (default 1024 B/s over 30 s windows; 0 turns it off). It stops a server that trickles a byte
+   * just often enough to dodge the stall timeout (slow retrieval), without capping the total
+   * time of a large download on an honest slow link.
+   */
+  minBytesPerSecond?: number;
+  rateWindowMs?: number;
 }
 
 export interface Fetcher {
@@ -57,11 +65,17 @@ export class HttpStatusError extends TransportError {
 
 const DEFAULT_METADATA_TIMEOUT_MS = 60_000;
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
+const DEFAULT_RATE_WINDOW_MS = 30_000;
 
 export function createFetcher(options: FetcherOptions = {}): Fetcher {
   const fetchFn: FetchFn = options.fetch ?? globalThis.fetch;
   const baseHeaders = { ...options.headers };
   const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  const rate = {
+    minBytesPerSecond: options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+    windowMs: options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+  };
 
   async function fetchBytes(
     url: string,
@@ -76,6 +90,7 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
       headers: baseHeaders,
       timeoutMs: options.timeoutMs ?? DEFAULT_METADATA_TIMEOUT_MS,
       stallMs,
+      rate,
       signal: opts.signal,
       prepare: (response) => {
         if (response.status !== 200) throw new HttpStatusError(url, response.status);
@@ -126,6 +141,7 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
           headers: offset > 0 ? { ...baseHeaders, Range: `bytes=${offset}-` } : baseHeaders,
           timeoutMs: options.timeoutMs,
           stallMs,
+          rate,
           signal: opts.signal,
           prepare: async (response) => {
             let start: number;
@@ -184,6 +200,7 @@ interface RequestOptions {
   headers: Record<string, string>;
   timeoutMs: number | undefined;
   stallMs: number;
+  rate: { minBytesPerSecond: number; windowMs: number };
   signal: AbortSignal | undefined;
   prepare: (response: Response) => void | Promise<void>;
   onChunk: (chunk: Uint8Array) => Promise<void>;
@@ -238,6 +255,24 @@ async function request(url: string, o: RequestOptions): Promise<void> {
         o.stallMs,
       );
   };
+  // Bytes that arrived in the current rate window; checked at the end of each window.
+  let windowBytes = 0;
+  const minPerWindow = (o.rate.minBytesPerSecond * o.rate.windowMs) / 1000;
+  const rateTimer =
+    o.rate.minBytesPerSecond > 0 && o.rate.windowMs > 0
+      ? setInterval(() => {
+          if (windowBytes < minPerWindow)
+            stop(
+              new TransportError(
+                'TOO_SLOW',
+                `The update server sent only ${windowBytes} bytes in ${o.rate.windowMs} ms while ` +
+                  `downloading ${url} (less than ${o.rate.minBytesPerSecond} bytes per second). ` +
+                  `Check the network and retry; the download resumes where it stopped.`,
+              ),
+            );
+          windowBytes = 0;
+        }, o.rate.windowMs)
+      : undefined;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     armStall();
@@ -282,6 +317,7 @@ async function request(url: string, o: RequestOptions): Promise<void> {
       }
       if (step.done) break;
       armStall();
+      windowBytes += step.value.length;
       await o.onChunk(step.value);
       if (ownReason !== undefined) throw ownReason;
     }
@@ -292,6 +328,7 @@ async function request(url: string, o: RequestOptions): Promise<void> {
   } finally {
     clearTimeout(total);
     clearTimeout(stall);
+    clearInterval(rateTimer);
     o.signal?.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -219,3 +219,26 @@ test('downloadTo: a stall keeps what arrived, and the next call resumes from the
   await f.downloadTo(`${w.server.url}/f`, p, { offset: got, maxLength: FILE.length });
   assert.deepEqual(await readFile(p), FILE);
 });
+
+test(
+  'a server that trickles just fast enough to dodge the stall timeout is stopped by the rate floor',
+  LIMIT,
+  async () => {
+    await using w = await world();
+    w.server.behave('/f', { kind: 'trickle', chunk: 1, intervalMs: 10 });
+    const f = createFetcher({ stallTimeoutMs: 5000, minBytesPerSecond: 1000, rateWindowMs: 300 });
+    await assert.rejects(
+      f.downloadTo(`${w.server.url}/f`, join(w.dir, 'p'), { offset: 0, maxLength: 1e6 }),
+      code('TOO_SLOW', TransportError),
+    );
+    await assert.rejects(f.fetchBytes(`${w.server.url}/f`, 1e6), code('TOO_SLOW', TransportError));
+  },
+);
+
+test('an honest download at full speed passes the rate floor', LIMIT, async () => {
+  await using w = await world();
+  const f = createFetcher({ minBytesPerSecond: 1, rateWindowMs: 1000 });
+  const p = join(w.dir, 'p');
+  await f.downloadTo(`${w.server.url}/f`, p, { offset: 0, maxLength: FILE.length });
+  assert.deepEqual(await readFile(p), FILE);
+});
