@@ -16,3 +16,5 @@ export { CHANNELS } from '../core/version.js';
 export type { HandoverResult } from './handover.js';
 export { HANDOVER_ENV } from './handover.js';
 export { DataError, InstallError, NotsotufError, TransportError, UsageError } from '../errors.js';
+export { HttpStatusError } from './fetcher.js';
+export type { FetchFn } from './fetcher.js';
