@@ -97,6 +97,27 @@ test('slow retrieval: trickled metadata is stopped by the metadata timeout', LIM
   assert.deepEqual((await w.trusted()).get('snapshot.json'), before.get('snapshot.json'));
 });
 
+test(
+  'slow retrieval: metadata trickled just above the stall timeout is stopped by the rate floor',
+  LIMIT,
+  async () => {
+    await using w = await tufWorld();
+    await w.client().refresh();
+    const before = await w.trusted();
+    w.repo.publishAll();
+    w.server.behave('/metadata/2.snapshot.json', { kind: 'trickle', chunk: 1, intervalMs: 10 });
+    await assert.rejects(
+      w
+        .client({
+          fetcher: { stallTimeoutMs: 5000, timeoutMs: 60_000, minBytesPerSecond: 1000, rateWindowMs: 300 },
+        })
+        .refresh(),
+      refused(TransportError, 'TOO_SLOW'),
+    );
+    assert.deepEqual((await w.trusted()).get('snapshot.json'), before.get('snapshot.json'));
+  },
+);
+
 // Through the whole client: the installed app and the client's cached state stay as they were.
 describe('slow retrieval through Client.check/install', () => {
   let world: ClientAttackWorld;
