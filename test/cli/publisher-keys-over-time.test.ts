@@ -143,9 +143,21 @@ test('targets with threshold 2: one signature is not enough (status: 1 missing);
   const status = await cli(['status'], { cwd: dir });
   assert.equal(status.code, 1);
   assert.match(status.stdout, /targets\s+v2\s+.*1\/2 signatures \(1 missing\)/);
+  const before = await freshClient(dir, join(dir, 'repository'));
+  try {
+    await assert.rejects(before.refresh(), /targets was signed by 1\/2 keys/);
+  } finally {
+    await before.close();
+  }
   const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
   assert.equal(signed.code, 0, signed.stderr);
   assert.equal((await cli(['status'], { cwd: dir })).code, 0);
+  const after = await freshClient(dir, join(dir, 'repository'));
+  try {
+    assert.equal(await after.refresh(), 2);
+  } finally {
+    await after.close();
+  }
 });
 
 test('keys list shows each key, whether its private part is here, and the roles that list it; status --json', async () => {
