@@ -12,6 +12,8 @@ export interface HandoverFiles {
   readonly appLog: string;
   /** Windows only: the small script that starts the app and reports its exit (install.windows.ts). */
   readonly runner: string;
+  /** The running installer's pid, removed when it has written its result: one installer at a time. */
+  readonly pidFile: string;
 }
 
 export function handoverFiles(stateDir: string, platform: 'posix' | 'windows'): HandoverFiles {
@@ -22,5 +24,6 @@ export function handoverFiles(stateDir: string, platform: 'posix' | 'windows'): 
     log: handoverLogPath(stateDir),
     appLog: join(dir, 'app-output.log'),
     runner: join(dir, 'restart.cmd'),
+    pidFile: join(dir, 'installer.pid'),
   };
 }

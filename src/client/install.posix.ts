@@ -52,6 +52,7 @@ APP_LOG=${shQuote(files.appLog)}
 RESULT=${shQuote(handoverResultPath(plan.stateDir))}
 CONFIRM=${shQuote(confirmFilePath(plan.stateDir, plan.version))}
 SCRIPT=${shQuote(files.script)}
+PID_FILE=${shQuote(files.pidFile)}
 VERSION_JSON=${shQuote(JSON.stringify(plan.version))}
 PREVIOUS_JSON=${shQuote(JSON.stringify(plan.previousVersion))}
 WAIT_TIMEOUT=${plan.waitTimeoutSeconds}
@@ -86,7 +87,7 @@ nap() {
 # removes itself first: the shell keeps reading it from the open file). Reasons are fixed phrases
 # from this script (no quotes or backslashes), so they need no JSON escaping.
 result() {
-  rm -f "$SCRIPT"
+  rm -f "$SCRIPT" "$PID_FILE"
   if [ -n "$2" ]; then reason=",\\"reason\\":\\"$2\\""; else reason=; fi
   printf '{"outcome":"%s","version":%s,"previousVersion":%s%s}\\n' "$1" "$VERSION_JSON" "$PREVIOUS_JSON" "$reason" >"$RESULT.tmp" &&
     mv -f "$RESULT.tmp" "$RESULT"

@@ -10,7 +10,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
 import type { HandoverPlan } from './handover.js';
@@ -34,6 +34,8 @@ export interface HandoverSeams {
   readonly canWriteInstallDir?: (plan: HandoverPlan) => Promise<boolean>;
   /** Windows: cmd.exe (default: %ComSpec%). */
   readonly comspec?: string;
+  /** Whether a process exists (default: process.kill(pid, 0)). */
+  readonly isRunning?: (pid: number) => boolean;
 }
 
 /** Checks a plan before anything is written. UsageError names the field to fix. */
@@ -92,6 +94,7 @@ export async function startHandover(
   const platform = seams.platform ?? process.platform;
   const windows = platform === 'win32';
   const files = handoverFiles(plan.stateDir, windows ? 'windows' : 'posix');
+  await refuseIfRunning(files, seams.isRunning ?? isRunning);
   try {
     await mkdir(files.dir, { recursive: true });
     // Left over from an earlier hand-over: a stale confirm file or result would be taken for this one's.
@@ -116,7 +119,10 @@ export async function startHandover(
   if (windows) {
     const writable = await (seams.canWriteInstallDir ?? canRenameInstallDir)(plan);
     const launch = windowsLaunch(plan, files, { elevate: !writable, comspec: seams.comspec });
-    await started(spawn(launch.command, launch.args, launch.options), files);
+    const child = spawn(launch.command, launch.args, launch.options);
+    await started(child, files);
+    // The elevated launcher's pid is PowerShell's, which exits at once: no guard then.
+    if (!launch.elevated) await recordPid(files, child.pid);
   } else {
     const log = await open(files.log, 'a');
     try {
@@ -127,11 +133,53 @@ export async function startHandover(
         stdio: ['ignore', log.fd, log.fd],
       });
       await started(child, files);
+      await recordPid(files, child.pid);
     } finally {
       await log.close();
     }
   }
   return { script: files.script, log: files.log };
+}
+
+/** Whether a process exists: signal 0 checks without sending (EPERM: it exists, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One installer at a time: a second one would find the folders already swapped and overwrite the
+ * first one's result. The pid file is removed by the script when it writes its result; one left by a
+ * script that died (a reboot) names a process that no longer runs.
+ */
+async function refuseIfRunning(files: HandoverFiles, running: (pid: number) => boolean): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(files.pidFile, 'utf8');
+  } catch {
+    return;
+  }
+  const pid = Number(text.trim());
+  if (text.length < 32 && Number.isSafeInteger(pid) && pid > 0 && running(pid)) {
+    throw new InstallError(
+      'HANDOVER_RUNNING',
+      `an installer is already running (pid ${pid}, see ${files.log}): wait for it to write its result ` +
+        '(it gives up by itself if the app does not exit in time), then try again',
+    );
+  }
+}
+
+async function recordPid(files: HandoverFiles, pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  try {
+    await writeAtomically(files.pidFile, `${pid}\n`);
+  } catch {
+    // Only the guard against a second installer is lost; the one started runs as it should.
+  }
 }
 
 /** Resolves once the OS has started the child (rejects with InstallError if it could not), then lets it go. */

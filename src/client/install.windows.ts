@@ -73,6 +73,7 @@ export function windowsEnv(plan: HandoverPlan, files: HandoverFiles): Record<str
     NOTSOTUF_CONFIRM: confirmFilePath(plan.stateDir, plan.version),
     NOTSOTUF_EXITED: win32.join(files.dir, 'app-exited'),
     NOTSOTUF_RUNNER: files.runner,
+    NOTSOTUF_PID_FILE: files.pidFile,
     NOTSOTUF_VERSION: plan.version,
     NOTSOTUF_PREVIOUS_VERSION: plan.previousVersion,
     NOTSOTUF_WAIT_TIMEOUT: String(plan.waitTimeoutSeconds),
@@ -330,6 +331,7 @@ if defined REASON (
 ) else (
   >"!NOTSOTUF_RESULT!.tmp" echo {"outcome":"%~1","version":"!NOTSOTUF_VERSION!","previousVersion":"!NOTSOTUF_PREVIOUS_VERSION!"}
 )
+del "!NOTSOTUF_PID_FILE!" >nul 2>&1
 move /y "!NOTSOTUF_RESULT!.tmp" "!NOTSOTUF_RESULT!" >nul 2>&1
 call :log result: %~1 !REASON!
 exit /b 0
@@ -338,6 +340,8 @@ exit /b 0
 
 /** A command to start, with its spawn options. */
 export interface WindowsLaunch {
+  /** Started through the elevated (UAC) launcher. */
+  readonly elevated: boolean;
   readonly command: string;
   readonly args: readonly string[];
   readonly options: SpawnOptions;
@@ -372,6 +376,7 @@ export function windowsLaunch(
   const common: SpawnOptions = { detached: true, windowsHide: true, stdio: 'ignore', cwd: files.dir };
   if (!options.elevate) {
     return {
+      elevated: false,
       command: comspec,
       args: [cmdLine],
       options: { ...common, windowsVerbatimArguments: true, env: { ...base, ...values } },
@@ -385,6 +390,7 @@ export function windowsLaunch(
     `Start-Process -FilePath 'powershell.exe' -Verb RunAs -WindowStyle Hidden -ArgumentList ` +
     `'-NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand ${encodePowerShell(inner)}'`;
   return {
+    elevated: true,
     command: 'powershell.exe',
     args: [
       '-NoProfile',

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
 import { confirmFilePath, readHandoverResult } from '../../src/client/handover.js';
 import { startHandover } from '../../src/client/install.js';
+import { InstallError } from '../../src/errors.js';
 import type { AppMode } from './fixture-app.js';
 import {
   TRICKY_ARGS,
@@ -413,3 +414,37 @@ test('an app that exited but whose parent never reaps it (a zombie) counts as ex
     await s.remove();
   }
 });
+
+test(
+  'one installer at a time: a second hand-over is refused while the first waits, and allowed after it finished',
+  { skip },
+  async () => {
+    const s = await setup('confirm', { waitTimeoutSeconds: 30 });
+    const app = oldApp(60_000);
+    try {
+      await startHandover({ ...s.plan, pid: app.pid });
+      await assert.rejects(
+        startHandover({ ...s.plan, pid: app.pid }),
+        (e: unknown) => e instanceof InstallError && e.code === 'HANDOVER_RUNNING',
+      );
+      process.kill(app.pid);
+      const r = await result(s.plan);
+      assert.equal(r.outcome, 'installed');
+      assert.equal(
+        existsSync(join(s.plan.stateDir, 'handover', 'installer.pid')),
+        false,
+        'the script removed its pid file',
+      );
+      // Done: the next hand-over (here one that fails at once: nothing is staged any more) may start.
+      await startHandover({ ...s.plan, pid: app.pid });
+      assert.equal((await result(s.plan)).reason, 'the staging folder is missing');
+    } finally {
+      try {
+        process.kill(app.pid);
+      } catch {
+        // already gone
+      }
+      await s.remove();
+    }
+  },
+);
