@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import type { Digest } from '../core/custom-metadata.js';
 import { lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, chmod } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +19,11 @@ const READ_CHUNK = 256 * 1024;
 
 export interface UnpackOptions {
   readonly limits?: Partial<UnpackLimits>;
+  /**
+   * The signed digest of the uncompressed tar: checked while unpacking (the stream stops as soon as
+   * it is longer), and the staging folder is removed when it differs.
+   */
+  readonly expectedTar?: Digest;
   readonly signal?: AbortSignal;
 }
 
@@ -23,6 +31,15 @@ export interface UnpackResult {
   readonly entries: number;
   /** Sum of file sizes written. */
   readonly bytes: number;
+  /** The uncompressed tar that was read. */
+  readonly tar: Digest;
+}
+
+function tarMismatch(archivePath: string, what: string): DataError {
+  return new DataError(
+    'TAR_DIGEST_MISMATCH',
+    `${archivePath} holds a tar with ${what}: the archive is corrupt or tampered with; nothing was installed, download it again`,
+  );
 }
 
 // eslint-disable-next-line no-control-regex
@@ -348,15 +365,31 @@ export async function unpackArchive(
   };
 
   try {
+    const tarHash = createHash('sha256');
+    let tarLength = 0;
+    const expected = options.expectedTar;
+    const verify = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        tarLength += chunk.length;
+        if (expected && tarLength > expected.length) {
+          return done(tarMismatch(archivePath, `more than the signed ${expected.length} bytes`));
+        }
+        tarHash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const file = createReadStream(archivePath, { highWaterMark: READ_CHUNK });
     if (gzip) {
-      await pipeline(
-        createReadStream(archivePath, { highWaterMark: READ_CHUNK }),
-        createGunzip({ chunkSize: READ_CHUNK }),
-        consume,
-        { signal },
-      );
+      await pipeline(file, createGunzip({ chunkSize: READ_CHUNK }), verify, consume, { signal });
     } else {
-      await pipeline(createReadStream(archivePath, { highWaterMark: READ_CHUNK }), consume, { signal });
+      await pipeline(file, verify, consume, { signal });
+    }
+    const sha256 = tarHash.digest('hex');
+    if (expected && (sha256 !== expected.sha256 || tarLength !== expected.length)) {
+      throw tarMismatch(
+        archivePath,
+        `sha256 ${sha256} (${tarLength} bytes), not the signed ${expected.sha256} (${expected.length} bytes)`,
+      );
     }
     await pool.drain();
     for (const link of links) {
@@ -376,7 +409,7 @@ export async function unpackArchive(
     }
     // deepest first; creating entries changed the folders' times, so set them last
     for (const dir of dirs.reverse()) await utimes(where(dir.path), dir.mtime, dir.mtime);
-    return { entries, bytes };
+    return { entries, bytes, tar: { sha256, length: tarLength } };
   } catch (error) {
     await pool.settle(); // no write may land after the folder is removed
     await rm(stagingDir, { recursive: true, force: true, maxRetries: 3 });

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,10 @@ test('unpacks into an existing empty staging folder', async () => {
   try {
     await writeFile(join(root, 'a.tar'), rawTar([{ name: 'f', data: 'x' }]));
     await mkdir(join(root, 'stage'));
-    assert.deepEqual(await unpackArchive(join(root, 'a.tar'), join(root, 'stage')), { entries: 1, bytes: 1 });
+    const tar = rawTar([{ name: 'f', data: 'x' }]);
+    const { entries, bytes, tar: digest } = await unpackArchive(join(root, 'a.tar'), join(root, 'stage'));
+    assert.deepEqual({ entries, bytes }, { entries: 1, bytes: 1 });
+    assert.deepEqual(digest, { sha256: createHash('sha256').update(tar).digest('hex'), length: tar.length });
     assert.equal(await readFile(join(root, 'stage', 'f'), 'utf8'), 'x');
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -193,6 +197,36 @@ test('a staging folder that cannot be created is an InstallError naming it', asy
       assert.match(e.message, /cannot create staging folder/);
       return true;
     });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('expectedTar: unpacks when the tar matches the signed digest, refuses and cleans up when it does not', async () => {
+  const root = await tempDir();
+  try {
+    const tar = rawTar([{ name: 'f', data: 'signed' }]);
+    await writeFile(join(root, 'a.tar.gz'), gz(tar));
+    const signed = { sha256: createHash('sha256').update(tar).digest('hex'), length: tar.length };
+    const ok = await unpackArchive(join(root, 'a.tar.gz'), join(root, 'ok'), { expectedTar: signed });
+    assert.deepEqual(ok.tar, signed);
+
+    const other = rawTar([{ name: 'f', data: 'evil!!' }]); // same length, other bytes
+    await writeFile(join(root, 'b.tar.gz'), gz(other));
+    await assert.rejects(unpackArchive(join(root, 'b.tar.gz'), join(root, 'bad'), { expectedTar: signed }), {
+      name: 'DataError',
+      code: 'TAR_DIGEST_MISMATCH',
+    });
+    const longer = rawTar([
+      { name: 'f', data: 'signed' },
+      { name: 'g', data: 'more' },
+    ]);
+    await writeFile(join(root, 'c.tar.gz'), gz(longer));
+    await assert.rejects(
+      unpackArchive(join(root, 'c.tar.gz'), join(root, 'bad'), { expectedTar: signed }),
+      /more than the signed/,
+    );
+    assert.deepEqual((await readdir(root)).sort(), ['a.tar.gz', 'b.tar.gz', 'c.tar.gz', 'ok']);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
