@@ -245,3 +245,19 @@ test('initialize replaces a damaged trusted root with the shipped one, and the c
   await s.client().refresh();
   assert.deepEqual(await readFile(md), Buffer.from(s.repo.roots[1]!));
 });
+
+test('target paths with dot segments are refused instead of leaving the targets folder', async () => {
+  await using s = await setup();
+  const c = s.client();
+  await c.refresh();
+  for (const path of ['../escape.bin', 'a/./b', 'a//b', '%2e%2E/x', 'dir/..'])
+    assert.throws(
+      () => c.targetUrl({ path, length: 1, hashes: { sha256: 'ab' }, custom: undefined }),
+      (e: unknown) => e instanceof DataError && e.code === 'BAD_TARGET_PATH',
+      path,
+    );
+  assert.match(
+    c.targetUrl({ path: 'dir/a..b', length: 1, hashes: { sha256: 'ab' }, custom: undefined }),
+    /\/targets\/dir\/ab\.a\.\.b$/,
+  );
+});

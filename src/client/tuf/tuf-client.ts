@@ -134,6 +134,14 @@ export class TufClient {
   /** URL of a target file (consistent snapshot: <targetsUrl>/<dir>/<sha256>.<name>, spec 5.7.3). */
   targetUrl(target: TrustedTarget): string {
     const segments = target.path.split('/');
+    // URL parsing resolves `.` and `..` segments (even percent-encoded), which would leave the
+    // targets folder on the server: such a signed path is refused rather than rewritten.
+    if (segments.some((s) => s === '' || /^(\.|%2e){1,2}$/i.test(s)))
+      throw new DataError(
+        'BAD_TARGET_PATH',
+        `The signed target path "${target.path}" has an empty, "." or ".." segment and cannot be ` +
+          `downloaded safely. Tell the publisher.`,
+      );
     if (consistentSnapshot(this.#refreshed())) {
       const hash = target.hashes['sha256'] ?? Object.values(target.hashes)[0];
       if (hash === undefined)
