@@ -1,0 +1,89 @@
+/**
+ * Fault: the updater process is killed with SIGKILL during the download, while the patch is being
+ * applied, and while the new version is being unpacked into the staging folder. Nothing of the
+ * update has touched the install folder yet, so the next start must find the old version byte for
+ * byte, and the next update must succeed (resuming the download where it can) and leave nothing
+ * behind once it settles.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import type { Project } from '../client/fixture.js';
+import { exitedPid, makeProject, TSX_LOADER, waitForResult } from '../client/fixture.js';
+import type { FaultServer } from '../helpers/fault-server.js';
+import { startFaultServer } from '../helpers/fault-server.js';
+import { exited } from './processes.js';
+import type { ChildSettings, KillAt } from './updater-child.js';
+import { folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
+
+const CHILD = fileURLToPath(new URL('./updater-child.ts', import.meta.url));
+
+let project: Project;
+let server: FaultServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startFaultServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+const CASES: { step: KillAt; via: 'patches' | 'full'; seen: RegExp }[] = [
+  { step: 'download', via: 'full', seen: /^download \d+\/\d+$/ },
+  { step: 'patching', via: 'patches', seen: /^patching \d+$/ },
+  { step: 'unpacking', via: 'full', seen: /^unpacking \d+$/ },
+];
+
+for (const { step, via, seen } of CASES) {
+  test(`SIGKILL of the updater during ${step}: the next start finds the old version intact and the next update succeeds`, async () => {
+    const inst = await freshInstall(project, server.url, `kill-${step}`, { modified: via === 'full' });
+    try {
+      const appBefore = await folderDigest(inst.installDir);
+      const settings: ChildSettings = {
+        options: inst.options,
+        killAt: step,
+        marker: join(inst.root, 'marker'),
+        pid: await exitedPid(),
+      };
+      const settingsFile = join(inst.root, 'settings.json');
+      await writeFile(settingsFile, JSON.stringify(settings));
+      const child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD, settingsFile], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const { signal } = await exited(child);
+      assert.equal(signal, 'SIGKILL', `the updater was killed (stderr: ${stderr})`);
+      assert.match(await readFile(settings.marker, 'utf8'), seen, 'the kill landed inside the step');
+
+      // The next start: the old version, byte for byte, whatever the kill left in the state folder.
+      assert.deepEqual(await folderDigest(inst.installDir), appBefore);
+      const mark = server.log.length;
+      const client = inst.client();
+      const update = await client.check();
+      assert.equal(update.kind, via);
+      const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+      if (step === 'download') {
+        const resumed = server.log.slice(mark).filter((r) => r.path.endsWith('.tar.gz'));
+        assert.equal(resumed.length, 1);
+        assert.match(resumed[0]!.range ?? '', /^bytes=[1-9]\d*-$/, 'the partial download was resumed');
+      }
+      await staged.quitAndInstall();
+      assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
+      assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'));
+      // Once the new version starts and settles, nothing of the killed run is left.
+      assert.deepEqual(await inst.client({ currentVersion: '1.1.0' }).check(), { kind: 'none' });
+      assert.deepEqual(await unfinished(inst.root), []);
+    } finally {
+      await inst.cleanup();
+    }
+  });
+}
