@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TargetFile } from '@tufjs/models';
 import { gunzipTo, packFolder } from '../archive/index.js';
 import { toCustom } from '../core/custom-metadata.js';
@@ -106,6 +106,38 @@ async function checkFolder(folder: string): Promise<void> {
   }
 }
 
+function within(parent: string, child: string): boolean {
+  const r = relative(resolve(parent), resolve(child));
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * The app folder must not hold the key folder (private keys would be packed and published), the
+ * repository or the cache, nor be inside them: `release add 1.0.0 .` in the project folder is the
+ * mistake this stops.
+ */
+function checkFolderPlace(config: RepoConfig, folder: string): void {
+  const places = [
+    ['key folder', config.keys],
+    ['repository', config.repository],
+    ['cache', config.cache],
+  ] as const;
+  for (const [what, path] of places) {
+    if (within(folder, path)) {
+      throw new UsageError(
+        'FOLDER_HOLDS_PROJECT',
+        `${folder} contains the ${what} ${path}: pass the folder of the built app only (e.g. ./dist), never the project folder`,
+      );
+    }
+    if (within(path, folder)) {
+      throw new UsageError(
+        'FOLDER_IN_PROJECT',
+        `${folder} is inside the ${what} ${path}: pass the folder of the built app`,
+      );
+    }
+  }
+}
+
 function checkUser(user: unknown): Record<string, unknown> {
   if (typeof user !== 'object' || user === null || Array.isArray(user)) {
     throw new UsageError(
@@ -187,6 +219,7 @@ async function addReleaseLocked(
   }
   const user = checkUser(options.user ?? {});
   await checkFolder(folder);
+  checkFolderPlace(config, folder);
   const now = options.now ?? new Date();
   const state = await loadForEdit(config.repository, now);
   const previous = latestRelease(state.targets.signed, app);

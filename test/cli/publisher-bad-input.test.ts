@@ -307,3 +307,14 @@ test('refresh exits non-zero when a role that must be re-signed has no key here'
   const fresh = await cli(['refresh'], { cwd: p.dir });
   assert.equal(fresh.code, 0, 'nothing due: nothing needed');
 });
+
+test('release add refuses the project folder itself (it holds the private keys) and folders inside the repository', async () => {
+  const p = await project();
+  await refusedUnchanged(
+    p,
+    ['release', 'add', '2.0.0', '.'],
+    2,
+    /contains the key folder .*: pass the folder of the built app only/,
+  );
+  await refusedUnchanged(p, ['release', 'add', '2.0.0', 'repository/targets'], 2, /is inside the repository/);
+});
