@@ -10,7 +10,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
 import type { HandoverPlan } from './handover.js';
@@ -159,12 +159,19 @@ export function isRunning(pid: number): boolean {
 async function refuseIfRunning(files: HandoverFiles, running: (pid: number) => boolean): Promise<void> {
   let text: string;
   try {
-    text = await readFile(files.pidFile, 'utf8');
+    const handle = await open(files.pidFile, 'r');
+    try {
+      const buffer = Buffer.alloc(32); // a pid and a line end; anything longer is not ours
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      text = buffer.subarray(0, bytesRead).toString('latin1');
+    } finally {
+      await handle.close();
+    }
   } catch {
     return;
   }
   const pid = Number(text.trim());
-  if (text.length < 32 && Number.isSafeInteger(pid) && pid > 0 && running(pid)) {
+  if (/^\d{1,10}\s*$/.test(text) && Number.isSafeInteger(pid) && pid > 0 && running(pid)) {
     throw new InstallError(
       'HANDOVER_RUNNING',
       `an installer is already running (pid ${pid}, see ${files.log}): wait for it to write its result ` +
