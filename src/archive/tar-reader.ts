@@ -1,5 +1,5 @@
 import { DataError } from '../errors.js';
-import { BLOCK, paddingLength } from './tar-format.js';
+import { BLOCK, MAX_OCTAL_11, paddingLength } from './tar-format.js';
 import { MAX_PAX_HEADER_BYTES } from './unpack-limits.js';
 
 /**
@@ -247,7 +247,8 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<{
       linkTarget: pax?.linkpath ?? decodeText(field(block, 157, 100), 'a link target'),
       mode: octalField(block, 100, 8, 'mode'),
       size,
-      mtime: pax?.mtime ?? octalField(block, 136, 12, 'mtime'),
+      // clamped to what the writer can express, so utimes never sees a negative or absurd time
+      mtime: Math.min(Math.max(pax?.mtime ?? octalField(block, 136, 12, 'mtime'), 0), MAX_OCTAL_11),
     };
     pax = undefined;
     if ((type === 'dir' || type === 'symlink') && size !== 0)

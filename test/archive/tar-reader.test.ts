@@ -46,3 +46,13 @@ test('skips the data of entries the caller does not read', async () => {
   const names = (await read(TAR, 100, true)).map((l) => l.split(' ')[1]);
   assert.deepEqual(names, ['dir', 'dir/a', 'dir/empty', `dir/${'é'.repeat(80)}`, 'link', 'dir/exact']);
 });
+
+test('clamps pax mtimes to what the format can hold (no negative or absurd times reach utimes)', async () => {
+  const tar = rawTar([
+    { name: 'old', pax: { mtime: '-5000000000' }, data: '' },
+    { name: 'future', pax: { mtime: '9999999999999999' }, data: '' },
+  ]);
+  const lines = await read(tar, tar.length);
+  assert.match(lines[0] ?? '', / 0 [0-9a-f]+$/);
+  assert.match(lines[1] ?? '', / 8589934591 [0-9a-f]+$/);
+});
