@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
-import { startHandover } from '../../src/client/install.js';
+import { canRenameInstallDir, startHandover } from '../../src/client/install.js';
 import { windowsCommandLine, windowsQuoteArg } from '../../src/client/install.windows.js';
-import { trickyTempDir } from './fixture-app.js';
+import { setImmutable, trickyTempDir } from './fixture-app.js';
 
 interface Spawned {
   command: string;
@@ -159,4 +159,25 @@ test('Windows command lines: arguments are quoted the way the C runtime reads th
   assert.equal(windowsQuoteArg('C:\\my dir\\'), '"C:\\my dir\\\\"');
   assert.equal(windowsQuoteArg('a\\"b'), '"a\\\\\\"b"');
   assert.equal(windowsCommandLine(['x', 'y z']), 'x "y z"');
+});
+
+test('the writability probe (real files): a writable folder needs no elevation; a missing or immutable one does', async () => {
+  const { dir, remove } = await trickyTempDir('notsotuf probe');
+  const parent = join(dir, 'apps');
+  try {
+    const plan = { ...(await windowsPlan(dir)), installDir: join(parent, 'app') };
+    await mkdir(plan.installDir, { recursive: true });
+    assert.equal(await canRenameInstallDir(plan), true);
+    assert.deepEqual(await readdir(plan.installDir), [], 'the probe file is removed');
+    assert.equal(await canRenameInstallDir({ ...plan, installDir: join(parent, 'missing') }), false);
+    if (setImmutable(parent, true)) {
+      try {
+        assert.equal(await canRenameInstallDir(plan), false, 'the parent cannot take the backup folder');
+      } finally {
+        setImmutable(parent, false);
+      }
+    }
+  } finally {
+    await remove();
+  }
 });
