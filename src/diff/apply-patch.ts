@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createBrotliDecompress } from 'node:zlib';
 import { DataError } from '../errors.js';
@@ -28,13 +28,18 @@ export interface ApplyPatchOptions {
 }
 
 const OUT_CHUNK = 1 << 20;
-const OLD_WINDOW = 4 << 20;
+const OLD_WINDOW = 64 << 10;
 
 function sameDigest(a: Digest, b: Digest): boolean {
   return a.length === b.length && a.sha256.toLowerCase() === b.sha256.toLowerCase();
 }
 
-/** Positional reads of the old archive through one cached window (most reads are near the last). */
+/**
+ * Positional reads of the old archive. Large reads go straight into the output; small ones are
+ * served from a 64 KB window. Window refills are synchronous reads: patches of executables seek
+ * all over the old archive in small steps, and a thread-pool round trip per 64 KB read costs more
+ * than the read itself (from the page cache, the old archive was just hashed).
+ */
 class OldReader {
   private readonly win = Buffer.allocUnsafe(OLD_WINDOW);
   private start = 0;
@@ -45,31 +50,43 @@ class OldReader {
     private readonly size: number,
   ) {}
 
+  private changed(): DataError {
+    return new DataError(
+      'PATCH_SOURCE_CHANGED',
+      'the old archive changed while the patch was applied; try again',
+    );
+  }
+
   async copyTo(target: Buffer, offset: number, pos: number, n: number): Promise<void> {
     let o = offset;
     let p = pos;
     let left = n;
     while (left > 0) {
-      if (p < this.start || p >= this.end) {
+      if (p >= this.start && p < this.end) {
+        const c = Math.min(left, this.end - p);
+        this.win.copy(target, o, p - this.start, p - this.start + c);
+        o += c;
+        p += c;
+        left -= c;
+      } else if (left >= OLD_WINDOW) {
+        while (left > 0) {
+          const { bytesRead } = await this.fh.read(target, o, left, p);
+          if (bytesRead === 0) throw this.changed();
+          o += bytesRead;
+          p += bytesRead;
+          left -= bytesRead;
+        }
+      } else {
         const want = Math.min(OLD_WINDOW, this.size - p);
         let got = 0;
         while (got < want) {
-          const { bytesRead } = await this.fh.read(this.win, got, want - got, p + got);
-          if (bytesRead === 0)
-            throw new DataError(
-              'PATCH_SOURCE_CHANGED',
-              'the old archive changed while the patch was applied',
-            );
+          const bytesRead = readSync(this.fh.fd, this.win, got, want - got, p + got);
+          if (bytesRead === 0) throw this.changed();
           got += bytesRead;
         }
         this.start = p;
         this.end = p + want;
       }
-      const c = Math.min(left, this.end - p);
-      this.win.copy(target, o, p - this.start, p - this.start + c);
-      o += c;
-      p += c;
-      left -= c;
     }
   }
 }
@@ -171,7 +188,6 @@ export async function applyPatch(
     let current = 0;
     let out: Buffer = buffers[0];
     let writing: Promise<void> = Promise.resolve();
-    const scratch = Buffer.allocUnsafe(OUT_CHUNK);
     const hash = createHash('sha256');
     const total = header.result.length;
     const srcLen = header.source.length;
@@ -238,11 +254,7 @@ export async function applyPatch(
         const c = Math.min(left, OUT_CHUNK - fill);
         if (op === OP_COPY || op === OP_ADD) {
           await old.copyTo(out, fill, oldPos, c);
-          if (op === OP_ADD) {
-            await diff.readInto(scratch, 0, c);
-            for (let k = 0; k < c; k++)
-              out[fill + k] = ((out[fill + k] as number) + (scratch[k] as number)) & 255;
-          }
+          if (op === OP_ADD) await diff.addInto(out, fill, c);
           oldPos += c;
         } else {
           await extra.readInto(out, fill, c);

@@ -75,9 +75,61 @@ export class ByteReader {
     this.consumed += n;
   }
 
+  /**
+   * Adds the next `n` differences (run-length coded: see docs/patch-format.md) to target[offset..]:
+   * zero runs leave the bytes as they are.
+   */
+  async addInto(target: Buffer, offset: number, n: number): Promise<void> {
+    let o = offset;
+    const end = offset + n;
+    while (o < end) {
+      if (this.zeros > 0) {
+        const c = Math.min(this.zeros, end - o);
+        this.zeros -= c;
+        o += c;
+        continue;
+      }
+      if (this.available === 0 && !(await this.fill())) throw this.corrupt('ends early');
+      // Fast path: non-zero differences straight from the current chunk.
+      const chunk = this.chunk;
+      let p = this.pos;
+      const stop = Math.min(chunk.length, p + (end - o));
+      while (p < stop) {
+        const d = chunk[p] as number;
+        if (d === 0) break;
+        target[o] = ((target[o] as number) + d) & 255;
+        o++;
+        p++;
+      }
+      this.consumed += p - this.pos;
+      this.pos = p;
+      if (this.consumed > this.limit) throw this.corrupt('is longer than its header says');
+      if (o < end && this.available > 0 && this.chunk[this.pos] === 0) {
+        this.byte();
+        this.zeros = (await this.varint()) + 1;
+      }
+    }
+  }
+
+  private zeros = 0;
+
+  /** An unsigned varint of at most 8 bytes (see varint.ts). */
+  async varint(): Promise<number> {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.available === 0 && !(await this.fill())) throw this.corrupt('ends inside a number');
+      const b = this.byte();
+      v += (b % 128) * scale;
+      if (b < 128) return v;
+      scale *= 128;
+    }
+    throw this.corrupt('has a number longer than 8 bytes');
+  }
+
   /** Checks that the stream has ended exactly at its declared length. */
   async expectEnd(): Promise<void> {
-    if (this.consumed !== this.limit || (await this.fill())) {
+    if (this.zeros !== 0 || this.consumed !== this.limit || (await this.fill())) {
       throw this.corrupt('has bytes left over after the result was complete');
     }
   }

@@ -14,8 +14,6 @@ export interface PatchInfo {
 
 export interface CreatePatchOptions {
   readonly signal?: AbortSignal;
-  /** Brotli quality of the streams (default 9; 11 is smaller and much slower). */
-  readonly quality?: number;
   /** Sample every `step`-th window of the old archive (default 8: less memory than 4, about as good). */
   readonly step?: number;
 }
@@ -38,7 +36,7 @@ export async function createPatch(
   const source = digestOf(old);
   const result = digestOf(nu);
   const hints = entryHints(old, nu);
-  const writer = new StreamWriter(old, nu, options.quality ?? 9);
+  const writer = new StreamWriter(old, nu);
   let streams;
   try {
     await matchArchives(old, nu, hints, writer, { step: options.step ?? 8, signal });

@@ -33,6 +33,7 @@ const SMALL_GAP = 32;
 /** Stop an approximate extension once it is this far below its best score. */
 const GIVE_UP = 4096;
 const MAX_TABLE_BITS = 28;
+const BUCKET = Number(process.env.NSD_BUCKET ?? 4);
 
 /** B^(WINDOW-1) mod 2^32, to remove the outgoing byte of the rolling hash. */
 const B_OUT = (() => {
@@ -65,9 +66,14 @@ export function indexOld(old: Buffer, step: number): OldIndex {
   let countdown = 0;
   for (let p = 0; ; p++) {
     if (countdown === 0) {
-      const slot = Math.imul(h, MIX) >>> shift;
-      // First occurrence wins: earlier copies of repeated data are as good as later ones.
-      if (table[slot] === 0) table[slot] = p / step + 1;
+      // A bucket of BUCKET slots; the first occurrences win (repeated data: any copy is as good).
+      const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
+      for (let k = base; k < base + BUCKET; k++) {
+        if (table[k] === 0) {
+          table[k] = p / step + 1;
+          break;
+        }
+      }
       countdown = step;
     }
     countdown--;
@@ -203,14 +209,16 @@ export async function matchArchives(
           h = hashAt(nu, i);
         }
         hashPos = i;
-        const cand = table[Math.imul(h, MIX) >>> shift] as number;
-        if (cand !== 0) {
+        const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
+        let bestLen = WINDOW - 1;
+        for (let k = base; k < base + BUCKET; k++) {
+          const cand = table[k] as number;
+          if (cand === 0) break;
           const o = (cand - 1) * step;
-          if (
-            o !== i + (lastOff ?? NaN) &&
-            o + WINDOW <= oldLen &&
-            matchLength(nu, i, old, o, WINDOW) === WINDOW
-          ) {
+          if (o === i + (lastOff ?? NaN) || o + WINDOW > oldLen) continue;
+          const len = matchLength(nu, i, old, o, Math.min(n - i, oldLen - o));
+          if (len > bestLen) {
+            bestLen = len;
             seedOld = o;
           }
         }

@@ -7,34 +7,64 @@ import { writeVarint, zigzag } from './varint.js';
 
 const CHUNK = 1 << 20;
 /** Runs of equal bytes at least this long become COPY operations instead of zero differences. */
-const MIN_COPY = 48;
+const MIN_COPY = Number(process.env.NSD_MIN_COPY ?? 1024);
 /** Let each compressor queue this much input, so matching and compression overlap. */
 const QUEUE = 8 << 20;
+
+/**
+ * How a stream is compressed. Small streams are buffered whole and compressed at the end with the
+ * slow, strong setting (brotli quality 10 is much better than 9 on sparse differences); once a
+ * stream outgrows `bufferUpTo` it is compressed as it comes with the fast setting, so time and
+ * memory stay bounded on large, very different inputs.
+ */
+export interface StreamCompression {
+  readonly strong: { quality: number; lgwin: number };
+  readonly fast: { quality: number; lgwin: number };
+  readonly bufferUpTo: number;
+}
 
 /** One output stream: buffered input, compressed on zlib's thread pool, output kept in memory. */
 class Compressed {
   private buf = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
-  private readonly z: BrotliCompress;
+  private z: BrotliCompress | undefined;
+  /** Input held back while the stream is small enough for the strong setting. */
+  private held: Buffer[] = [];
+  private heldLength = 0;
   private readonly out: Buffer[] = [];
   private failure: Error | undefined;
   uncompressed = 0;
-  compressedLength = 0;
 
-  constructor(quality: number, sizeHint: number) {
-    this.z = createBrotliCompress({
+  constructor(
+    private readonly how: StreamCompression,
+    private readonly sizeHint: number,
+  ) {}
+
+  private start(setting: { quality: number; lgwin: number }, sizeHint: number): BrotliCompress {
+    const z = createBrotliCompress({
       params: {
-        [constants.BROTLI_PARAM_QUALITY]: quality,
-        [constants.BROTLI_PARAM_LGWIN]: 24,
+        [constants.BROTLI_PARAM_QUALITY]: setting.quality,
+        [constants.BROTLI_PARAM_LGWIN]: setting.lgwin,
         [constants.BROTLI_PARAM_SIZE_HINT]: Math.min(sizeHint, 2 ** 30),
       },
       writableHighWaterMark: QUEUE,
     } as Parameters<typeof createBrotliCompress>[0]);
-    this.z.on('data', (c: Buffer) => {
-      this.out.push(c);
-      this.compressedLength += c.length;
-    });
-    this.z.on('error', (e: Error) => (this.failure = e));
+    z.on('data', (c: Buffer) => this.out.push(c));
+    z.on('error', (e: Error) => (this.failure = e));
+    for (const h of this.held) z.write(h);
+    this.held = [];
+    this.z = z;
+    return z;
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.z !== undefined) {
+      this.z.write(bytes);
+      return;
+    }
+    this.held.push(bytes);
+    this.heldLength += bytes.length;
+    if (this.heldLength > this.how.bufferUpTo) this.start(this.how.fast, this.sizeHint);
   }
 
   /** Room for at least `n` more bytes in the current buffer (n <= CHUNK). */
@@ -56,7 +86,7 @@ class Compressed {
   append(bytes: Buffer): void {
     if (bytes.length >= CHUNK / 4) {
       this.handOn();
-      this.z.write(bytes);
+      this.write(bytes);
       this.uncompressed += bytes.length;
       return;
     }
@@ -67,32 +97,41 @@ class Compressed {
 
   private handOn(): void {
     if (this.pos === 0) return;
-    this.z.write(this.buf.subarray(0, this.pos));
+    this.write(this.buf.subarray(0, this.pos));
     this.buf = Buffer.allocUnsafe(CHUNK);
     this.pos = 0;
   }
 
   get pressure(): boolean {
-    return this.z.writableNeedDrain;
+    return this.z?.writableNeedDrain ?? false;
   }
 
   async drain(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (this.z.writableNeedDrain) await once(this.z, 'drain');
+    if (this.z?.writableNeedDrain === true) await once(this.z, 'drain');
   }
 
   async finish(): Promise<Buffer[]> {
     this.handOn();
-    this.z.end();
-    await once(this.z, 'end');
+    const z = this.z ?? this.start(this.how.strong, this.heldLength);
+    z.end();
+    await once(z, 'end');
     if (this.failure !== undefined) throw this.failure;
     return this.out;
   }
 
   destroy(): void {
-    this.z.destroy();
+    this.z?.destroy();
+    this.held = [];
   }
 }
+
+const FAST = { quality: 9, lgwin: 24 };
+export const COMPRESSION: Readonly<Record<'control' | 'diff' | 'extra', StreamCompression>> = {
+  control: { strong: { quality: 10, lgwin: 22 }, fast: FAST, bufferUpTo: 8 << 20 },
+  diff: { strong: { quality: 10, lgwin: 18 }, fast: FAST, bufferUpTo: 16 << 20 },
+  extra: { strong: { quality: 10, lgwin: 22 }, fast: FAST, bufferUpTo: 4 << 20 },
+};
 
 /**
  * The match sink that writes the patch's three streams: control records, byte differences of
@@ -111,11 +150,11 @@ export class StreamWriter implements MatchSink {
   constructor(
     private readonly old: Buffer,
     private readonly nu: Buffer,
-    quality = 9,
+    compression = COMPRESSION,
   ) {
-    this.control = new Compressed(quality, nu.length / 64);
-    this.diff = new Compressed(quality, nu.length);
-    this.extra = new Compressed(quality, nu.length);
+    this.control = new Compressed(compression.control, nu.length / 64);
+    this.diff = new Compressed(compression.diff, nu.length);
+    this.extra = new Compressed(compression.extra, nu.length);
   }
 
   private record(op: number, length: number): void {
@@ -144,24 +183,73 @@ export class StreamWriter implements MatchSink {
     this.oldPos = oldStart;
   }
 
+  /** Zero differences not yet written (a run may continue across ADD operations). */
+  private zeros = 0;
+
+  private writeZeros(): void {
+    const buf = this.diff.room(9);
+    const at = this.diff.position;
+    buf[at] = 0;
+    this.diff.advance(writeVarint(buf, at + 1, this.zeros - 1) - at);
+    this.zeros = 0;
+  }
+
+  /**
+   * Writes the differences new - old (mod 256) of new[start, end), run-length coded: a non-zero byte
+   * is itself; a zero byte is followed by a varint n for a run of n + 1 zero differences.
+   */
   private add(start: number, end: number, delta: number): void {
     const { nu, old } = this;
-    let p = start;
-    while (p < end) {
-      const n = Math.min(CHUNK, end - p);
-      const buf = this.diff.room(n);
-      let o = this.diff.position;
-      for (let k = p; k < p + n; k++) buf[o++] = ((nu[k] as number) - (old[k + delta] as number)) & 255;
-      this.diff.advance(n);
-      p += n;
+    const SLICE = CHUNK / 4;
+    for (let p = start; p < end; p += SLICE) {
+      const stop = Math.min(end, p + SLICE);
+      // Room for the worst case (alternating zero / non-zero: 2 bytes per 2 differences) plus a run.
+      const buf = this.diff.room(2 * (stop - p) + 16);
+      const from = this.diff.position;
+      let o = from;
+      for (let k = p; k < stop; k++) {
+        const d = ((nu[k] as number) - (old[k + delta] as number)) & 255;
+        if (d === 0) {
+          this.zeros++;
+          continue;
+        }
+        if (this.zeros > 0) {
+          buf[o++] = 0;
+          o = writeVarint(buf, o, this.zeros - 1);
+          this.zeros = 0;
+        }
+        buf[o++] = d;
+      }
+      this.diff.advance(o - from);
     }
     this.op(OP_ADD, end - start);
   }
 
+  /** The aligned region not yet written: contiguous aligned runs at the same offset are merged. */
+  private alignedStart = 0;
+  private alignedEnd = 0;
+  private alignedDelta = 0;
+
   aligned(start: number, length: number, oldStart: number): void {
-    this.seekTo(oldStart);
+    if (length === 0) return;
     const delta = oldStart - start;
-    const end = start + length;
+    if (this.alignedEnd > this.alignedStart && start === this.alignedEnd && delta === this.alignedDelta) {
+      this.alignedEnd += length;
+      return;
+    }
+    this.writeAligned();
+    this.alignedStart = start;
+    this.alignedEnd = start + length;
+    this.alignedDelta = delta;
+  }
+
+  private writeAligned(): void {
+    const start = this.alignedStart;
+    const end = this.alignedEnd;
+    if (end <= start) return;
+    const delta = this.alignedDelta;
+    this.alignedStart = this.alignedEnd = 0;
+    this.seekTo(start + delta);
     let addFrom = start;
     let p = start;
     while (p < end) {
@@ -176,10 +264,11 @@ export class StreamWriter implements MatchSink {
       }
     }
     if (end > addFrom) this.add(addFrom, end, delta);
-    this.oldPos = oldStart + length;
+    this.oldPos = end + delta;
   }
 
   insert(start: number, length: number): void {
+    this.writeAligned();
     this.extra.append(this.nu.subarray(start, start + length));
     this.op(OP_INSERT, length);
   }
@@ -194,6 +283,8 @@ export class StreamWriter implements MatchSink {
 
   /** Ends the streams; resolves to their compressed bytes, in file order. */
   async finish(): Promise<{ control: Buffer[]; diff: Buffer[]; extra: Buffer[] }> {
+    this.writeAligned();
+    if (this.zeros > 0) this.writeZeros();
     if (this.pendingOp >= 0) this.record(this.pendingOp, this.pendingLen);
     this.pendingOp = -1;
     const [control, diff, extra] = await Promise.all([
