@@ -405,7 +405,10 @@ export async function unpackArchive(
       const target = link.target;
       const isDir = tree.get(posix.join(posix.dirname(link.path), target))?.type === 'dir';
       await symlink(target, where(link.path), isDir ? 'dir' : 'file');
-      await lutimes(where(link.path), link.mtime, link.mtime);
+      await lutimes(where(link.path), link.mtime, link.mtime).catch((error: unknown) => {
+        // the time of a symlink only matters for keepMtime rebuilds; Windows may not support it
+        if (process.platform !== 'win32') throw error;
+      });
     }
     // deepest first; creating entries changed the folders' times, so set them last
     for (const dir of dirs.reverse()) await utimes(where(dir.path), dir.mtime, dir.mtime);
