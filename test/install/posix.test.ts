@@ -3,9 +3,9 @@
  * real renames, a real restart and health check. Paths hold spaces and non-ASCII letters.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
@@ -66,6 +66,14 @@ function oldApp(ms: number): { pid: number; exited: Promise<number> } {
   return { pid: child.pid!, exited };
 }
 
+/** A link named sh to busybox, so busybox runs as its ash shell. */
+async function busyboxSh(dir: string): Promise<string> {
+  const r = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' });
+  const link = join(dir, 'sh');
+  await symlink(r.stdout.trim(), link);
+  return link;
+}
+
 function result(plan: HandoverPlan) {
   return waitFor('result.json', () => readHandoverResult(plan.stateDir));
 }
@@ -74,8 +82,23 @@ async function installedVersion(plan: HandoverPlan): Promise<string> {
   return readFile(join(plan.installDir, 'VERSION'), 'utf8');
 }
 
-for (const shell of ['/bin/sh', '/bin/bash'] as const) {
-  const label = shell === '/bin/sh' ? 'sh (dash)' : 'bash';
+/** Shells that run the script: the system's sh (dash on Debian), bash (macOS's sh), busybox ash (Alpine). */
+const SHELLS = [
+  { label: 'sh (dash)', shell: undefined, skip },
+  { label: 'bash', shell: '/bin/bash', skip },
+  {
+    label: 'busybox ash',
+    // busybox picks its applet by the name it is started as: a link named sh.
+    shell: 'busybox-sh',
+    skip:
+      skip ||
+      (spawnSync('busybox', ['true']).status === 0
+        ? false
+        : 'busybox is not installed (.ci/run installs it)'),
+  },
+];
+
+for (const { label, shell, skip } of SHELLS) {
   test(
     `${label}: waits for the app that started it to exit, swaps, restarts with its arguments, the new version confirms`,
     { skip },
@@ -92,7 +115,7 @@ for (const shell of ['/bin/sh', '/bin/bash'] as const) {
           runsDir: s.runsDir,
           planFile,
           lingerMs: 1500,
-          ...(shell === '/bin/bash' ? { shell } : {}),
+          ...(shell === undefined ? {} : { shell: shell === 'busybox-sh' ? await busyboxSh(s.root) : shell }),
         });
         // The running copy lives outside the install folder only so this test can start it; it reads
         // VERSION from plan.installDir just before it exits.
