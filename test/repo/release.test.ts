@@ -329,3 +329,18 @@ test('a patch that does not rebuild the new tar is caught before signing; the re
   assert.deepEqual(await hashTree(config.repository), before);
   await addRelease(config, '1.1.0', folder);
 });
+
+test('init reuses keys of the same role names already in the key folder (several repositories, one set of keys)', async () => {
+  const dir = await tempDir();
+  const a = await initRepository(join(dir, 'a'), { app: 'one', keys: '../keys' });
+  const b = await initRepository(join(dir, 'b'), { app: 'two', keys: '../keys' });
+  assert.equal(a.keys, b.keys);
+  const ra = await verifyRepository(a.repository);
+  const rb = await verifyRepository(b.repository);
+  assert.deepEqual(
+    ra.roles.map((r) => r.keyIDs),
+    rb.roles.map((r) => r.keyIDs),
+  );
+  const saved = JSON.parse(await readFile(join(dir, 'b', 'notsotuf.json'), 'utf8')) as { keys: string };
+  assert.equal(saved.keys, '../keys');
+});
