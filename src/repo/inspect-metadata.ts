@@ -114,7 +114,7 @@ export function countSignatures(
       problems?.push({
         kind: 'corrupt',
         role,
-        message: `metadata/${name}: the signature of key ${keyId.slice(0, 12)} does not verify (the file was edited or corrupted; restore it from a backup or re-sign with "notsotuf refresh")`,
+        message: `metadata/${name}: the signature of key ${keyId.slice(0, 12)} does not verify (the file was edited or corrupted: restore it from a backup or from the published copy)`,
       });
     }
   }
