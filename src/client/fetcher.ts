@@ -6,7 +6,7 @@
  *
  * The network itself is injected (`fetch`), with Node's global fetch as the real default.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { DataError, TransportError, messageOf } from '../errors.js';
 
 export type FetchFn = typeof globalThis.fetch;
@@ -38,7 +38,9 @@ export interface Fetcher {
   /** A whole small file (metadata). Refuses (DataError 'TOO_LONG') past maxLength, TransportError on HTTP errors/timeouts. */
   fetchBytes(url: string, maxLength: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   /** Appends bytes [offset, maxLength) of url to the file `partialPath` (HTTP Range when offset > 0;
-   *  a server that ignores Range: restart from 0). Stops with DataError past maxLength. */
+   *  a server that ignores Range: restart from 0). Stops with DataError past maxLength.
+   *  `onBytes(n)` reports the bytes written; when the download restarts from 0 after an offset,
+   *  it first reports `-offset`, so a running sum stays equal to the file's size. */
   downloadTo(
     url: string,
     partialPath: string,
@@ -130,8 +132,13 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
       );
       if (size < offset) offset = 0;
     }
-    if (offset === opts.maxLength && offset > 0) return; // already complete; the caller verifies
+    if (offset === opts.maxLength && offset > 0) {
+      // Already complete (the caller verifies); drop anything past the signed length.
+      await truncate(partialPath, offset);
+      return;
+    }
     let triedWithoutRange = false;
+    let restartReported = false;
     for (;;) {
       let fh: FileHandle | undefined;
       let position = offset;
@@ -162,6 +169,10 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
             refuseDeclaredLength(response, url, opts.maxLength - start);
             fh = await open(partialPath, start === 0 ? 'w' : 'r+');
             if (start > 0) await fh.truncate(start);
+            if (start === 0 && opts.offset > 0 && !restartReported) {
+              restartReported = true;
+              opts.onBytes?.(-opts.offset);
+            }
             position = start;
           },
           onChunk: async (chunk) => {

@@ -167,8 +167,15 @@ test(
     const p = join(w.dir, 'f.partial');
     await writeFile(p, Buffer.alloc(1000, 0x58));
     w.server.behave('/f', { kind: 'ignore-range' });
-    await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+    let sum = 1000;
+    await createFetcher().downloadTo(`${w.server.url}/f`, p, {
+      offset: 1000,
+      maxLength: FILE.length,
+      onBytes: (n) => (sum += n),
+    });
     assert.deepEqual(await readFile(p), FILE);
+    // Progress went back to 0 first, so the running sum is the file's size.
+    assert.equal(sum, FILE.length);
   },
 );
 
@@ -242,3 +249,16 @@ test('an honest download at full speed passes the rate floor', LIMIT, async () =
   await f.downloadTo(`${w.server.url}/f`, p, { offset: 0, maxLength: FILE.length });
   assert.deepEqual(await readFile(p), FILE);
 });
+
+test(
+  'downloadTo with the offset at maxLength trims anything past it and makes no request',
+  LIMIT,
+  async () => {
+    await using w = await world();
+    const p = join(w.dir, 'f.partial');
+    await writeFile(p, Buffer.concat([FILE, Buffer.from('extra')]));
+    await createFetcher().downloadTo(`${w.server.url}/f`, p, { offset: FILE.length, maxLength: FILE.length });
+    assert.deepEqual(await readFile(p), FILE);
+    assert.deepEqual(w.server.requests, []);
+  },
+);
