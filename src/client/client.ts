@@ -18,7 +18,9 @@ import { createFetcher } from './fetcher.js';
 import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
 import { startHandover } from './install.js';
+import { restoreInterruptedSwap } from './interrupted-swap.js';
 import { rebuildTar } from './rebuild-tar.js';
+import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
 import type { ClientState, StateLayout } from './state.js';
 import { installRolloutId, readState, stateLayout, writeState } from './state.js';
@@ -195,6 +197,16 @@ export class Client {
    * Range), cancellable (`signal`), each file checked against its signed length and sha256.
    */
   async download(update: Update, options: DownloadOptions = {}): Promise<void> {
+    await this.#settle();
+    const release = await acquireUpdateLock(this.stateDir);
+    try {
+      await this.#download(update, options);
+    } finally {
+      await release();
+    }
+  }
+
+  async #download(update: Update, options: DownloadOptions): Promise<void> {
     const tuf = await this.#refreshedTuf();
     const targets = update.kind === 'patches' ? update.chain.map((s) => s.target) : [update.archive.target];
     await downloadTargets(
@@ -217,6 +229,15 @@ export class Client {
    */
   async install(update: Update, options: InstallOptions = {}): Promise<StagedUpdate> {
     await this.#settle();
+    const release = await acquireUpdateLock(this.stateDir);
+    try {
+      return await this.#install(update, options);
+    } finally {
+      await release();
+    }
+  }
+
+  async #install(update: Update, options: InstallOptions): Promise<StagedUpdate> {
     const tuf = await this.#refreshedTuf();
     const edges = {
       fetcher: this.#fetcher,
@@ -391,6 +412,9 @@ export class Client {
     let result: HandoverResult | undefined;
     // Whether an update settled on this start (then its downloads are no longer needed).
     let settledNow = false;
+    // An installer killed between its two renames left no install folder: put the old one back first.
+    const restored =
+      state.pending !== undefined && (await restoreInterruptedSwap(this.installDir, state.pending));
     try {
       result = await readHandoverResult(this.stateDir);
     } catch {
@@ -415,7 +439,17 @@ export class Client {
       settledNow = true;
     }
     const p = state.pending;
-    if (
+    if (result === undefined && p !== undefined && restored) {
+      this.#lastResult = {
+        outcome: 'failed',
+        version: p.version,
+        previousVersion: p.previousVersion,
+        reason: 'the installer was interrupted during the swap; the previous version was restored',
+      };
+      state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
+      await writeState(layout, state);
+      settledNow = true;
+    } else if (
       result === undefined &&
       p !== undefined &&
       p.startedAt !== undefined &&

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { EMPTY_STATE, installRolloutId, readState, stateLayout, writeState } from '../../src/client/state.js';
+import { acquireUpdateLock } from '../../src/client/update-lock.js';
+import { exitedPid } from './fixture.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-state-'));
@@ -100,4 +102,17 @@ test('a missing trusted root is a usage error that says to ship root.json', () =
       trustedRoot: join(dir, 'missing-root.json'),
     });
     await assert.rejects(client.check(), { name: 'UsageError', code: 'TRUSTED_ROOT_MISSING' });
+  }));
+
+test('one update at a time per state folder; a lock left by a dead process is taken over', () =>
+  withDir(async (dir) => {
+    const release = await acquireUpdateLock(dir);
+    await assert.rejects(acquireUpdateLock(dir), { name: 'InstallError', code: 'UPDATE_IN_PROGRESS' });
+    await release();
+    const again = await acquireUpdateLock(dir);
+    await again();
+    await writeFile(join(dir, 'update.lock'), `${await exitedPid()}\n`);
+    const takenOver = await acquireUpdateLock(dir);
+    assert.equal((await readFile(join(dir, 'update.lock'), 'utf8')).trim(), String(process.pid));
+    await takenOver();
   }));
