@@ -1,0 +1,172 @@
+/**
+ * Fault: the installer (the POSIX script the app starts before it exits) is killed with SIGKILL
+ * while it waits for the app to exit, and between its two renames (install folder moved to the
+ * backup, new version not yet moved in). The next start must find a consistent install (the old
+ * version, never a mix or nothing) and the next update must succeed.
+ *
+ * Pausing the real script between its renames, deterministically and without a test hook in it:
+ * the script the client wrote is run again under a wrapper shell that defines `mv` as a shell
+ * function (functions win over PATH, which the script resets): the second call writes a marker and
+ * sleeps, and the test SIGKILLs the whole process group there.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { readState, stateLayout, writeState } from '../../src/client/state.js';
+import type { Project } from '../client/fixture.js';
+import { makeProject, waitFor, waitForResult, exitedPid } from '../client/fixture.js';
+import type { FaultServer } from '../helpers/fault-server.js';
+import { startFaultServer } from '../helpers/fault-server.js';
+import { blocker, exited, pidsWithArg } from './processes.js';
+import type { Install } from './world.js';
+import { folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
+
+const linux = process.platform === 'linux';
+
+let project: Project;
+let server: FaultServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startFaultServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+/** Stages 1.1.0 and starts the real installer, which waits for a live process; returns it all. */
+async function handOverWaiting(inst: Install): Promise<{ script: string; app: ReturnType<typeof blocker> }> {
+  const app = blocker();
+  const client = inst.client({ waitTimeoutSeconds: 60 });
+  const update = await client.check();
+  if (update.kind === 'none') assert.fail('an update is offered');
+  const staged = await client.install(update, { restart: false, pid: app.pid! });
+  const { script, log } = await staged.quitAndInstall();
+  await waitFor('the installer to wait for the app', async () =>
+    (await readFile(log, 'utf8')).includes('waiting for process') ? true : undefined,
+  );
+  return { script, app };
+}
+
+async function killInstaller(script: string): Promise<void> {
+  const pids = await pidsWithArg(script);
+  assert.equal(pids.length, 1, `one installer process runs ${script}`);
+  process.kill(pids[0]!, 'SIGKILL');
+  await waitFor('the installer to die', async () =>
+    (await pidsWithArg(script)).length === 0 ? true : undefined,
+  );
+}
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The next update from 1.0.0 runs to the end and leaves nothing behind. */
+async function nextUpdateSucceeds(inst: Install): Promise<void> {
+  const client = inst.client();
+  const update = await client.check();
+  assert.notEqual(update.kind, 'none', 'the next start offers the update again');
+  if (update.kind === 'none') return;
+  const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+  await staged.quitAndInstall();
+  assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
+  assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'));
+  assert.deepEqual(await inst.client({ currentVersion: '1.1.0' }).check(), { kind: 'none' });
+  assert.deepEqual(await unfinished(inst.root), []);
+}
+
+test(
+  'SIGKILL of the installer while it waits for the app: the old version stays, and the update is offered again once the hand-over is stale',
+  { skip: !linux && 'needs /proc (Linux)' },
+  async () => {
+    const inst = await freshInstall(project, server.url, 'kill-installer-wait');
+    try {
+      const appBefore = await folderDigest(inst.installDir);
+      const { script, app } = await handOverWaiting(inst);
+      await killInstaller(script);
+      app.kill('SIGKILL');
+      await exited(app);
+      assert.deepEqual(await folderDigest(inst.installDir), appBefore, 'nothing was moved');
+      // Right after, the hand-over may still be running as far as the client can tell: not re-offered.
+      assert.deepEqual(await inst.client().check(), { kind: 'none' });
+      assert.deepEqual(await folderDigest(inst.installDir), appBefore);
+      // Past the installer's own time limits (wait + health + margin) the client settles it. We move
+      // the recorded start back instead of waiting those minutes.
+      const layout = stateLayout(inst.stateDir);
+      const state = await readState(layout);
+      assert.ok(state.pending?.startedAt !== undefined && state.pending.deadlineMs !== undefined);
+      await writeState(layout, {
+        ...state,
+        pending: { ...state.pending, startedAt: state.pending.startedAt - state.pending.deadlineMs - 1000 },
+      });
+      await nextUpdateSucceeds(inst);
+    } finally {
+      await inst.cleanup();
+    }
+  },
+);
+
+test(
+  'SIGKILL of the installer between its two renames: the next start restores the old version and the next update succeeds',
+  { skip: !linux && 'needs /proc (Linux)' },
+  async () => {
+    const inst = await freshInstall(project, server.url, 'kill-installer-swap');
+    try {
+      const appBefore = await folderDigest(inst.installDir);
+      const { script, app } = await handOverWaiting(inst);
+      await killInstaller(script);
+      // Run the very script the client wrote again, with an mv that stops before its second call.
+      const wrapper = join(inst.root, 'pause-mv.sh');
+      const marker = join(inst.root, 'between-renames');
+      await writeFile(
+        wrapper,
+        [
+          'calls=0',
+          'mv() {',
+          '  calls=$((calls + 1))',
+          '  if [ "$calls" -eq 2 ]; then',
+          '    : >"$PAUSE_MARKER"',
+          '    while :; do sleep 1; done',
+          '  fi',
+          '  command mv "$@"',
+          '}',
+          '. "$1"',
+          '',
+        ].join('\n'),
+      );
+      const sh = spawn('/bin/sh', [wrapper, script], {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, PAUSE_MARKER: marker },
+      });
+      app.kill('SIGKILL');
+      await exited(app);
+      await waitFor('the installer to reach its second rename', async () =>
+        (await exists(marker)) ? true : undefined,
+      );
+      process.kill(-sh.pid!, 'SIGKILL');
+      await exited(sh);
+      assert.equal(await exists(inst.installDir), false, 'killed with the install folder moved aside');
+      assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), true);
+
+      // The next start (of whatever runs the client: the app folder is gone) puts the old version back.
+      const client = inst.client();
+      await client.check();
+      assert.deepEqual(await folderDigest(inst.installDir), appBefore, 'the old version, byte for byte');
+      assert.equal(client.lastHandover?.outcome, 'failed');
+      assert.match(client.lastHandover?.reason ?? '', /interrupted during the swap/);
+      await nextUpdateSucceeds(inst);
+    } finally {
+      await inst.cleanup();
+    }
+  },
+);
