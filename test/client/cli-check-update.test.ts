@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { runMain } from '../../src/cli/main.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from './fixture.js';
 import { installVersion, makeProject } from './fixture.js';
@@ -137,6 +138,26 @@ test('a private repository: --header sends the credentials; without them the che
     assert.ok(privateServer.log.some((r) => r.status === 200));
   } finally {
     await privateServer.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('update on a terminal draws a progress bar on stderr that reaches 100%', async () => {
+  const { root, config } = await installedApp('tty');
+  try {
+    let stderr = '';
+    let stdout = '';
+    const code = await runMain(['update', '--config', config, '--yes'], {
+      cwd: root,
+      env: {},
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: Object.assign({ write: (s: string) => (stderr += s) }, { isTTY: true }),
+      prompt: undefined,
+    });
+    assert.equal(code, EXIT.updated, stderr);
+    assert.match(stderr, /\r\[#{30}\] 100% /);
+    assert.match(stdout, /updated demo 1\.0\.0 -> 1\.1\.0/);
+  } finally {
     await rm(root, { recursive: true, force: true });
   }
 });
