@@ -161,3 +161,32 @@ test('update on a terminal draws a progress bar on stderr that reaches 100%', as
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('update without --yes on a terminal asks; "n" leaves the app as it is (exit 10), "y" installs (exit 11)', async () => {
+  const { root, config, installDir } = await installedApp('prompt');
+  try {
+    const run = async (answer: string): Promise<{ code: number; asked: string[] }> => {
+      const asked: string[] = [];
+      const code = await runMain(['update', '--config', config], {
+        cwd: root,
+        env: {},
+        stdout: { write: () => true },
+        stderr: { write: () => true },
+        prompt: (q: string) => {
+          asked.push(q);
+          return Promise.resolve(answer);
+        },
+      });
+      return { code, asked };
+    };
+    const no = await run('n');
+    assert.equal(no.code, EXIT.updateAvailable);
+    assert.match(no.asked[0] ?? '', /Install demo 1\.1\.0 now\?/);
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]?.result.tar);
+    const yes = await run('y');
+    assert.equal(yes.code, EXIT.updated);
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]?.result.tar);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
