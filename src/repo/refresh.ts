@@ -1,4 +1,3 @@
-import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
 import { ROLE_NAMES } from './expiry.js';
 import type { RoleName } from './expiry.js';
@@ -56,14 +55,9 @@ export function dueRoles(
   return due;
 }
 
+/** Whether a private key of `role` is at hand (listed only: nothing is decrypted here). */
 async function hasKey(keyring: Keyring, state: MetadataState, role: RoleName): Promise<boolean> {
-  try {
-    await signersFor(keyring, [state.root.signed], role);
-    return true;
-  } catch (error) {
-    if (error instanceof UsageError && error.code === 'MISSING_KEY') return false;
-    throw error;
-  }
+  return (await keyring.keysFor(state.root.signed, role)).length > 0;
 }
 
 /**
@@ -84,19 +78,21 @@ async function refreshLocked(config: RepoConfig, options: RefreshOptions): Promi
   if (due.size === 0) return { refreshed: [], missingKeys: [] };
   const keyring = openKeyring(options.keyDir ?? config.keys, options.passphrase);
   const missingKeys: RoleName[] = [];
-  const can = new Map<RoleName, boolean>();
-  for (const role of ROLE_NAMES) can.set(role, await hasKey(keyring, state, role));
-  const doRoot = due.has('root') && can.get('root') === true;
-  const doTargets = due.has('targets') && can.get('targets') === true;
-  for (const role of ['root', 'targets'] as const)
-    if (due.has(role) && can.get(role) !== true) missingKeys.push(role);
+  // Only the keys of roles that will be signed are looked at (and later decrypted): an offline,
+  // encrypted root key is never asked for while root is not due.
+  const doRoot = due.has('root') && (await hasKey(keyring, state, 'root'));
+  const doTargets = due.has('targets') && (await hasKey(keyring, state, 'targets'));
+  if (due.has('root') && !doRoot) missingKeys.push('root');
+  if (due.has('targets') && !doTargets) missingKeys.push('targets');
   const wantSnapshot = doRoot || doTargets || due.has('snapshot');
+  const canSnapshot = wantSnapshot && (await hasKey(keyring, state, 'snapshot'));
+  if (wantSnapshot && !canSnapshot) missingKeys.push('snapshot');
   const wantTimestamp = wantSnapshot || due.has('timestamp');
-  if (wantSnapshot && can.get('snapshot') !== true) missingKeys.push('snapshot');
-  if (wantTimestamp && can.get('timestamp') !== true) missingKeys.push('timestamp');
-  if (can.get('timestamp') !== true || !wantTimestamp) return { refreshed: [], missingKeys };
+  const canTimestamp = wantTimestamp && (await hasKey(keyring, state, 'timestamp'));
+  if (wantTimestamp && !canTimestamp) missingKeys.push('timestamp');
+  if (!canTimestamp) return { refreshed: [], missingKeys };
 
-  if (wantSnapshot && can.get('snapshot') === true) {
+  if (canSnapshot) {
     const update = await buildUpdate({
       state,
       now,

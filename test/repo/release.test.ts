@@ -344,3 +344,21 @@ test('init reuses keys of the same role names already in the key folder (several
   const saved = JSON.parse(await readFile(join(dir, 'b', 'notsotuf.json'), 'utf8')) as { keys: string };
   assert.equal(saved.keys, '../keys');
 });
+
+test('refresh from cron never asks for the passphrase of a key it does not need (encrypted offline root)', async () => {
+  const dir = await tempDir();
+  const t0 = new Date('2026-06-01T00:00:00Z');
+  const config = await initRepository(dir, {
+    app: 'demo',
+    now: t0,
+    passphrase: (name) => (name === 'root' ? 'root secret' : undefined),
+  });
+  const asked: string[] = [];
+  const passphrase = (name: string): Promise<string | undefined> => {
+    asked.push(name);
+    return Promise.resolve(undefined);
+  };
+  const r = await refreshRepository(config, { now: new Date('2026-06-05T00:00:00Z'), passphrase });
+  assert.deepEqual(r, { refreshed: ['snapshot', 'timestamp'], missingKeys: [] });
+  assert.deepEqual(asked, []);
+});
