@@ -88,6 +88,7 @@ export function patchUpdater(
 ): void {
   const u = internals(updater);
   const store = u.trustedSet;
+  let resetOnlineRoles = false;
   for (const step of VERIFY_STEPS) {
     const original = store[step];
     if (typeof original !== 'function')
@@ -105,15 +106,20 @@ export function patchUpdater(
         throw error;
       }
       // Spec 5.3.11: a root that changes the timestamp or snapshot keys invalidates both files,
-      // so that versions fast-forwarded by a thief of those keys no longer block real ones.
-      if (rootBefore !== undefined && onlineKeysRotated(rootBefore, store.root)) {
-        for (const role of ['timestamp', 'snapshot'])
-          rmSync(join(metadataDir, metadataFileName(role)), { force: true });
-      }
+      // so that versions fast-forwarded by a thief of those keys no longer block real ones. They
+      // are deleted once the new root is on disk (below), so a failed write loses nothing.
+      if (rootBefore !== undefined && onlineKeysRotated(rootBefore, store.root)) resetOnlineRoles = true;
       return result;
     };
   }
-  u.persistMetadata = (name, bytes) => writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+  u.persistMetadata = (name, bytes) => {
+    writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+    if (name === 'root' && resetOnlineRoles) {
+      resetOnlineRoles = false;
+      for (const role of ['timestamp', 'snapshot'])
+        rmSync(join(metadataDir, metadataFileName(role)), { force: true });
+    }
+  };
   u.loadLocalMetadata = (name) => readFileSync(join(metadataDir, metadataFileName(name)));
   if (now !== undefined) store.referenceTime = now;
 }
