@@ -135,3 +135,29 @@ test('updateAndRestart: check, install and hand over in one call; none when up t
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('cancelling an install stops it without falling back; nothing is staged, the app is unchanged', async () => {
+  const { root, installDir, stateDir, client } = await setup('cancel-install');
+  try {
+    const update = await client.check();
+    assert.equal(update.kind, 'patches');
+    const controller = new AbortController();
+    server.log.length = 0;
+    await assert.rejects(
+      client.install(update, {
+        signal: controller.signal,
+        restart: false,
+        onStage: (stage) => {
+          if (stage === 'rebuild') controller.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    assert.ok(!server.log.some((r) => r.path.endsWith('.tar.gz')), 'no fall back to the full archive');
+    assert.deepEqual((await readState(stateLayout(stateDir))).noPatchesTo, []);
+    assert.deepEqual(await readdir(dirname(installDir)), ['demo']);
+    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]!.result.tar);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
