@@ -6,6 +6,7 @@ import type { PlanTargetInput } from '../core/plan.js';
 import { targetSha256 } from '../core/plan.js';
 import type { DownloadOptions } from './client-options.js';
 import type { Fetcher } from './fetcher.js';
+import { localWriteError } from './local-write-error.js';
 import type { TrustedTarget } from './tuf/index.js';
 import { verifyTargetFile } from './tuf/index.js';
 
@@ -132,7 +133,7 @@ export async function downloadTargets(
         // Refused data (e.g. more bytes than signed) is not a prefix worth resuming from;
         // network failures and cancelling keep the partial file for the next attempt.
         if (error instanceof DataError) await rm(partial, { force: true });
-        throw error;
+        throw localWriteError(error, partial);
       }
     }
     // A server that ignored Range restarts the file from 0; the size on disk is the truth.
