@@ -26,6 +26,8 @@ export interface PackOptions {
   /** Also write the uncompressed tar here. */
   readonly tarPath?: string;
   readonly signal?: AbortSignal;
+  /** Called as the tar is produced: bytes so far and the exact final tar length. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** The gzip settings are part of the reproducibility promise (see docs/archive-format.md). */
@@ -91,11 +93,29 @@ async function readWhole(entry: FolderEntry, signal: AbortSignal | undefined): P
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
+/** The exact length of the tar of `entries` (known before any data is read). */
+export function tarLength(entries: readonly FolderEntry[]): number {
+  let total = endOfArchive().length;
+  for (const e of entries) {
+    total += encodeEntryHeader(e).length;
+    if (e.type === 'file') total += e.size + dataPadding(e.size).length;
+  }
+  return total;
+}
+
 async function* tarChunks(
   entries: readonly FolderEntry[],
   hasher: Hasher,
   signal: AbortSignal | undefined,
+  onProgress?: (done: number, total: number) => void,
 ): AsyncGenerator<Buffer> {
+  const total = onProgress ? tarLength(entries) : 0;
+  let done = 0;
+  const out = (chunk: Buffer): Buffer => {
+    hasher.update(chunk);
+    if (onProgress) onProgress((done += chunk.length), total);
+    return chunk;
+  };
   // Reading many small files one after another is bound by syscall latency, not bandwidth: keep
   // up to READ_AHEAD of the next small files in flight (at most READ_AHEAD * SMALL_FILE bytes).
   const ahead = new Map<number, Promise<Buffer>>();
@@ -116,27 +136,18 @@ async function* tarChunks(
     const entry = entries[i] as FolderEntry;
     signal?.throwIfAborted();
     fill(i);
-    const header = encodeEntryHeader(entry);
-    hasher.update(header);
-    yield header;
+    yield out(encodeEntryHeader(entry));
     if (entry.type !== 'file') continue;
     const small = ahead.get(i);
     ahead.delete(i);
     const data = small ? [await small] : fileData(entry, signal);
     for await (const chunk of data) {
-      if (chunk.length === 0) continue;
-      hasher.update(chunk);
-      yield chunk;
+      if (chunk.length > 0) yield out(chunk);
     }
     const pad = dataPadding(entry.size);
-    if (pad.length > 0) {
-      hasher.update(pad);
-      yield pad;
-    }
+    if (pad.length > 0) yield out(pad);
   }
-  const end = endOfArchive();
-  hasher.update(end);
-  yield end;
+  yield out(endOfArchive());
 }
 
 /** Passes chunks through, hashing them, optionally also appending them to a file. */
@@ -200,7 +211,7 @@ export async function packFolder(
       const tarFile = tarTemp === undefined ? undefined : await open(tarTemp, 'wx');
       try {
         await pipeline(
-          tarChunks(entries, tarHash, options.signal),
+          tarChunks(entries, tarHash, options.signal, options.onProgress),
           tap(undefined, tarFile),
           createGzip({
             chunkSize: READ_CHUNK,
@@ -229,14 +240,14 @@ export async function packFolder(
 export async function packTar(
   folder: string,
   tarPath: string,
-  options: { keepMtime?: boolean; signal?: AbortSignal } = {},
+  options: Omit<PackOptions, 'tarPath'> = {},
 ): Promise<{ tar: Digest; entries: number }> {
   const entries = await listFolder(folder, options);
   try {
     return await writeAtomically([tarPath], async ([temp]) => {
       const hasher = new Hasher();
       await pipeline(
-        tarChunks(entries, hasher, options.signal),
+        tarChunks(entries, hasher, options.signal, options.onProgress),
         createWriteStream(temp as string, { flags: 'wx', flush: true }),
         {
           signal: options.signal,
@@ -255,10 +266,12 @@ export async function packTar(
  */
 export async function hashFolderAsTar(
   folder: string,
-  options: { keepMtime?: boolean; signal?: AbortSignal } = {},
+  options: Omit<PackOptions, 'tarPath'> = {},
 ): Promise<Digest> {
   const entries = await listFolder(folder, options);
   const hasher = new Hasher();
-  await pipeline(tarChunks(entries, hasher, options.signal), hashSink(), { signal: options.signal });
+  await pipeline(tarChunks(entries, hasher, options.signal, options.onProgress), hashSink(), {
+    signal: options.signal,
+  });
   return hasher.digest();
 }

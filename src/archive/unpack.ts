@@ -24,6 +24,8 @@ export interface UnpackOptions {
    * it is longer), and the staging folder is removed when it differs.
    */
   readonly expectedTar?: Digest;
+  /** Called as the tar is read: bytes so far, and the total when expectedTar gives it. */
+  readonly onProgress?: (done: number, total: number | undefined) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -375,6 +377,7 @@ export async function unpackArchive(
           return done(tarMismatch(archivePath, `more than the signed ${expected.length} bytes`));
         }
         tarHash.update(chunk);
+        options.onProgress?.(tarLength, expected?.length);
         done(null, chunk);
       },
     });

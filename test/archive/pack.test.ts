@@ -413,3 +413,41 @@ test('pack refuses a file over the per-file size clients accept (a sparse 5 GiB 
     /huge\.bin.*over the 4294967296 bytes per file/,
   );
 });
+
+test('progress: pack reports tar bytes up to the exact final length, unpack reports the bytes it reads', async () => {
+  const root = await tempDir();
+  try {
+    const app = await makeApp(root);
+    const seen: [number, number][] = [];
+    const packed = await packFolder(app, join(root, 'a.tar.gz'), { onProgress: (d, t) => seen.push([d, t]) });
+    assert.ok(seen.length > 3);
+    assert.ok(
+      seen.every(([, t]) => t === packed.tar.length),
+      'total is known from the start',
+    );
+    assert.deepEqual(seen.at(-1), [packed.tar.length, packed.tar.length]);
+    assert.ok(seen.every(([d], i) => i === 0 || d > (seen[i - 1] as [number, number])[0]));
+    let last: [number, number | undefined] = [0, 0];
+    await unpackArchive(join(root, 'a.tar.gz'), join(root, 'staging'), {
+      expectedTar: packed.tar,
+      onProgress: (d, t) => (last = [d, t]),
+    });
+    assert.deepEqual(last, [packed.tar.length, packed.tar.length]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('an empty folder packs to the two end blocks and unpacks to an empty folder', async () => {
+  const root = await tempDir();
+  try {
+    await mkdir(join(root, 'empty'));
+    const packed = await packFolder(join(root, 'empty'), join(root, 'e.tar.gz'));
+    assert.equal(packed.tar.length, 1024);
+    assert.equal(packed.entries, 0);
+    assert.deepEqual((await unpackArchive(join(root, 'e.tar.gz'), join(root, 'staging'))).entries, 0);
+    assert.deepEqual(await readdir(join(root, 'staging')), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
