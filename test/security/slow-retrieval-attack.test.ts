@@ -58,7 +58,7 @@ test(
     const t = (await c.getTarget('app-1.0.0.tar.gz'))!;
     w.server.behave(new URL(c.targetUrl(t)).pathname, { kind: 'trickle', chunk: 1, intervalMs: 10 });
     await assert.rejects(
-      createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).downloadTo(c.targetUrl(t), join(w.dir, 'p'), {
+      createFetcher({ stallTimeoutMs: 4000, timeoutMs: 400 }).downloadTo(c.targetUrl(t), join(w.dir, 'p'), {
         offset: 0,
         maxLength: t.length,
       }),
@@ -91,7 +91,7 @@ test('slow retrieval: trickled metadata is stopped by the metadata timeout', LIM
   w.repo.publishAll();
   w.server.behave('/metadata/2.snapshot.json', { kind: 'trickle', chunk: 1, intervalMs: 10 });
   await assert.rejects(
-    w.client({ fetcher: { stallTimeoutMs: 1000, timeoutMs: 400 } }).refresh(),
+    w.client({ fetcher: { stallTimeoutMs: 4000, timeoutMs: 400 } }).refresh(),
     refused(TransportError, 'TIMEOUT'),
   );
   assert.deepEqual((await w.trusted()).get('snapshot.json'), before.get('snapshot.json'));

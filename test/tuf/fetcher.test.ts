@@ -97,7 +97,7 @@ test(
     await using w = await world();
     w.server.behave('/f', { kind: 'trickle', chunk: 1, intervalMs: 20 });
     await assert.rejects(
-      createFetcher({ stallTimeoutMs: 1000, timeoutMs: 400 }).fetchBytes(`${w.server.url}/f`, 1e6),
+      createFetcher({ stallTimeoutMs: 4000, timeoutMs: 400 }).fetchBytes(`${w.server.url}/f`, 1e6),
       code('TIMEOUT', TransportError),
     );
   },
