@@ -161,3 +161,39 @@ test('cancelling an install stops it without falling back; nothing is staged, th
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a corrupted patch that was signed as it is (a publisher bug) fails to apply: full archive instead', async () => {
+  const other = await makeProject();
+  const otherServer = await startStaticServer(other.config.repository);
+  const root = await mkdtemp(join(tmpdir(), 'notsotuf-signed-corrupt-'));
+  try {
+    await other.publish('1.0.0');
+    await other.publish('1.1.0', {}, { corruptPatch: true });
+    const installDir = join(root, 'apps', 'demo');
+    const stateDir = join(root, 'state');
+    await mkdir(dirname(installDir), { recursive: true });
+    await installVersion(other, '1.0.0', installDir);
+    const client = new Client(clientOptions(other, otherServer.url, installDir, stateDir));
+    const update = await client.check();
+    assert.equal(update.kind, 'patches');
+    const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+    assert.equal(staged.via, 'full');
+    assert.equal(staged.fellBack, true);
+    const targets = otherServer.log.filter((r) => r.path.startsWith('/targets/')).map((r) => r.path);
+    assert.ok(
+      targets.some((t) => t.endsWith('.demo-1.1.0.patch')),
+      'the patch was downloaded (it verifies)',
+    );
+    assert.ok(
+      targets.some((t) => t.endsWith('.demo-1.1.0.tar.gz')),
+      'then the full archive',
+    );
+    await staged.quitAndInstall();
+    assert.equal((await waitForResult(stateDir)).outcome, 'installed');
+    assert.deepEqual(await hashFolderAsTar(installDir), other.releases[1]!.result.tar);
+  } finally {
+    await otherServer.close();
+    await rm(root, { recursive: true, force: true });
+    await other.cleanup();
+  }
+});

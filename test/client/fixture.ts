@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { unpackArchive } from '../../src/archive/index.js';
 import type { HandoverResult } from '../../src/client/handover.js';
 import { readHandoverResult } from '../../src/client/handover.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
+import type { PatchInfo } from '../../src/diff/index.js';
 import { createPatch, PATCH_FORMAT } from '../../src/diff/index.js';
 import type { RepoConfig } from '../../src/repo/config.js';
 import { initRepository } from '../../src/repo/init.js';
@@ -105,11 +107,24 @@ export interface Project {
   publish(
     version: string,
     behaviour?: AppBehaviour,
-    options?: { required?: boolean },
+    options?: { required?: boolean; corruptPatch?: boolean },
   ): Promise<AddReleaseResult>;
   /** Path of a target file inside the repository folder (consistent snapshot name). */
   targetFile(name: string, sha256: string): string;
   cleanup(): Promise<void>;
+}
+
+/**
+ * A publisher bug, built in code: a real patch with a byte flipped after it was made, then signed
+ * as it is (its sha256 and length are the corrupted file's). TUF verifies it; applying it fails.
+ */
+async function createCorruptPatch(oldTar: string, newTar: string, patchPath: string): Promise<PatchInfo> {
+  const info = await createPatch(oldTar, newTar, patchPath);
+  const bytes = await readFile(patchPath);
+  const at = bytes.length - 10;
+  bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+  await writeFile(patchPath, bytes);
+  return { ...info, patchSha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 export async function makeProject(app = 'demo'): Promise<Project> {
@@ -124,7 +139,10 @@ export async function makeProject(app = 'demo'): Promise<Project> {
       const folder = join(dir, 'builds', version);
       await writeApp(folder, version, behaviour);
       const result = await addRelease(config, version, folder, {
-        patchMaker: { format: PATCH_FORMAT, create: (a, b, c) => createPatch(a, b, c) },
+        patchMaker: {
+          format: PATCH_FORMAT,
+          create: options.corruptPatch === true ? createCorruptPatch : (a, b, c) => createPatch(a, b, c),
+        },
         ...(options.required === true ? { required: true } : {}),
       });
       releases.push({ version, result });
