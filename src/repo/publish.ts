@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
 import { tempNameFor } from './atomic-file.js';
@@ -47,6 +47,44 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
+async function versionOf(path: string): Promise<{ version: number; bytes: Buffer } | undefined> {
+  let bytes: Buffer;
+  try {
+    const info = await stat(path);
+    if (info.size > 1024 * 1024) return { version: Number.MAX_SAFE_INTEGER, bytes: Buffer.alloc(0) };
+    bytes = await readFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const v = (JSON.parse(bytes.toString('utf8')) as { signed?: { version?: unknown } }).signed?.version;
+    return typeof v === 'number' ? { version: v, bytes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses to publish over a destination that holds a newer (or a different, same-version) timestamp
+ * or root: someone published from another copy, and copying ours would roll clients back.
+ */
+async function checkNotOlder(repoDir: string, dest: string): Promise<void> {
+  for (const name of ['timestamp.json', 'root.json']) {
+    const ours = await versionOf(join(repoDir, 'metadata', name));
+    const theirs = await versionOf(join(dest, 'metadata', name));
+    if (ours === undefined || theirs === undefined) continue;
+    if (
+      theirs.version > ours.version ||
+      (theirs.version === ours.version && !theirs.bytes.equals(ours.bytes))
+    ) {
+      throw new UsageError(
+        'DESTINATION_NEWER',
+        `${dest} already has ${name} version ${theirs.version} (this repository has ${ours.version}${theirs.version === ours.version ? ', with other contents' : ''}): it was published from another copy; get that copy first, nothing was published`,
+      );
+    }
+  }
+}
+
 /**
  * `notsotuf publish DEST`: copies the repository to a folder (a mounted share, a bucket sync
  * folder) in the order that never shows a client a torn repository: targets, versioned metadata,
@@ -75,6 +113,7 @@ export async function publishRepository(
       );
     }
   }
+  await checkNotOlder(repoDir, dest);
   const copied: string[] = [];
   const skipped: string[] = [];
   const files = inPublishOrder((await listFiles(repoDir)).map((rel) => ({ rel })));

@@ -64,6 +64,16 @@ test('publish copies in the safe order (targets, versioned metadata, root.json, 
   );
   assert.ok(second.skipped.includes('metadata/1.root.json'));
   assert.equal((await verifyRepository(dest)).ok, true);
+
+  // Another copy of the project (made before 1.1.0) must not roll the published repository back.
+  const stale = join(await tempDir('notsotuf-stale-'), 'repository');
+  const { cp } = await import('node:fs/promises');
+  await cp(config.repository, stale, { recursive: true });
+  await addRelease(config, '1.2.0', await appFolder(apps, '1.2.0'));
+  await publishRepository(config.repository, dest);
+  const before = await hashTree(dest);
+  await assert.rejects(publishRepository(stale, dest), { code: 'DESTINATION_NEWER' });
+  assert.deepEqual(await hashTree(dest), before);
 });
 
 test('publish refuses a repository that does not verify, and copies nothing', async () => {
