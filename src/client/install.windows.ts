@@ -189,7 +189,8 @@ set /a LEFT=!NOTSOTUF_HEALTH_TIMEOUT!
 if exist "!NOTSOTUF_CONFIRM!" goto confirmed
 if exist "!NOTSOTUF_EXITED!" (
   if exist "!NOTSOTUF_CONFIRM!" goto confirmed
-  set "REASON=the new version exited before confirming"
+  call :read_exit_code
+  set "REASON=the new version exited with code !CODE! before confirming"
   goto roll_back
 )
 if !LEFT! LEQ 0 (
@@ -285,11 +286,21 @@ set "BEFORE=!PIDS!"
 exit /b 0
 
 rem Stops the processes of the app's image that started after the snapshot (the new version).
+rem Looked for a few times: on a busy machine the new process may still be starting.
 :stop_new_app
 set STOPPED=
+set /a FIND_TRIES=0
+:stop_new_app_again
 call :image_pids
 for %%p in (!PIDS!) do call :stop_if_new %%p
-if not defined STOPPED call :log could not find the new version's process to stop it
+if defined STOPPED goto stop_new_app_done
+set /a FIND_TRIES+=1
+if !FIND_TRIES! GEQ 5 goto stop_new_app_missing
+call :nap
+goto stop_new_app_again
+:stop_new_app_missing
+call :log could not find the new version's process to stop it
+:stop_new_app_done
 call :nap
 exit /b 0
 
@@ -323,6 +334,14 @@ if !TRIES! GEQ 5 (
 >>"!NOTSOTUF_LOG!" echo !DATE! !TIME! could not move "!SRC!" yet, a file may be in use: retrying
 call :nap
 goto move_dir_again
+
+rem CODE = the exit code the runner left in its marker file (%-expansion: Wine's for /f does not
+rem take a delayed-expansion path).
+:read_exit_code
+set CODE=
+for /f "usebackq" %%c in ("%NOTSOTUF_EXITED%") do set CODE=%%c
+if not defined CODE set CODE=unknown
+exit /b 0
 
 rem Writes result.json by temp file and move. REASON is a fixed phrase from this script.
 :result
