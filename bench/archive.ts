@@ -1,11 +1,12 @@
 /**
  * Pack / hash / unpack timing and peak memory for app folders of several sizes.
  * Usage: npm run bench:archive -- [sizeMB ...]   (default: 100 300)
+ *        npm run bench:archive -- --folder <path>   (a real folder, e.g. node_modules; copied first)
  * Each size runs in its own process so peak RSS (maxRSS) belongs to that size alone.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +33,7 @@ async function makeFolder(dir: string, sizeMB: number): Promise<void> {
 }
 
 /** Runs in a child process over a folder the parent made, so maxRSS is pack/hash/unpack alone. */
-async function measure(root: string, sizeMB: number): Promise<void> {
+async function measure(root: string, label: string): Promise<void> {
   const app = join(root, 'app');
   const rssBefore = process.memoryUsage().rss;
   let t = performance.now();
@@ -46,15 +47,28 @@ async function measure(root: string, sizeMB: number): Promise<void> {
   const unpackS = (performance.now() - t) / 1000;
   const maxRss = process.resourceUsage().maxRSS * 1024;
   console.log(
-    `${sizeMB} MiB folder, ${packed.entries} entries: pack ${packS.toFixed(1)} s (tar.gz ${(packed.archive.length / MiB).toFixed(0)} MiB), ` +
+    `${/^[0-9]+$/.test(label) ? `${label} MiB generated folder` : label}, ${packed.entries} entries, tar ${(packed.tar.length / MiB).toFixed(0)} MiB: pack ${packS.toFixed(1)} s (tar.gz ${(packed.archive.length / MiB).toFixed(0)} MiB), ` +
       `hashFolderAsTar ${hashS.toFixed(1)} s, unpack ${unpackS.toFixed(1)} s; ` +
       `RSS at start ${(rssBefore / MiB).toFixed(0)} MiB, peak ${(maxRss / MiB).toFixed(0)} MiB`,
   );
 }
 
 const args = process.argv.slice(2);
-if (args[0] === '--measure') {
-  await measure(args[1] as string, Number(args[2]));
+if (args[0] === '--folder') {
+  const root = await mkdtemp(join(tmpdir(), 'notsotuf-bench-archive-'));
+  try {
+    await cp(args[1] as string, join(root, 'app'), { recursive: true, verbatimSymlinks: true });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', root, args[1] as string],
+      { stdio: 'inherit' },
+    );
+    if (r.status !== 0) process.exitCode = r.status ?? 1;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+} else if (args[0] === '--measure') {
+  await measure(args[1] as string, args[2] as string);
 } else {
   const sizes = args.length > 0 ? args.map(Number) : [100, 300];
   for (const size of sizes) {

@@ -31,7 +31,7 @@ export interface PackOptions {
 }
 
 /** The gzip settings are part of the reproducibility promise (see docs/archive-format.md). */
-export const GZIP_LEVEL = 9;
+export const GZIP_LEVEL = 6;
 /** OS byte of the gzip header, fixed so Windows and Unix builds of zlib write the same bytes. */
 export const GZIP_OS_UNKNOWN = 255;
 
