@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -260,4 +260,19 @@ test('target paths with dot segments are refused instead of leaving the targets 
     c.targetUrl({ path: 'dir/a..b', length: 1, hashes: { sha256: 'ab' }, custom: undefined }),
     /\/targets\/dir\/ab\.a\.\.b$/,
   );
+});
+
+test('a trusted metadata file that cannot be written is an install error, not bad data', async () => {
+  await using s = await setup();
+  // A folder where snapshot.json should go: the rename of the verified file fails.
+  await mkdir(join(s.dir, 'metadata', 'snapshot.json'));
+  await assert.rejects(
+    s.client().refresh(),
+    (e: unknown) => e instanceof InstallError && e.code === 'METADATA_WRITE_FAILED',
+  );
+  assert.deepEqual((await readdir(join(s.dir, 'metadata'))).sort(), [
+    'root.json',
+    'snapshot.json',
+    'timestamp.json',
+  ]);
 });

@@ -113,7 +113,13 @@ export function patchUpdater(
     };
   }
   u.persistMetadata = (name, bytes) => {
-    writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+    try {
+      writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+    } catch (error) {
+      // tuf-js flattens this into a string for snapshot and targets: keep the real cause.
+      recorder.last = error;
+      throw error;
+    }
     if (name === 'root' && resetOnlineRoles) {
       resetOnlineRoles = false;
       for (const role of ['timestamp', 'snapshot'])
