@@ -55,5 +55,8 @@ export async function cleanSettled(
   }
   for (const name of tars)
     if (name !== keep) await rm(join(layout.tarsDir, name), { recursive: true, force: true });
-  for (const dir of await leftoverSiblings(installDir)) await rm(dir, { recursive: true, force: true });
+  // Best effort: a read-only or not-writable install location (a system folder, a volume remounted
+  // read-only) must not make every check fail; the leftovers go once the folder is writable again.
+  for (const dir of await leftoverSiblings(installDir))
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
