@@ -11,7 +11,13 @@ import { parseChannel, parseVersion } from '../core/version.js';
 import { PATCH_FORMAT } from '../diff/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { backupDirFor, cleanSettled, stagingDirFor } from './cache-hygiene.js';
-import type { ClientOptions, DownloadOptions, InstallOptions, StagedUpdate } from './client-options.js';
+import type {
+  ClientOptions,
+  DownloadOptions,
+  DownloadProgress,
+  InstallOptions,
+  StagedUpdate,
+} from './client-options.js';
 import { downloadTargets } from './download.js';
 import type { Fetcher } from './fetcher.js';
 import { createFetcher } from './fetcher.js';
@@ -288,7 +294,16 @@ export class Client {
       chain,
       ...(sourceTar !== undefined ? { sourceTar } : {}),
       fullArchive: async () => {
-        const [path] = await downloadTargets([update.archive.target], edges, dl);
+        // After patches, the archive's bytes continue the same progress (done and total grow).
+        const before = update.kind === 'patches' ? update.downloadBytes : 0;
+        const onProgress = options.onProgress;
+        const progress = onProgress
+          ? {
+              onProgress: (p: DownloadProgress) =>
+                onProgress({ ...p, bytesDone: before + p.bytesDone, totalBytes: before + p.totalBytes }),
+            }
+          : {};
+        const [path] = await downloadTargets([update.archive.target], edges, { ...dl, ...progress });
         if (path === undefined)
           throw new InstallError('DOWNLOAD_FAILED', 'the full archive was not downloaded');
         return path;

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
+import type { DownloadProgress } from '../../src/client/client-options.js';
 import { readState, stateLayout } from '../../src/client/state.js';
 import type { Project } from './fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from './fixture.js';
@@ -176,9 +177,18 @@ test('a corrupted patch that was signed as it is (a publisher bug) fails to appl
     const client = new Client(clientOptions(other, otherServer.url, installDir, stateDir));
     const update = await client.check();
     assert.equal(update.kind, 'patches');
-    const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+    const progress: DownloadProgress[] = [];
+    const staged = await client.install(update, {
+      restart: false,
+      pid: await exitedPid(),
+      onProgress: (p) => progress.push(p),
+    });
     assert.equal(staged.via, 'full');
     assert.equal(staged.fellBack, true);
+    // One progress over the whole update: the archive's bytes continue after the patch's.
+    const whole = update.downloadBytes + update.archive.target.length;
+    assert.deepEqual([progress.at(-1)?.bytesDone, progress.at(-1)?.totalBytes], [whole, whole]);
+    assert.ok(progress.every((p, i) => i === 0 || p.bytesDone >= progress[i - 1]!.bytesDone));
     const targets = otherServer.log.filter((r) => r.path.startsWith('/targets/')).map((r) => r.path);
     assert.ok(
       targets.some((t) => t.endsWith('.demo-1.1.0.patch')),
