@@ -90,7 +90,8 @@ export async function downloadTargets(
   const report = (file: string, inFile: number): void => {
     const seconds = (now() - started) / 1000;
     options.onProgress?.({
-      bytesDone: doneBefore + inFile,
+      // A server that ignored Range resends from 0: never report more than the whole.
+      bytesDone: Math.min(doneBefore + inFile, totalBytes),
       totalBytes,
       bytesPerSecond: seconds > 0 ? transferred / seconds : 0,
       file,
