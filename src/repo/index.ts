@@ -28,6 +28,8 @@ export type { RefreshOptions, RefreshResult } from './refresh.js';
 export { verifyRepository } from './verify.js';
 export type { VerifyOptions, VerifyReport } from './verify.js';
 export type { Problem, RoleStatus } from './inspect-metadata.js';
+export { inspectRepositoryMetadata } from './repository-files.js';
+export type { Inspection } from './inspect-metadata.js';
 export { publishRepository } from './publish.js';
 export type { PublishOptions, PublishResult } from './publish.js';
 export { serveRepository, parseRange } from './serve.js';

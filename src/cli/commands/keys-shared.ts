@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { envKeyName, envPassphrases, loadConfig } from '../../repo/index.js';
+import { envKeyName, envPassphrases, inspectRepositoryMetadata, loadConfig } from '../../repo/index.js';
 import type { PassphraseSource, RepoConfig } from '../../repo/index.js';
 import type { CommandContext } from '../command.js';
 
@@ -76,4 +76,12 @@ export function formatSize(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
   return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+/** After a change: says which roles still miss signatures (publish refuses until they are added). */
+export async function reportMissingSignatures(ctx: CommandContext, config: RepoConfig): Promise<void> {
+  const inspection = await inspectRepositoryMetadata(config.repository, new Date());
+  for (const p of inspection.problems) {
+    if (p.kind === 'missing-signatures') ctx.stdout.write(`note: ${p.message}\n`);
+  }
 }

@@ -10,7 +10,7 @@ import {
   setThreshold,
   verifyRepository,
 } from '../../repo/index.js';
-import type { RoleChangeResult } from '../../repo/index.js';
+import type { RepoConfig, RoleChangeResult } from '../../repo/index.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import {
@@ -20,6 +20,7 @@ import {
   newPassphrase,
   passphrasesOf,
   publisherConfig,
+  reportMissingSignatures,
   stringOption,
 } from './keys-shared.js';
 
@@ -34,11 +35,17 @@ function noExtra(ctx: CommandContext, n: number): void {
     throw new UsageError('EXTRA_ARGUMENT', `unexpected argument "${ctx.positionals[n]}"`);
 }
 
-function describe(ctx: CommandContext, what: string, r: RoleChangeResult): number {
+async function describe(
+  ctx: CommandContext,
+  config: RepoConfig,
+  what: string,
+  r: RoleChangeResult,
+): Promise<number> {
   ctx.stdout.write(`${what}: root is now version ${r.rootVersion}\n`);
   for (const [role, spec] of Object.entries(r.roles)) {
     ctx.stdout.write(`  ${role.padEnd(9)} threshold ${spec.threshold} of ${spec.keyIDs.length} key(s)\n`);
   }
+  await reportMissingSignatures(ctx, config);
   ctx.stdout.write('Run "notsotuf status" to check signatures, then "notsotuf publish".\n');
   return EXIT.ok;
 }
@@ -106,7 +113,7 @@ const keysAdd: Command = {
       passphrase: passphrasesOf(ctx),
       ...(threshold === undefined ? {} : { threshold }),
     });
-    return describe(ctx, `Key "${name}" added to ${role}`, r);
+    return describe(ctx, config, `Key "${name}" added to ${role}`, r);
   },
 };
 
@@ -126,7 +133,7 @@ const keysReplace: Command = {
       passphrase: passphrasesOf(ctx),
       ...(role === undefined ? {} : { role: parseRoleName(role) }),
     });
-    return describe(ctx, `Key "${oldName}" replaced by "${newName}"`, r);
+    return describe(ctx, config, `Key "${oldName}" replaced by "${newName}"`, r);
   },
 };
 
@@ -147,7 +154,7 @@ const keysRevoke: Command = {
       ...(role === undefined ? {} : { role: parseRoleName(role) }),
       ...(threshold === undefined ? {} : { threshold }),
     });
-    return describe(ctx, `Key "${name}" revoked`, r);
+    return describe(ctx, config, `Key "${name}" revoked`, r);
   },
 };
 
@@ -167,7 +174,7 @@ const keysThreshold: Command = {
       keyDir: keyDirOf(ctx, config),
       passphrase: passphrasesOf(ctx),
     });
-    return describe(ctx, `Threshold of ${role} set to ${n}`, r);
+    return describe(ctx, config, `Threshold of ${role} set to ${n}`, r);
   },
 };
 

@@ -10,6 +10,7 @@ import {
   keyDirOf,
   passphrasesOf,
   publisherConfig,
+  reportMissingSignatures,
   stringOption,
 } from './keys-shared.js';
 
@@ -83,6 +84,7 @@ const releaseAdd: Command = {
     ctx.stdout.write(
       `  targets version ${r.targetsVersion}. Next: notsotuf status, then notsotuf publish DEST\n`,
     );
+    await reportMissingSignatures(ctx, config);
     return EXIT.ok;
   },
 };
