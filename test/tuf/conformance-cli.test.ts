@@ -268,3 +268,34 @@ test('bin/tuf-conformance runs as an executable from any folder (no build step)'
   );
   assert.equal(bad.code, 1, bad.out);
 });
+
+test('delegations are searched in preorder depth-first order, and a terminating one ends the search', async () => {
+  const repo = TestRepo.create();
+  repo.addDelegation({ name: 'A' });
+  repo.addDelegation({ name: 'C', parent: 'A' });
+  repo.addDelegation({ name: 'B', terminating: true });
+  repo.addDelegation({ name: 'D' });
+  for (const d of ['C', 'A', 'B', 'D']) repo.publishDelegated(d);
+  repo.publishAll();
+  await using w = await world(repo);
+  assert.equal(await w.init(), 0);
+  assert.equal(await w.refresh(), 0);
+  const from = w.server.requests.length;
+  assert.equal(await w.download('missing'), 1);
+  const roles = w.server.requests
+    .slice(from)
+    .map((r) => /^\/metadata\/\d+\.([A-Z])\.json$/.exec(r)?.[1])
+    .filter((r) => r !== undefined);
+  // A, then A's child C, then B (terminating: D is never visited).
+  assert.deepEqual(roles, ['A', 'C', 'B']);
+  const files = (await readdir(w.md)).sort();
+  assert.deepEqual(files, [
+    'A.json',
+    'B.json',
+    'C.json',
+    'root.json',
+    'snapshot.json',
+    'targets.json',
+    'timestamp.json',
+  ]);
+});
