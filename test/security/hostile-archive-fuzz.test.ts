@@ -83,14 +83,14 @@ async function assertInside(staging: string): Promise<void> {
   }
 }
 
-test('mutated archives (400 seeded variants) either unpack inside the staging folder or are refused cleanly', async () => {
+test('mutated archives (200 seeded variants) either unpack inside the staging folder or are refused cleanly', async () => {
   const rand = prng(20261127);
   const root = await tempDir();
   try {
     await mkdir(join(root, 'outside'));
     await writeFile(join(root, 'outside', 'keep'), 'keep');
     let refused = 0;
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 200; i++) {
       const archive = join(root, 'fuzz.tar');
       await writeFile(archive, mutate(rand));
       const before = await listTree(root);
@@ -116,7 +116,7 @@ test('mutated archives (400 seeded variants) either unpack inside the staging fo
       );
     }
     // the mutations must actually reach the checks: most variants are hostile or corrupt
-    assert.ok(refused > 200, `only ${refused} of 400 refused`);
+    assert.ok(refused > 100, `only ${refused} of 200 refused`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
