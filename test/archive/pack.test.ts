@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { appendFileSync, truncateSync } from 'node:fs';
 import { createServer } from 'node:net';
 import {
   chmod,
@@ -449,5 +450,31 @@ test('an empty folder packs to the two end blocks and unpacks to an empty folder
     assert.deepEqual(await readdir(join(root, 'staging')), []);
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a file that grows or shrinks while it is packed is refused (FOLDER_CHANGED), no archive left', async () => {
+  for (const change of ['grow', 'shrink'] as const) {
+    const root = await tempDir();
+    try {
+      const app = join(root, 'app');
+      await mkdir(app);
+      const big = join(app, 'big.bin');
+      await writeFile(big, Buffer.alloc(1024 * 1024, 1)); // over the read-ahead size: streamed
+      let changed = false;
+      const onProgress = (): void => {
+        if (changed) return;
+        changed = true; // after the header is produced, before the data is read
+        if (change === 'grow') appendFileSync(big, 'more');
+        else truncateSync(big, 1000);
+      };
+      await assert.rejects(packFolder(app, join(root, 'a.tar.gz'), { onProgress }), {
+        name: 'UsageError',
+        code: 'FOLDER_CHANGED',
+      });
+      assert.deepEqual(await readdir(root), ['app']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   }
 });
