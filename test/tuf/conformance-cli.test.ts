@@ -299,3 +299,34 @@ test('delegations are searched in preorder depth-first order, and a terminating 
     'timestamp.json',
   ]);
 });
+
+test('a timestamp whose content changed without a new version is ignored; the trusted one is kept', async () => {
+  await using w = await world();
+  assert.equal(await w.init(), 0);
+  assert.equal(await w.refresh(), 0);
+  const trusted = await readFile(join(w.md, 'timestamp.json'));
+  // Same version 1, but naming another snapshot version.
+  w.repo.version.snapshot = 5;
+  w.repo.publishTimestamp();
+  assert.notDeepEqual(Buffer.from(w.repo.latest.get('timestamp')!), trusted);
+  assert.equal(await w.refresh(), 0);
+  assert.deepEqual(await readFile(join(w.md, 'timestamp.json')), trusted);
+});
+
+test('an expired delegated role fails the download and is not stored', async () => {
+  const repo = TestRepo.create();
+  const d = repo.addDelegation({
+    name: 'apps',
+    paths: ['apps/*'],
+    expires: new Date(Date.now() - 86_400_000),
+  });
+  d.targets.set('apps/a.txt', { bytes: Buffer.from('a') });
+  repo.serveTarget('apps/a.txt', Buffer.from('a'));
+  repo.publishDelegated('apps');
+  repo.publishAll();
+  await using w = await world(repo);
+  assert.equal(await w.init(), 0);
+  assert.equal(await w.download('apps/a.txt'), 1);
+  assert.ok(!(await readdir(w.md)).includes('apps.json'));
+  assert.deepEqual(await readdir(w.td), []);
+});
