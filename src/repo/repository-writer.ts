@@ -101,7 +101,8 @@ export async function commitWrites(
       let backup: string | undefined;
       if (await fileExists(s.final)) {
         backup = tempNameFor(s.final);
-        await link(s.final, backup);
+        // A hard link keeps the old bytes at no cost; file systems without links get a copy.
+        await link(s.final, backup).catch(() => copyFile(s.final, backup as string));
       }
       done.push({ final: s.final, backup });
       await rename(s.tmp, s.final);
