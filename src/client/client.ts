@@ -321,7 +321,12 @@ export class Client {
     const stagingDir = stagingDirFor(this.installDir, update.version);
     await rm(stagingDir, { recursive: true, force: true });
     try {
-      await unpackArchive(rebuilt.tarPath, stagingDir, options.signal ? { signal: options.signal } : {});
+      // The tar was checked when it was built; the unpack checks it again as it reads it (the
+      // bytes on disk could have changed since), so only the signed tar is ever staged.
+      await unpackArchive(rebuilt.tarPath, stagingDir, {
+        expectedTar: update.release.tar,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (error) {
       await rm(stagingDir, { recursive: true, force: true });
       throw error;
