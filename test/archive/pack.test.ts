@@ -20,6 +20,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { list as tarList } from 'tar';
 import { gunzipTo, hashFolderAsTar, packFolder, packTar, unpackArchive } from '../../src/archive/index.js';
 import { UsageError } from '../../src/errors.js';
 import { listTree, tempDir } from './tar-builder.js';
@@ -52,6 +53,7 @@ async function makeApp(root: string): Promise<string> {
 interface Node {
   type: string;
   mode?: number;
+  size?: number;
   data?: string;
   target?: string;
 }
@@ -67,6 +69,7 @@ async function snapshot(dir: string): Promise<Record<string, Node>> {
       out[p] = {
         type: 'file',
         mode: s.mode & 0o777,
+        size: s.size,
         data: createHash('sha256')
           .update(await readFile(full))
           .digest('hex'),
@@ -476,5 +479,34 @@ test('a file that grows or shrinks while it is packed is refused (FOLDER_CHANGED
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  }
+});
+
+test('node-tar (an independent reader) lists our archive with the same paths, types, modes, sizes and links', async () => {
+  const root = await tempDir();
+  try {
+    const app = await makeApp(root);
+    await packFolder(app, join(root, 'app.tar.gz'));
+    const seen: string[] = [];
+    await tarList({
+      file: join(root, 'app.tar.gz'),
+      strict: true,
+      onReadEntry: (e) => {
+        seen.push(
+          `${e.type} ${e.path} ${(e.mode ?? 0).toString(8)} ${e.size} ${e.linkpath ?? ''} ${e.mtime?.toISOString()}`,
+        );
+      },
+    });
+    const T = '2000-01-01T00:00:00.000Z';
+    const want = Object.entries(await snapshot(app))
+      .sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+      .map(([p, n]) => {
+        if (n.type === 'dir') return `Directory ${p}/ 755 0  ${T}`;
+        if (n.type === 'symlink') return `SymbolicLink ${p} 777 0 ${n.target} ${T}`;
+        return `File ${p} ${(n.mode ?? 0) & 0o111 ? '755' : '644'} ${n.size}  ${T}`;
+      });
+    assert.deepEqual(seen, want);
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
 });
