@@ -65,6 +65,29 @@ function checkLimits(entries: readonly FolderEntry[]): void {
   }
 }
 
+const LSTAT_BATCH = 32;
+
+/** lstat of many paths, a batch at a time (latency bound); the first failure in order wins. */
+async function lstatAll(paths: readonly string[]): Promise<Stats[]> {
+  const out: Stats[] = [];
+  for (let i = 0; i < paths.length; i += LSTAT_BATCH) {
+    const batch = paths.slice(i, i + LSTAT_BATCH);
+    const results = await Promise.allSettled(batch.map((p) => lstat(p)));
+    for (const [j, r] of results.entries()) {
+      if (r.status === 'fulfilled') {
+        out.push(r.value);
+        continue;
+      }
+      throw new UsageError(
+        'FOLDER_CHANGED',
+        `"${batch[j]}" could not be read while packing (${messageOf(r.reason)}): stop whatever changes the app folder, then pack again`,
+        { cause: r.reason },
+      );
+    }
+  }
+  return out;
+}
+
 async function statRoot(folder: string): Promise<void> {
   let s: Stats;
   try {
@@ -114,6 +137,7 @@ export async function listFolder(
         cause,
       });
     }
+    const found: { path: string; absolutePath: string }[] = [];
     for (const raw of names) {
       let name: string;
       try {
@@ -132,16 +156,11 @@ export async function listFolder(
           `its path is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
         );
       }
-      let s: Stats;
-      try {
-        s = await lstat(absolutePath);
-      } catch (cause) {
-        throw new UsageError(
-          'FOLDER_CHANGED',
-          `"${absolutePath}" could not be read while packing (${messageOf(cause)}): stop whatever changes the app folder, then pack again`,
-          { cause },
-        );
-      }
+      found.push({ path, absolutePath });
+    }
+    const stats = await lstatAll(found.map((f) => f.absolutePath));
+    for (const [i, { path, absolutePath }] of found.entries()) {
+      const s = stats[i] as Stats;
       const mtime = options.keepMtime ? Math.floor(s.mtimeMs / 1000) : FIXED_MTIME;
       if (s.isDirectory()) {
         entries.push({ type: 'dir', path, absolutePath, mode: MODE_DIR, size: 0, mtime, linkTarget: '' });
