@@ -100,7 +100,9 @@ set ${HANDOVER_ENV}=1
 "!NOTSOTUF_RESTART_CMD!" !NOTSOTUF_RESTART_ARGS! <nul >>"!NOTSOTUF_APP_LOG!" 2>&1
 set CODE=!errorlevel!
 >>"!NOTSOTUF_LOG!" echo !DATE! !TIME! the app exited with code !CODE!
->"!NOTSOTUF_EXITED!" echo !CODE!
+rem Temp file, then move: the installer reads the code as soon as the marker exists.
+>"!NOTSOTUF_EXITED!.tmp" echo !CODE!
+move /y "!NOTSOTUF_EXITED!.tmp" "!NOTSOTUF_EXITED!" >nul 2>&1
 exit /b 0
 `;
 }

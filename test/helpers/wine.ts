@@ -11,7 +11,10 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
-import { ROOT } from './cli.js';
+import { fileURLToPath } from 'node:url';
+
+/** The repository (not through helpers/cli.ts, which loads the whole CLI). */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const NODE_WIN_VERSION = '20.20.2';
 

@@ -9,7 +9,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ROOT } from '../helpers/cli.js';
+import { fileURLToPath } from 'node:url';
+
+/** The repository (not through helpers/cli.ts, which loads the whole CLI). */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export type AppMode = 'confirm' | 'crash' | 'hang' | 'run' | 'start-handover';
 
