@@ -38,6 +38,7 @@ after(async () => {
 
 const CASES: { step: KillAt; via: 'patches' | 'full'; seen: RegExp }[] = [
   { step: 'download', via: 'full', seen: /^download \d+\/\d+$/ },
+  { step: 'source', via: 'patches', seen: /^source \d+$/ },
   { step: 'patching', via: 'patches', seen: /^patching \d+$/ },
   { step: 'unpacking', via: 'full', seen: /^unpacking \d+$/ },
 ];

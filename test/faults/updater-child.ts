@@ -2,14 +2,15 @@
  * The updater as a real process, for the SIGKILL tests: checks and installs with the Client, and
  * kills itself with SIGKILL at the step named in its settings (during the download, while the patch
  * is being applied, while the archive is being unpacked), after writing what it saw to a marker
- * file (so the test knows the kill landed inside the step). Run: node --import tsx updater-child.ts SETTINGS.json
+ * file (so the test knows the kill landed inside the step); also while the installed version's
+ * tar is rebuilt from the install folder (the patch source). Run: node --import tsx updater-child.ts SETTINGS.json
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 
-export type KillAt = 'download' | 'patching' | 'unpacking' | 'none';
+export type KillAt = 'download' | 'source' | 'patching' | 'unpacking' | 'none';
 
 export interface ChildSettings {
   readonly options: ClientOptions;
@@ -52,6 +53,18 @@ await client.install(update, {
       die(`download ${p.bytesDone}/${p.totalBytes}`);
   },
   onStage: (stage) => {
+    if (settings.killAt === 'source' && stage === 'source')
+      killWhen(() => {
+        // The installed version's tar is being rebuilt from the folder into a temp file in tars/.
+        try {
+          const tmp = readdirSync(join(settings.options.stateDir, 'tars')).find((n) => n.endsWith('.tmp'));
+          return tmp === undefined
+            ? undefined
+            : `source ${statSync(join(settings.options.stateDir, 'tars', tmp)).size}`;
+        } catch {
+          return undefined;
+        }
+      });
     if (settings.killAt === 'patching' && stage === 'rebuild')
       killWhen(() => {
         try {
