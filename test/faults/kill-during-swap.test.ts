@@ -70,6 +70,49 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * Runs the very script the client wrote again (its first run was killed while waiting), under a
+ * wrapper shell whose `mv` function stops before its call number `call`; lets the "app" exit; and
+ * SIGKILLs the script's whole process group once it has stopped there.
+ */
+async function runPausedAt(
+  inst: Install,
+  script: string,
+  app: ReturnType<typeof blocker>,
+  call: number,
+): Promise<void> {
+  const wrapper = join(inst.root, 'pause-mv.sh');
+  const marker = join(inst.root, 'paused');
+  await writeFile(
+    wrapper,
+    [
+      'calls=0',
+      'mv() {',
+      '  calls=$((calls + 1))',
+      '  if [ "$calls" -eq "$PAUSE_AT" ]; then',
+      '    : >"$PAUSE_MARKER"',
+      '    while :; do sleep 1; done',
+      '  fi',
+      '  command mv "$@"',
+      '}',
+      '. "$1"',
+      '',
+    ].join('\n'),
+  );
+  const sh = spawn('/bin/sh', [wrapper, script], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, PAUSE_MARKER: marker, PAUSE_AT: String(call) },
+  });
+  app.kill('SIGKILL');
+  await exited(app);
+  await waitFor(`the installer to reach mv call ${call}`, async () =>
+    (await exists(marker)) ? true : undefined,
+  );
+  process.kill(-sh.pid!, 'SIGKILL');
+  await exited(sh);
+}
+
 /** The next update from 1.0.0 runs to the end and leaves nothing behind. */
 async function nextUpdateSucceeds(inst: Install): Promise<void> {
   const client = inst.client();
@@ -124,37 +167,7 @@ test(
       const appBefore = await folderDigest(inst.installDir);
       const { script, app } = await handOverWaiting(inst);
       await killInstaller(script);
-      // Run the very script the client wrote again, with an mv that stops before its second call.
-      const wrapper = join(inst.root, 'pause-mv.sh');
-      const marker = join(inst.root, 'between-renames');
-      await writeFile(
-        wrapper,
-        [
-          'calls=0',
-          'mv() {',
-          '  calls=$((calls + 1))',
-          '  if [ "$calls" -eq 2 ]; then',
-          '    : >"$PAUSE_MARKER"',
-          '    while :; do sleep 1; done',
-          '  fi',
-          '  command mv "$@"',
-          '}',
-          '. "$1"',
-          '',
-        ].join('\n'),
-      );
-      const sh = spawn('/bin/sh', [wrapper, script], {
-        detached: true,
-        stdio: 'ignore',
-        env: { ...process.env, PAUSE_MARKER: marker },
-      });
-      app.kill('SIGKILL');
-      await exited(app);
-      await waitFor('the installer to reach its second rename', async () =>
-        (await exists(marker)) ? true : undefined,
-      );
-      process.kill(-sh.pid!, 'SIGKILL');
-      await exited(sh);
+      await runPausedAt(inst, script, app, 2);
       assert.equal(await exists(inst.installDir), false, 'killed with the install folder moved aside');
       assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), true);
 
@@ -165,6 +178,37 @@ test(
       assert.equal(client.lastHandover?.outcome, 'failed');
       assert.match(client.lastHandover?.reason ?? '', /interrupted during the swap/);
       await nextUpdateSucceeds(inst);
+    } finally {
+      await inst.cleanup();
+    }
+  },
+);
+
+test(
+  'SIGKILL of the installer after the swap, before it writes its result: the new version is in place and whole, and the next update succeeds',
+  { skip: !linux && 'needs /proc (Linux)' },
+  async () => {
+    const inst = await freshInstall(project, server.url, 'kill-installer-result');
+    try {
+      const { script, app } = await handOverWaiting(inst);
+      await killInstaller(script);
+      // mv calls: install -> backup, staging -> install, then result.json.tmp -> result.json.
+      await runPausedAt(inst, script, app, 3);
+      assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'), 'the new version, whole');
+      assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), false);
+      // The new version starts, confirms, and is offered the next release.
+      const v11 = inst.client({ currentVersion: '1.1.0' });
+      assert.deepEqual(await v11.check(), { kind: 'none' });
+      await project.publish('1.2.0');
+      const client = inst.client({ currentVersion: '1.1.0' });
+      const update = await client.check();
+      assert.notEqual(update.kind, 'none');
+      if (update.kind === 'none') return;
+      assert.equal(update.version, '1.2.0');
+      const staged = await client.install(update, { restart: false, pid: await exitedPid() });
+      await staged.quitAndInstall();
+      assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
+      assert.ok(await holdsVersion(project, inst.installDir, '1.2.0'));
     } finally {
       await inst.cleanup();
     }

@@ -110,7 +110,7 @@ export async function freshInstall(
   const options: ClientOptions = {
     ...clientOptions(project, baseUrl, installDir, stateDir),
     currentVersion: opts.version ?? '1.0.0',
-    stallTimeoutMs: 400,
+    stallTimeoutMs: 1500,
   };
   return {
     root,
