@@ -318,3 +318,22 @@ test('release add refuses the project folder itself (it holds the private keys) 
   );
   await refusedUnchanged(p, ['release', 'add', '2.0.0', 'repository/targets'], 2, /is inside the repository/);
 });
+
+test('a target file changed in place (same length) is found by status; --lengths-only is the quick check that cannot', async () => {
+  const p = await project();
+  const targets = join(p.dir, 'repository', 'targets');
+  const archive = (await readdir(targets)).find((n) => n.endsWith('.demo-1.1.0.tar.gz'));
+  assert.ok(archive);
+  const bytes = await readFile(join(targets, archive));
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+  await writeFile(join(targets, archive), bytes);
+  await refusedUnchanged(
+    p,
+    ['status'],
+    1,
+    /target file .*demo-1\.1\.0\.tar\.gz does not match its signed sha256/,
+  );
+  const quick = await cli(['status', '--lengths-only'], { cwd: p.dir });
+  assert.equal(quick.code, 0);
+  assert.match(quick.stdout, /checked \(lengths only, not hashes\)/);
+});

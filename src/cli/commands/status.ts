@@ -7,12 +7,21 @@ export const statusCommand: Command = {
   path: ['status'],
   summary:
     'Verify the repository against its own root, list releases, warn about expiry (non-zero on any problem)',
-  usage: '[--warn-days N] [--json] [--config FILE]',
-  options: { config: { type: 'string' }, 'warn-days': { type: 'string' }, json: { type: 'boolean' } },
+  usage: '[--warn-days N] [--lengths-only] [--json] [--config FILE]',
+  options: {
+    config: { type: 'string' },
+    'warn-days': { type: 'string' },
+    'lengths-only': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
   async run(ctx) {
     const config = await publisherConfig(ctx);
     const warnDays = intOption(ctx, 'warn-days');
-    const report = await verifyRepository(config.repository, warnDays === undefined ? {} : { warnDays });
+    const lengthsOnly = ctx.values['lengths-only'] === true;
+    const report = await verifyRepository(config.repository, {
+      lengthsOnly,
+      ...(warnDays === undefined ? {} : { warnDays }),
+    });
     if (ctx.values.json === true) {
       ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return report.ok ? EXIT.ok : EXIT.failure;
@@ -30,7 +39,9 @@ export const statusCommand: Command = {
         `  ${r.app} ${r.version}  archive ${formatSize(r.archiveLength)}${r.patch === undefined ? '' : `, patch ${formatSize(r.patch.length)}`}\n`,
       );
     }
-    ctx.stdout.write(`\n${report.targetsChecked} target file(s) checked\n`);
+    ctx.stdout.write(
+      `\n${report.targetsChecked} target file(s) checked${lengthsOnly ? ' (lengths only, not hashes)' : ''}\n`,
+    );
     for (const w of report.warnings) ctx.stdout.write(`warning: ${w}\n`);
     for (const p of report.problems) ctx.stderr.write(`problem: ${p.message}\n`);
     ctx.stdout.write(
