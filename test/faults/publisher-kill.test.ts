@@ -17,6 +17,7 @@ import type { RepoConfig } from '../../src/repo/config.js';
 import { verifyRepository } from '../../src/repo/verify.js';
 import type { Project } from '../client/fixture.js';
 import { makeProject, TSX_LOADER, writeApp } from '../client/fixture.js';
+import { cli } from '../helpers/cli.js';
 import { exited } from './processes.js';
 import type { PublisherChildSettings } from './publisher-child.js';
 
@@ -160,3 +161,69 @@ test('a killed release add leaves temp files only under .tmp- names; the re-run 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+
+function cliAdd(config: RepoConfig, folder: string): ReturnType<typeof spawn> {
+  return spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, BIN, 'release', 'add', '1.2.0', folder, '--config', config.file],
+    { stdio: 'ignore' },
+  );
+}
+
+/** How long an uninterrupted `release add` takes here (the kills below land at fractions of it). */
+let cliMs: number | undefined;
+async function cliDuration(project: Project): Promise<number> {
+  if (cliMs !== undefined) return cliMs;
+  const { config, dir } = await copyProject(project);
+  try {
+    const started = performance.now();
+    const { code } = await exited(cliAdd(config, join(dir, 'builds', '1.2.0')));
+    assert.equal(code, 0);
+    cliMs = performance.now() - started;
+    return cliMs;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+for (const fraction of [0.5, 0.7, 0.85, 0.95]) {
+  test(`SIGKILL of the real notsotuf CLI (release add) at ${fraction * 100} % of its usual run time: old or new state, never torn, and a re-run finishes`, async () => {
+    const project = await baseProject();
+    const delayMs = Math.round((await cliDuration(project)) * fraction);
+    const { config, dir } = await copyProject(project);
+    try {
+      const before = await signedState(config.repository);
+      const folder = join(dir, 'builds', '1.2.0');
+      const child = cliAdd(config, folder);
+      const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+      const { code, signal } = await exited(child);
+      clearTimeout(timer);
+      const state = await signedState(config.repository);
+      if (signal === 'SIGKILL') {
+        // Killed somewhere: the repository verifies, as before or (killed after the last rename) as after.
+        assert.ok(
+          JSON.stringify(state) === JSON.stringify(before) || state.releases.includes('demo-1.2.0'),
+          JSON.stringify(state.releases),
+        );
+      } else {
+        assert.equal(code, 0);
+      }
+      process.stdout.write(
+        `# killed at ${delayMs} ms: ${signal ?? `exit ${code}`}, published: ${state.releases.includes('demo-1.2.0')}\n`,
+      );
+      if (!state.releases.includes('demo-1.2.0')) {
+        const rerun = await cli(['release', 'add', '1.2.0', folder, '--config', config.file]);
+        assert.equal(rerun.code, 0, rerun.stderr);
+      }
+      assert.deepEqual((await signedState(config.repository)).releases, [
+        'demo-1.0.0',
+        'demo-1.1.0',
+        'demo-1.2.0',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
