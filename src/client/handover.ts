@@ -23,7 +23,10 @@ export interface HandoverPlan {
   readonly backupDir: string;
   /** The app process to wait for (usually process.pid). */
   readonly pid: number;
-  /** Starts the new app; undefined = no restart (then no health check either). */
+  /**
+   * Starts the new app; undefined = no restart (then no health check either). `cwd` defaults to the
+   * installer's own folder (<stateDir>/handover), never the app's: pass process.cwd() to keep it.
+   */
   readonly restart?: { readonly command: string; readonly args: readonly string[]; readonly cwd?: string };
   /** The client's per-app state folder: script, log and result go in <stateDir>/handover/. */
   readonly stateDir: string;
