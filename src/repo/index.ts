@@ -31,6 +31,8 @@ export type { Problem, RoleStatus } from './inspect-metadata.js';
 export { inspectRepositoryMetadata } from './repository-files.js';
 export type { Inspection } from './inspect-metadata.js';
 export { publishRepository } from './publish.js';
+export { pruneRepository } from './prune.js';
+export type { PruneOptions, PruneResult } from './prune.js';
 export type { PublishOptions, PublishResult } from './publish.js';
 export { serveRepository, parseRange } from './serve.js';
 export type { RunningServer, ServeOptions } from './serve.js';

@@ -13,11 +13,18 @@ export interface PublishOptions {
   readonly unsafeSkipVerify?: boolean;
   /** Called after each file copied or skipped (for progress). */
   readonly onFile?: (rel: string, action: 'copied' | 'skipped') => void;
+  /**
+   * After publishing, remove from DEST the targets and snapshot/targets metadata that the
+   * repository no longer has (after `release prune`). Roots and other files are never removed.
+   */
+  readonly deleteExtra?: boolean;
 }
 
 export interface PublishResult {
   readonly copied: readonly string[];
   readonly skipped: readonly string[];
+  /** Files removed from DEST with deleteExtra. */
+  readonly deleted: readonly string[];
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
@@ -141,5 +148,19 @@ export async function publishRepository(
     copied.push(rel);
     options.onFile?.(rel, 'copied');
   }
-  return { copied, skipped };
+  const deleted: string[] = [];
+  if (options.deleteExtra === true) {
+    // Only after the new timestamp is in place, and only files that are ours by name and not in
+    // the repository any more (pruned): DEST may hold other things, and every root is kept.
+    const present = new Set(files.map((f) => f.rel));
+    for (const rel of await listFiles(dest).catch(() => [] as string[])) {
+      const ours =
+        /^metadata\/\d+\.(targets|snapshot)\.json$/.test(rel) || /^targets\/[0-9a-f]{64}\.[^/]+$/.test(rel);
+      if (ours && !present.has(rel)) {
+        await rm(join(dest, ...rel.split('/')), { force: true });
+        deleted.push(rel);
+      }
+    }
+  }
+  return { copied, skipped, deleted };
 }

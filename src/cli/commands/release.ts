@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { UsageError, messageOf } from '../../errors.js';
-import { addRelease, readReleases, removeLatestRelease } from '../../repo/index.js';
+import { addRelease, pruneRepository, readReleases, removeLatestRelease } from '../../repo/index.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import {
@@ -149,4 +149,27 @@ const releaseRemoveLatest: Command = {
   },
 };
 
-export const releaseCommands: readonly Command[] = [releaseAdd, releaseList, releaseRemoveLatest];
+const releasePrune: Command = {
+  path: ['release', 'prune'],
+  summary: 'Remove files no recent metadata names (withdrawn releases, old metadata versions)',
+  usage: '[--keep N] [--dry-run] [--config FILE]',
+  options: { config: { type: 'string' }, keep: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  async run(ctx) {
+    const config = await publisherConfig(ctx);
+    const keep = intOption(ctx, 'keep');
+    const dryRun = ctx.values['dry-run'] === true;
+    const r = await pruneRepository(config, { dryRun, ...(keep === undefined ? {} : { keep }) });
+    for (const rel of r.removed) ctx.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${rel}\n`);
+    ctx.stdout.write(
+      `${r.removed.length} file(s), ${formatSize(r.bytes)}${dryRun ? ' would be freed' : ' freed'}. Published copies: notsotuf publish DEST --delete\n`,
+    );
+    return EXIT.ok;
+  },
+};
+
+export const releaseCommands: readonly Command[] = [
+  releaseAdd,
+  releaseList,
+  releasePrune,
+  releaseRemoveLatest,
+];
