@@ -4,7 +4,7 @@ import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Targets } from '@tufjs/models';
 import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
-import { targetFileRel } from './releases.js';
+import { listReleases, targetFileRel } from './releases.js';
 import { loadForEdit, readMetadataFiles } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
 
@@ -28,7 +28,8 @@ export interface PruneResult {
 /**
  * `release prune`: removes what no recent metadata names, so a repository does not grow forever:
  * target files (withdrawn releases, files of targets versions older than the kept ones), targets
- * and snapshot metadata older than the last `keep` versions, and temp files. Every N.root.json is
+ * and snapshot metadata older than the last `keep` versions, temp files, and cached tars other than
+ * the newest of each app (paths `cache:tars/...`). Every N.root.json is
  * kept (clients walk the whole root chain), and so are root.json and timestamp.json.
  */
 export function pruneRepository(config: RepoConfig, options: PruneOptions = {}): Promise<PruneResult> {
@@ -86,6 +87,17 @@ async function pruneLocked(config: RepoConfig, options: PruneOptions): Promise<P
     const rel = `targets/${name}`;
     const info = await stat(join(targetsDir, name));
     if (info.isFile() && !keepRel.has(rel)) await consider(rel, join(targetsDir, name));
+  }
+  // The publisher's tar cache only needs the newest tar of each app (the next patch starts there).
+  const latestTars = new Set(
+    [...new Map(listReleases(state.targets.signed).map((r) => [r.app, r])).values()].map(
+      (r) => `${r.app}-${r.version}.tar`,
+    ),
+  );
+  const tarsDir = join(config.cache, 'tars');
+  for (const name of (await readdir(tarsDir).catch(() => [] as string[])).sort()) {
+    if (name.endsWith('.tar') && !latestTars.has(name))
+      await consider(`cache:tars/${name}`, join(tarsDir, name));
   }
   return { removed, bytes };
 }

@@ -33,6 +33,12 @@ test('release prune removes what no recent metadata names; the repository still 
   assert.deepEqual(real.removed, dry.removed);
   assert.ok(real.bytes > 0);
 
+  assert.deepEqual(
+    await readdir(join(config.cache, 'tars')),
+    ['demo-1.3.1.tar'],
+    'only the newest tar is cached',
+  );
+  assert.ok(real.removed.includes('cache:tars/demo-1.0.0.tar'));
   const metadata = (await readdir(join(config.repository, 'metadata'))).sort();
   assert.deepEqual(metadata, [
     '1.root.json',
@@ -78,7 +84,7 @@ test('release prune removes what no recent metadata names; the repository still 
 
   // The published copy follows with --delete; files that are not ours stay.
   const published = await publishRepository(config.repository, dest, { deleteExtra: true });
-  assert.equal(published.deleted.length, real.removed.length);
+  assert.equal(published.deleted.length, real.removed.filter((r) => !r.startsWith('cache:')).length);
   const destTree = await hashTree(dest);
   destTree.delete('index.html');
   assert.deepEqual(destTree, await hashTree(config.repository));
