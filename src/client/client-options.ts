@@ -29,8 +29,10 @@ export interface ClientOptions {
   readonly healthTimeoutSeconds?: number;
   /** How long the installer waits for the app to exit before giving up, nothing moved (default 300 s). */
   readonly waitTimeoutSeconds?: number;
-  /** Stall timeout of downloads in milliseconds (default 30 s). */
+  /** Fail a request when no byte arrives for this long, in milliseconds (default 30 s). */
   readonly stallTimeoutMs?: number;
+  /** Limit for a whole request in milliseconds (default: 60 s for metadata, none for targets). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Progress over a whole update (every file it downloads), for a progress bar. */
