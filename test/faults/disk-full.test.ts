@@ -143,3 +143,59 @@ test('disk full while unpacking: InstallError about free space, no staging folde
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('disk full while rebuilding the new tar from the patch: InstallError about free space, nothing under a final name, app intact; the next run succeeds', async (t) => {
+  const fs = await mountTmpfs(420);
+  if (!fs.ok) {
+    t.skip(fs.reason);
+    return;
+  }
+  const root = await mkdtemp(join(tmpdir(), 'notsotuf-disk-full-rebuild-'));
+  try {
+    const installDir = join(root, 'apps', 'demo');
+    await mkdir(join(root, 'apps'));
+    await installVersion(project, '1.0.0', installDir);
+    // Room for the metadata, the patch and the installed version's tar (about 270 KiB), not for a second tar.
+    const stateDir = join(fs.dir, 'state');
+    const options = { ...clientOptions(project, server.url, installDir, stateDir), stallTimeoutMs: 2000 };
+    const appBefore = await folderDigest(installDir);
+    const client = new Client(options);
+    const update = await client.check();
+    assert.equal(update.kind, 'patches');
+    const metadataBefore = new Map(
+      [...(await cachedState(stateDir))].filter(([k]) => k.startsWith('metadata/')),
+    );
+    await assert.rejects(client.install(update, { restart: false, pid: await exitedPid() }), (e) => {
+      assertFreeSpaceError(e);
+      // Failing to write the rebuilt tar counts as a failed patch: the fallback's download then
+      // meets the same full disk, and that is what is reported.
+      assert.equal((e as InstallError).code, 'DISK_FULL', (e as Error).message);
+      return true;
+    });
+    assert.deepEqual(await folderDigest(installDir), appBefore);
+    assert.deepEqual(await readdir(join(root, 'apps')), ['demo'], 'no staging folder');
+    const after = await cachedState(stateDir);
+    assert.deepEqual(new Map([...after].filter(([k]) => k.startsWith('metadata/'))), metadataBefore);
+    assert.ok(!after.has('tars/1.1.0.tar'));
+    // The source tar was made, so it was the rebuilt tar that did not fit.
+    assert.ok(after.has('tars/1.0.0.tar'), [...after.keys()].join(', '));
+    const left = await unfinished(stateDir);
+    assert.ok(
+      left.every((p) => p.endsWith('.partial') && p.startsWith('downloads/')),
+      left.join(', '),
+    );
+
+    await grow(fs.dir, 4096);
+    const again = new Client(options);
+    const next = await again.check();
+    assert.notEqual(next.kind, 'none');
+    if (next.kind === 'none') return;
+    const staged = await again.install(next, { restart: false, pid: await exitedPid() });
+    await staged.quitAndInstall();
+    assert.equal((await waitForResult(stateDir)).outcome, 'installed');
+    assert.ok(await holdsVersion(project, installDir, '1.1.0'));
+  } finally {
+    await fs.unmount();
+    await rm(root, { recursive: true, force: true });
+  }
+});
