@@ -72,24 +72,24 @@ async function exists(p: string): Promise<boolean> {
 
 /**
  * Runs the very script the client wrote again (its first run was killed while waiting), under a
- * wrapper shell whose `mv` function stops before its call number `call`; lets the "app" exit; and
+ * wrapper shell whose `mv` function stops before the move for which the shell condition `pauseIf`
+ * holds (it sees mv's arguments and the script's variables); lets the "app" exit; and
  * SIGKILLs the script's whole process group once it has stopped there.
  */
 async function runPausedAt(
   inst: Install,
   script: string,
   app: ReturnType<typeof blocker>,
-  call: number,
+  pauseIf: string,
 ): Promise<void> {
   const wrapper = join(inst.root, 'pause-mv.sh');
   const marker = join(inst.root, 'paused');
   await writeFile(
     wrapper,
     [
-      'calls=0',
       'mv() {',
-      '  calls=$((calls + 1))',
-      '  if [ "$calls" -eq "$PAUSE_AT" ]; then',
+      // The script's own variables are visible here: the test names the move to stop before.
+      '  if eval "$PAUSE_IF"; then',
       '    : >"$PAUSE_MARKER"',
       '    while :; do sleep 1; done',
       '  fi',
@@ -102,11 +102,11 @@ async function runPausedAt(
   const sh = spawn('/bin/sh', [wrapper, script], {
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, PAUSE_MARKER: marker, PAUSE_AT: String(call) },
+    env: { ...process.env, PAUSE_MARKER: marker, PAUSE_IF: pauseIf },
   });
   app.kill('SIGKILL');
   await exited(app);
-  await waitFor(`the installer to reach mv call ${call}`, async () =>
+  await waitFor(`the installer to reach the move (${pauseIf})`, async () =>
     (await exists(marker)) ? true : undefined,
   );
   process.kill(-sh.pid!, 'SIGKILL');
@@ -167,7 +167,8 @@ test(
       const appBefore = await folderDigest(inst.installDir);
       const { script, app } = await handOverWaiting(inst);
       await killInstaller(script);
-      await runPausedAt(inst, script, app, 2);
+      // Stop before `mv "$STAGING_DIR" "$INSTALL_DIR"`: the install folder is already the backup.
+      await runPausedAt(inst, script, app, '[ "$1" = "$STAGING_DIR" ]');
       assert.equal(await exists(inst.installDir), false, 'killed with the install folder moved aside');
       assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), true);
 
@@ -192,8 +193,8 @@ test(
     try {
       const { script, app } = await handOverWaiting(inst);
       await killInstaller(script);
-      // mv calls: install -> backup, staging -> install, then result.json.tmp -> result.json.
-      await runPausedAt(inst, script, app, 3);
+      // Stop before `mv -f "$RESULT.tmp" "$RESULT"`: swapped, backup removed, no result yet.
+      await runPausedAt(inst, script, app, '[ "$3" = "$RESULT" ]');
       assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'), 'the new version, whole');
       assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), false);
       // The new version starts, confirms, and is offered the next release.
