@@ -33,7 +33,8 @@ const SMALL_GAP = 32;
 /** Stop an approximate extension once it is this far below its best score. */
 const GIVE_UP = 4096;
 const MAX_TABLE_BITS = 28;
-const BUCKET = Number(process.env.NSD_BUCKET ?? 4);
+/** Slots per bucket of the hash table: a few candidates per hash, the longest match wins. */
+const BUCKET = Number(process.env.NSD_BUCKET ?? 2);
 
 /** B^(WINDOW-1) mod 2^32, to remove the outgoing byte of the rolling hash. */
 const B_OUT = (() => {
@@ -57,7 +58,7 @@ export interface OldIndex {
 /** Indexes every `step`-th window of `old`. Memory: 4 bytes per slot, 1 to 2 slots per sample. */
 export function indexOld(old: Buffer, step: number): OldIndex {
   const samples = old.length >= WINDOW ? Math.floor((old.length - WINDOW) / step) + 1 : 0;
-  const bits = Math.min(MAX_TABLE_BITS, Math.max(10, Math.ceil(Math.log2(samples + 1))));
+  const bits = Math.min(MAX_TABLE_BITS, Math.max(10, Math.floor(Math.log2(samples + 1))));
   const table = new Uint32Array(2 ** bits);
   const shift = 32 - bits;
   if (samples === 0) return { table, shift, step };
@@ -215,6 +216,8 @@ export async function matchArchives(
           const cand = table[k] as number;
           if (cand === 0) break;
           const o = (cand - 1) * step;
+          // Cheap rejection first: most candidates in changed regions differ at once.
+          if (old[o] !== nu[i] || old[o + 1] !== nu[i + 1]) continue;
           if (o === i + (lastOff ?? NaN) || o + WINDOW > oldLen) continue;
           const len = matchLength(nu, i, old, o, Math.min(n - i, oldLen - o));
           if (len > bestLen) {
