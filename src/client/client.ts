@@ -24,7 +24,7 @@ import { createFetcher } from './fetcher.js';
 import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
 import { startHandover } from './install.js';
-import { restoreInterruptedSwap } from './interrupted-swap.js';
+import { installerDied, restoreInterruptedSwap } from './interrupted-swap.js';
 import { rebuildTar } from './rebuild-tar.js';
 import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
@@ -473,11 +473,11 @@ export class Client {
     } else if (
       result === undefined &&
       p !== undefined &&
-      p.startedAt !== undefined &&
-      p.deadlineMs !== undefined &&
-      Date.now() - p.startedAt > p.deadlineMs
+      ((p.startedAt !== undefined && p.deadlineMs !== undefined && Date.now() - p.startedAt > p.deadlineMs) ||
+        (await installerDied(this.stateDir, p)))
     ) {
-      // The installer never reported: the install folder (currentVersion) is the truth.
+      // The installer never reported (past its time limits, or known dead): the install folder
+      // (currentVersion) is the truth.
       state = { skipped: state.skipped, noPatchesTo: state.noPatchesTo };
       await writeState(layout, state);
       settledNow = true;

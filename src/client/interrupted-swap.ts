@@ -1,6 +1,8 @@
-import { lstat, rename } from 'node:fs/promises';
+import { lstat, readFile, rename, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InstallError, messageOf } from '../errors.js';
+import { handoverFiles } from './handover-files.js';
+import { isRunning } from './install.js';
 import type { PendingHandover } from './state.js';
 
 /**
@@ -40,4 +42,31 @@ async function kindOf(path: string): Promise<'missing' | 'dir' | 'other'> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;
   }
+}
+
+/**
+ * Whether the installer of `pending` died without writing a result (SIGKILL, a crash): its pid
+ * file, written for this hand-over (not older than it), names a process that no longer runs. Then
+ * the next start settles at once instead of waiting for the hand-over's deadline. POSIX only: on
+ * Windows the recorded process is a launcher that may exit before the script does.
+ */
+export async function installerDied(
+  stateDir: string,
+  pending: PendingHandover,
+  options: { platform?: NodeJS.Platform; running?: (pid: number) => boolean } = {},
+): Promise<boolean> {
+  if ((options.platform ?? process.platform) === 'win32' || pending.startedAt === undefined) return false;
+  const file = handoverFiles(stateDir, 'posix').pidFile;
+  let text: string;
+  try {
+    const info = await stat(file);
+    // A pid and a line end; and a file from an earlier hand-over (1 s of clock slack) is not this one's.
+    if (!info.isFile() || info.size > 32 || info.mtimeMs + 1000 < pending.startedAt) return false;
+    text = await readFile(file, 'latin1');
+  } catch {
+    return false;
+  }
+  const pid = Number(text.trim());
+  if (!/^\d{1,10}\s*$/.test(text) || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  return !(options.running ?? isRunning)(pid);
 }
