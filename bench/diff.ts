@@ -1,12 +1,22 @@
 // `npm run bench:diff`: our patch engine side by side with bsdiff, zstd --patch-from and xdelta3 on
 // pairs of consecutive real releases (fetched by scripts/fetch-bench-data.mjs into .cache/bench).
 // Prints a markdown table (paste it into docs/benchmarks.md) and saves it in .cache/bench/.
-// Options: --pairs=label,label   only these pairs;  --tools=ours,bsdiff,...  only these tools.
+// Options: --pairs=label,label   only these pairs;  --tools=ours,bsdiff,...  only these tools;
+//   --reuse=.cache/bench/results-X.json  take the other tools' rows from an earlier run on the same
+//   tars instead of running them again (bsdiff needs minutes and GBs; the table marks reused rows).
 // Runs bsdiff on ~190 MB inputs (minutes, ~1.7 GB): the machine is shared, do not loop it.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 import { packTar } from '../src/archive/index.js';
 import { measure, type Measured } from './lib/measure.js';
@@ -77,12 +87,28 @@ async function sha256(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
+const mb = (bytes: number): string =>
+  bytes < 1e5 ? `${(bytes / 1e3).toFixed(2)} KB` : `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+
+/** CPU seconds; runs saved before the bench measured CPU time have none. */
+const cpu = (m: Measured, digits: number): string =>
+  typeof m.cpuSeconds === 'number' && !Number.isNaN(m.cpuSeconds) ? m.cpuSeconds.toFixed(digits) : '?';
+
+interface Row {
+  pair: string;
+  tool: string;
+  size: number;
+  create: Measured;
+  apply: Measured;
+  reusedFrom?: string;
+}
 
 async function main(): Promise<void> {
   const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
   const onlyPairs = args.get('pairs')?.split(',');
   const onlyTools = args.get('tools')?.split(',');
+  const reusePath = args.get('reuse');
+  const reused: Row[] = reusePath === undefined ? [] : (JSON.parse(readFileSync(reusePath, 'utf8')) as Row[]);
   execFileSync(process.execPath, ['scripts/fetch-bench-data.mjs'], { stdio: 'inherit' });
   installTools();
   mkdirSync(CACHE, { recursive: true });
@@ -109,8 +135,16 @@ async function main(): Promise<void> {
     }
     const [oldTar, newTar] = tars as [string, string];
     const want = await sha256(newTar);
-    const byTool = new Map<string, { size: number; create: Measured; apply: Measured }>();
+    const byTool = new Map<
+      string,
+      { size: number; create: Measured; apply: Measured; reusedFrom?: string }
+    >();
     for (const tool of TOOLS) {
+      const earlier = reused.find((r) => r.pair === pair.label && r.tool === tool.name);
+      if (tool.name !== 'ours' && earlier !== undefined) {
+        byTool.set(tool.name, { ...earlier, reusedFrom: basename(reusePath ?? '') });
+        continue;
+      }
       if (onlyTools !== undefined && !onlyTools.some((t) => tool.name.startsWith(t))) continue;
       if (!tool.available()) continue;
       rmSync(work, { recursive: true, force: true });
@@ -134,7 +168,7 @@ async function main(): Promise<void> {
     for (const [name, r] of byTool) {
       const ratio = (x: number, y: number | undefined): string => (y === undefined ? '' : (x / y).toFixed(2));
       rows.push(
-        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)} MB) | ${name} | ${mb(r.size)} MB | ${r.create.seconds.toFixed(1)} s (${r.create.cpuSeconds.toFixed(1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${r.apply.cpuSeconds.toFixed(2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
+        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)} MB) | ${name}${r.reusedFrom === undefined ? '' : ' (reused)'} | ${mb(r.size)} | ${r.create.seconds.toFixed(1)} s (${cpu(r.create, 1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${cpu(r.apply, 2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
       );
       results.push({ pair: pair.label, versions: pair.versions, oldSize, newSize, tool: name, ...r });
     }
