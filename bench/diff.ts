@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     for (const [name, r] of byTool) {
       const ratio = (x: number, y: number | undefined): string => (y === undefined ? '' : (x / y).toFixed(2));
       rows.push(
-        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)} MB) | ${name}${r.reusedFrom === undefined ? '' : ' (reused)'} | ${mb(r.size)} | ${r.create.seconds.toFixed(1)} s (${cpu(r.create, 1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${cpu(r.apply, 2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
+        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)}) | ${name}${r.reusedFrom === undefined ? '' : ' (reused)'} | ${mb(r.size)} | ${r.create.seconds.toFixed(1)} s (${cpu(r.create, 1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${cpu(r.apply, 2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
       );
       results.push({ pair: pair.label, versions: pair.versions, oldSize, newSize, tool: name, ...r });
     }
