@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { prng, roundTrip } from './helpers.js';
+import { createPatch } from '../../src/diff/index.js';
+import { prng, roundTrip, withTempDir } from './helpers.js';
 
 const rand = prng(7);
 
@@ -91,4 +94,15 @@ test('many random edit scripts round-trip', async () => {
     for (let k = 0; k < 10 && b.length > 0; k++) b[r(4).readUInt32LE() % b.length] ^= 0x5a;
     await check(a, b);
   }
+});
+
+test('an aborted createPatch leaves no patch file', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'a'), rand(10_000));
+    await writeFile(join(dir, 'b'), rand(10_000));
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(createPatch(join(dir, 'a'), join(dir, 'b'), join(dir, 'p'), { signal: ac.signal }));
+    assert.deepEqual((await readdir(dir)).sort(), ['a', 'b']);
+  });
 });
