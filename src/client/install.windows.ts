@@ -6,8 +6,8 @@
  * through NOTSOTUF_* environment variables, which Windows keeps as UTF-16, so spaces and non-ASCII
  * survive without depending on the console code page. The scripts read them with delayed expansion
  * (`!VAR!`), which inserts a value after cmd has parsed the line, so `&`, `|`, `<`, `>`, `^`, `%` and
- * quotes in values are never taken as syntax. Limitation: Wine's cmd expands `!name!` inside values
- * again, so a `!` in a path or argument is lost there (real Windows keeps it).
+ * quotes in values are never taken as syntax. Limitation: Wine 8's cmd expands `!name!` inside values
+ * again, so a `!` in a path or argument is lost there (real Windows and Wine 10 keep it).
  *
  * Idioms (see shared/notes/windows-under-wine.md): tasklist /FI with for /f (Windows, Wine 10), with
  * `wmic process get ProcessId` as a second opinion (Wine 8, whose tasklist prints nothing; Windows 11

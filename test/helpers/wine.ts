@@ -31,6 +31,16 @@ export function wineSkipReason(): string | false {
   return false;
 }
 
+/** Wine's major version (8 on Debian 12, 10 on Debian 13), 0 when unknown. */
+export function wineMajorVersion(): number {
+  const r = spawnSync('wine', ['--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, WINEDEBUG: '-all' },
+  });
+  const m = /wine-(\d+)\./.exec(r.stdout ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
 /** A Unix path as Wine's Z: drive shows it. */
 export function winPath(unixPath: string): string {
   return `Z:${unixPath.replaceAll('/', '\\')}`;

@@ -47,14 +47,15 @@ export interface ExitRecord {
   sawVersion: string;
 }
 
-const APP_SOURCE = `import { readFileSync, writeFileSync } from 'node:fs';
+const APP_SOURCE = `import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
+// Records by temp file and rename: the test reads them while the app may still be writing.
+const record = (path, value) => { writeFileSync(path + '.tmp', JSON.stringify(value)); renameSync(path + '.tmp', path); };
 const cfg = JSON.parse(readFileSync(join(here, 'app.json'), 'utf8'));
-const record = { version: cfg.version, args: process.argv.slice(2), handover: process.env.NOTSOTUF_HANDOVER ?? null,
-  pid: process.pid, cwd: process.cwd() };
-writeFileSync(join(cfg.runsDir, 'run-' + cfg.version + '-' + process.pid + '.json'), JSON.stringify(record));
+record(join(cfg.runsDir, 'run-' + cfg.version + '-' + process.pid + '.json'), { version: cfg.version,
+  args: process.argv.slice(2), handover: process.env.NOTSOTUF_HANDOVER ?? null, pid: process.pid, cwd: process.cwd() });
 if (cfg.mode === 'confirm') {
   writeFileSync(cfg.confirmFile, '');
 } else if (cfg.mode === 'crash') {
@@ -67,8 +68,8 @@ if (cfg.mode === 'confirm') {
   await startHandover({ ...plan, pid: process.pid }, cfg.shell ? { shell: cfg.shell } : {});
   await new Promise((r) => setTimeout(r, cfg.lingerMs ?? 0));
   const sawVersion = readFileSync(join(plan.installDir, 'VERSION'), 'utf8');
-  writeFileSync(join(cfg.runsDir, 'exit-' + cfg.version + '-' + process.pid + '.json'),
-    JSON.stringify({ version: cfg.version, pid: process.pid, exitAt: Date.now(), sawVersion }));
+  record(join(cfg.runsDir, 'exit-' + cfg.version + '-' + process.pid + '.json'),
+    { version: cfg.version, pid: process.pid, exitAt: Date.now(), sawVersion });
   process.exit(0);
 }
 `;
@@ -89,6 +90,7 @@ export async function readRuns(runsDir: string): Promise<{ runs: RunRecord[]; ex
   const runs: RunRecord[] = [];
   const exits: ExitRecord[] = [];
   for (const name of (await readdir(runsDir)).sort()) {
+    if (!name.endsWith('.json')) continue; // a record being written
     const value: unknown = JSON.parse(await readFile(join(runsDir, name), 'utf8'));
     if (name.startsWith('run-')) runs.push(value as RunRecord);
     if (name.startsWith('exit-')) exits.push(value as ExitRecord);

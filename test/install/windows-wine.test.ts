@@ -13,15 +13,25 @@ import { after, before, test } from 'node:test';
 import type { HandoverPlan, HandoverResult } from '../../src/client/handover.js';
 import { parseHandoverResult } from '../../src/client/handover.js';
 import type { Wine } from '../helpers/wine.js';
-import { startWine, transpileForWindows, winPath, wineSkipReason } from '../helpers/wine.js';
+import {
+  startWine,
+  transpileForWindows,
+  winPath,
+  wineMajorVersion,
+  wineSkipReason,
+} from '../helpers/wine.js';
 import type { AppMode, RunRecord } from './fixture-app.js';
 import { readRuns, setImmutable, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
 
 const skip = wineSkipReason();
 if (skip) console.log(`# skipping the Wine tests: ${skip}`);
 
-/** Arguments for Windows: no `!` (Wine's cmd expands it again, see install.windows.ts) and no line breaks. */
+/**
+ * Arguments for Windows. `!` only from Wine 10 on: Wine 8's cmd expands `!name!` inside values again
+ * (real Windows and Wine 10 keep it; see install.windows.ts).
+ */
 const WINDOWS_ARGS = [
+  ...(skip || wineMajorVersion() < 10 ? [] : ['bang! !PATH! a!b']),
   'plain',
   'with space',
   "it's",
