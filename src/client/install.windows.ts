@@ -51,10 +51,14 @@ export function windowsCommandLine(args: readonly string[]): string {
   return args.map(windowsQuoteArg).join(' ');
 }
 
-/** The image name tasklist shows for a command (e.g. myapp.exe), or '' when it is not one we can filter on safely. */
+/**
+ * The image name tasklist shows for a command (e.g. myapp.exe), or '' when it is not one the scripts
+ * can put in a filter safely. (A name with a space works with tasklist; the wmic fallback only
+ * matches one-word names.)
+ */
 function imageName(command: string): string {
   const base = win32.basename(command);
-  return /^[A-Za-z0-9._-]{1,100}$/.test(base) ? base : '';
+  return /^[A-Za-z0-9 ._-]{1,100}$/.test(base) ? base : '';
 }
 
 /** The values the scripts read, as environment variables. */

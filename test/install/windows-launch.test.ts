@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
 import { canRenameInstallDir, startHandover } from '../../src/client/install.js';
-import { windowsCommandLine, windowsQuoteArg } from '../../src/client/install.windows.js';
+import { windowsCommandLine, windowsEnv, windowsQuoteArg } from '../../src/client/install.windows.js';
+import { handoverFiles } from '../../src/client/handover-files.js';
 import { setImmutable, trickyTempDir } from './fixture-app.js';
 
 interface Spawned {
@@ -177,6 +178,24 @@ test('the writability probe (real files): a writable folder needs no elevation; 
         setImmutable(parent, false);
       }
     }
+  } finally {
+    await remove();
+  }
+});
+
+test('the image name used to find a hung new version: plain and spaced names are kept, names cmd would parse are not', async () => {
+  const { dir, remove } = await trickyTempDir('notsotuf image');
+  try {
+    const plan = await windowsPlan(dir);
+    const image = (command: string) =>
+      windowsEnv({ ...plan, restart: { command, args: [] } }, handoverFiles(plan.stateDir, 'windows'))[
+        'NOTSOTUF_RESTART_IMAGE'
+      ];
+    assert.equal(image('C:\\Apps\\My App\\My App.exe'), 'My App.exe');
+    assert.equal(image('C:\\Apps\\x\\app-1_2.exe'), 'app-1_2.exe');
+    assert.equal(image('C:\\Apps\\x\\a&b.exe'), '');
+    assert.equal(image('C:\\Apps\\x\\a%PATH%.exe'), '');
+    assert.equal(image('C:\\Apps\\x\\Prögram.exe'), '');
   } finally {
     await remove();
   }
