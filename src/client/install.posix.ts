@@ -1,6 +1,6 @@
 /**
  * The installer for Linux and macOS: a generated POSIX `/bin/sh` script (no bashisms; runs under dash,
- * bash in POSIX mode and macOS's sh) that the app starts detached just before it exits.
+ * bash (macOS's sh) and busybox ash) that the app starts detached just before it exits.
  *
  * Every value from the plan is embedded as a single-quoted shell word ('...' with ' written as '\''),
  * which the shell takes byte for byte: spaces, quotes, `$`, backticks, newlines and non-ASCII survive.
