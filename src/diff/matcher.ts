@@ -34,7 +34,7 @@ const SMALL_GAP = 32;
 const GIVE_UP = 4096;
 const MAX_TABLE_BITS = 28;
 /** Slots per bucket of the hash table: a few candidates per hash, the longest match wins. */
-const BUCKET = Number(process.env.NSD_BUCKET ?? 2);
+const BUCKET = 2;
 
 /** B^(WINDOW-1) mod 2^32, to remove the outgoing byte of the rolling hash. */
 const B_OUT = (() => {
@@ -53,6 +53,8 @@ export interface OldIndex {
   readonly table: Uint32Array;
   readonly shift: number;
   readonly step: number;
+  /** Start of the longest run of zero bytes in old (-1 if none as long as a window). */
+  readonly zeroRun: number;
 }
 
 /** Indexes every `step`-th window of `old`. Memory: 4 bytes per slot, 1 to 2 slots per sample. */
@@ -61,12 +63,27 @@ export function indexOld(old: Buffer, step: number): OldIndex {
   const bits = Math.min(MAX_TABLE_BITS, Math.max(10, Math.floor(Math.log2(samples + 1))));
   const table = new Uint32Array(2 ** bits);
   const shift = 32 - bits;
-  if (samples === 0) return { table, shift, step };
+  if (samples === 0) return { table, shift, step, zeroRun: -1 };
   let h = hashAt(old, 0);
+  // Zero windows (tar padding, executables' alignment gaps) are not put in the table: their first
+  // occurrence is usually a short run (a tar header's name field), which would give a string of
+  // short copies. The matcher uses the longest zero run instead.
+  let zeroRun = -1;
+  let zeroRunLength = 0;
+  let runStart = -1;
   const last = old.length - WINDOW;
   let countdown = 0;
   for (let p = 0; ; p++) {
-    if (countdown === 0) {
+    if (old[p] === 0) {
+      if (runStart < 0) runStart = p;
+    } else if (runStart >= 0) {
+      if (p - runStart > zeroRunLength) {
+        zeroRun = runStart;
+        zeroRunLength = p - runStart;
+      }
+      runStart = -1;
+    }
+    if (countdown === 0 && h !== 0) {
       // A bucket of BUCKET slots; the first occurrences win (repeated data: any copy is as good).
       const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
       for (let k = base; k < base + BUCKET; k++) {
@@ -75,13 +92,28 @@ export function indexOld(old: Buffer, step: number): OldIndex {
           break;
         }
       }
-      countdown = step;
     }
+    if (countdown === 0) countdown = step;
     countdown--;
     if (p === last) break;
     h = (Math.imul(h - Math.imul(old[p] as number, B_OUT), B) + (old[p + WINDOW] as number)) | 0;
   }
-  return { table, shift, step };
+  for (let p = Math.max(0, last + 1); p < old.length; p++) {
+    if (old[p] === 0) {
+      if (runStart < 0) runStart = p;
+    } else if (runStart >= 0) {
+      if (p - runStart > zeroRunLength) {
+        zeroRun = runStart;
+        zeroRunLength = p - runStart;
+      }
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0 && old.length - runStart > zeroRunLength) {
+    zeroRun = runStart;
+    zeroRunLength = old.length - runStart;
+  }
+  return { table, shift, step, zeroRun: zeroRunLength >= WINDOW ? zeroRun : -1 };
 }
 
 /** Best length (0..max) to extend alignment `off` forward from `start`: maximises matches - mismatches. */
@@ -133,7 +165,7 @@ export async function matchArchives(
   options: { step?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   const step = options.step ?? 8;
-  const { table, shift } = indexOld(old, step);
+  const { table, shift, zeroRun } = indexOld(old, step);
   const n = nu.length;
   const oldLen = old.length;
 
@@ -210,8 +242,14 @@ export async function matchArchives(
           h = hashAt(nu, i);
         }
         hashPos = i;
+        let zeroLen = 0;
+        if (h === 0 && zeroRun >= 0 && zeroRun !== i + (lastOff ?? NaN)) {
+          // Possibly a zero window: the longest zero run of old is the best source for it.
+          zeroLen = matchLength(nu, i, old, zeroRun, Math.min(n - i, oldLen - zeroRun));
+          if (zeroLen >= WINDOW) seedOld = zeroRun;
+        }
         const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
-        let bestLen = WINDOW - 1;
+        let bestLen = seedOld >= 0 ? zeroLen : WINDOW - 1;
         for (let k = base; k < base + BUCKET; k++) {
           const cand = table[k] as number;
           if (cand === 0) break;
