@@ -13,7 +13,11 @@ export const diffCommand: Command = {
     if (ctx.positionals.length !== 3) {
       throw new UsageError('BAD_ARGUMENTS', 'diff needs three arguments: OLD.tar NEW.tar PATCH');
     }
-    const [oldTar, newTar, patch] = ctx.positionals.map((p) => resolve(ctx.cwd, p)) as [string, string, string];
+    const [oldTar, newTar, patch] = ctx.positionals.map((p) => resolve(ctx.cwd, p)) as [
+      string,
+      string,
+      string,
+    ];
     const info = await createPatch(oldTar, newTar, patch);
     if (ctx.values.json === true) ctx.stdout.write(`${JSON.stringify(info)}\n`);
     else {
