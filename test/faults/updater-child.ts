@@ -55,9 +55,9 @@ await client.install(update, {
   onStage: (stage) => {
     if (settings.killAt === 'source' && stage === 'source')
       killWhen(() => {
-        // The installed version's tar is being rebuilt from the folder into a temp file in tars/.
+        // The installed version's tar is being rebuilt from the folder into a hidden temp file in tars/.
         try {
-          const tmp = readdirSync(join(settings.options.stateDir, 'tars')).find((n) => n.endsWith('.tmp'));
+          const tmp = readdirSync(join(settings.options.stateDir, 'tars')).find((n) => n.startsWith('.'));
           return tmp === undefined
             ? undefined
             : `source ${statSync(join(settings.options.stateDir, 'tars', tmp)).size}`;
@@ -84,4 +84,6 @@ await client.install(update, {
       });
   },
 });
+// The step ended before a probe saw it: say so, and stop the probes (they would spin forever).
 writeFileSync(settings.marker, 'finished');
+process.exit(0);
