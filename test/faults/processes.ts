@@ -17,9 +17,15 @@ export async function pidsWithArg(needle: string): Promise<number[]> {
   return out;
 }
 
-/** A process that just waits (stands for the app the installer waits for). Kill it to let the installer go on. */
+/**
+ * A process that just waits (stands for the app the installer waits for). Kill it to let the
+ * installer go on. It never outlives a failed test by long: it exits by itself after two minutes,
+ * and it does not keep the test process alive.
+ */
 export function blocker(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
+  child.unref();
+  return child;
 }
 
 /** Resolves when the child has exited, with its exit code and signal. */
