@@ -1,15 +1,16 @@
 /**
  * Fault: the update server answers 404 or 500, closes the connection half way, or stalls, for each
- * file of an update (timestamp, snapshot, targets, patch, archive). The client must fail with one
+ * file of an update (the next root, timestamp, snapshot, targets, patch, archive). The client must fail with one
  * of our error classes and a stable code, leave the installed app and its cached state as they
  * were, leave nothing under a final name that did not verify, and the next run must succeed
  * (resuming a partial download with a Range request where there is one).
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NotsotufError, TransportError } from '../../src/errors.js';
+import { refreshRepository } from '../../src/repo/refresh.js';
 import type { Project } from '../client/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
 import type { Fault, FaultServer, PathMatch } from '../helpers/fault-server.js';
@@ -23,6 +24,8 @@ before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
+  // A new root version (same keys), so a client holding 1.root.json fetches 2.root.json.
+  await refreshRepository(project.config, { force: ['root'] });
   server = await startFaultServer(project.config.repository);
 });
 
@@ -40,6 +43,8 @@ interface FileCase {
 }
 
 const FILES: FileCase[] = [
+  // The next root (2.root.json): a 404 there is the normal end of the root chain, not a fault.
+  { file: 'root', match: '/metadata/2.root.json', via: 'patches', metadata: true },
   { file: 'timestamp', match: '/metadata/timestamp.json', via: 'patches', metadata: true },
   { file: 'snapshot', match: /^\/metadata\/\d+\.snapshot\.json$/, via: 'patches', metadata: true },
   { file: 'targets', match: /^\/metadata\/\d+\.targets\.json$/, via: 'patches', metadata: true },
@@ -56,6 +61,7 @@ const FAULTS: { name: string; fault: Fault; code: string }[] = [
 
 for (const f of FILES) {
   for (const { name, fault, code } of FAULTS) {
+    if (f.file === 'root' && name === '404') continue;
     test(`server fault on the ${f.file}: ${name} -> ${code}, app intact, the next run succeeds`, async () => {
       const inst = await freshInstall(project, server.url, `fault-${f.file}`, {
         modified: f.via === 'full',
@@ -88,7 +94,13 @@ for (const f of FILES) {
         assert.equal(error.code, code, error.message);
         assert.deepEqual(await folderDigest(inst.installDir), appBefore, 'the app folder is unchanged');
         assert.deepEqual(await siblings(inst.installDir), ['demo'], 'no staging folder beside the app');
-        if (f.metadata) {
+        if (f.file === 'root') {
+          // The client still trusts the root it shipped with.
+          assert.deepEqual(
+            await readFile(join(inst.stateDir, 'metadata', 'root.json')),
+            await readFile(join(project.config.repository, 'metadata', '1.root.json')),
+          );
+        } else if (f.metadata) {
           // The refused role was never stored (TUF stores a role only once it verifies).
           const trusted = await readdir(join(inst.stateDir, 'metadata'));
           assert.ok(!trusted.includes(`${f.file}.json`), `${f.file}.json not stored: ${trusted.join(',')}`);
