@@ -1,9 +1,9 @@
 /**
  * Fault: the update server answers 404 or 500, closes the connection half way, or stalls, for each
- * file of an update (the next root, timestamp, snapshot, targets, patch, archive). The client must fail with one
- * of our error classes and a stable code, leave the installed app and its cached state as they
- * were, leave nothing under a final name that did not verify, and the next run must succeed
- * (resuming a partial download with a Range request where there is one).
+ * file of an update (the next root, timestamp, snapshot, targets, patch, archive). The client must
+ * fail with one of our error classes and a stable code, leave the installed app and its cached
+ * state as they were, leave nothing under a final name that did not verify, and the next run must
+ * succeed (resuming a partial download with a Range request where there is one).
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
