@@ -377,8 +377,12 @@ export function encodePowerShell(script: string): string {
   return Buffer.from(script, 'utf16le').toString('base64');
 }
 
+/**
+ * A PowerShell single-quoted literal. PowerShell takes the typographic quotes U+2018-U+201B as
+ * single quotes too (a path like `O’Brien` would end the literal): each quote is doubled.
+ */
 function psQuote(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, (q) => q + q)}'`;
 }
 
 /**

@@ -200,3 +200,66 @@ test('the image name used to find a hung new version: plain and spaced names are
     await remove();
   }
 });
+
+/**
+ * Reads one PowerShell single-quoted string literal at `at` the way PowerShell's tokenizer does
+ * (language spec 2.3.5.2): U+0027 and the typographic quotes U+2018, U+2019, U+201A, U+201B all
+ * open, close and (doubled) escape it. Returns the value and where the literal ends.
+ */
+function readPsSingleQuoted(text: string, at: number): { value: string; end: number } {
+  const quote = /['\u2018\u2019\u201a\u201b]/;
+  assert.ok(quote.test(text[at] ?? ''), `a quote at ${at}: ${text.slice(at, at + 20)}`);
+  let value = '';
+  let i = at + 1;
+  for (;;) {
+    const c = text[i];
+    assert.ok(c !== undefined, 'unterminated literal');
+    if (quote.test(c)) {
+      if (quote.test(text[i + 1] ?? '')) {
+        value += text[i + 1];
+        i += 2;
+        continue;
+      }
+      return { value, end: i + 1 };
+    }
+    value += c;
+    i += 1;
+  }
+}
+
+test('mocked Windows API: values with typographic quotes (which PowerShell also takes as quotes) cannot end their literal in the elevated launcher', async () => {
+  const { dir, remove } = await trickyTempDir('notsotuf winlaunch');
+  try {
+    const base = await windowsPlan(dir);
+    const installDir = join(dir, 'O\u2019Brien\u2018s apps', 'app');
+    await mkdir(installDir, { recursive: true });
+    const evil = 'x\u2019; Start-Process calc; \u2018';
+    const plan: HandoverPlan = {
+      ...base,
+      installDir,
+      stagingDir: `${installDir}.staging`,
+      backupDir: `${installDir}.backup`,
+      restart: { command: join(installDir, 'app.exe'), args: [evil, 'it\u201as', 'b\u201bc'] },
+    };
+    const calls: Spawned[] = [];
+    await startHandover(plan, {
+      platform: 'win32',
+      spawn: fakeSpawn(calls),
+      canWriteInstallDir: () => Promise.resolve(false),
+      comspec: 'C:\\Windows\\system32\\cmd.exe',
+    });
+    const outer = decode(calls[0]!.args[5]!);
+    const inner = decode(/-EncodedCommand ([A-Za-z0-9+/=]+)'$/.exec(outer)![1]!);
+    const expected = windowsEnv(plan, handoverFiles(plan.stateDir, 'windows'));
+    const lines = inner.split('\n');
+    for (const [name, value] of Object.entries(expected)) {
+      const line = lines.find((l) => l.startsWith(`$env:${name} = `));
+      assert.ok(line !== undefined, `a line sets ${name}`);
+      const literal = readPsSingleQuoted(line, `$env:${name} = `.length);
+      assert.equal(literal.value, value, `${name} reads back exactly`);
+      assert.equal(literal.end, line.length, `nothing runs after the value of ${name}: ${line}`);
+    }
+  } finally {
+    await remove();
+  }
+});
