@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { StateLayout } from './state.js';
 import { cachedTarPath } from './source-tar.js';
+import { parseVersion } from '../core/version.js';
 
 /** Staging and backup folders live beside the install folder (same volume: the swap is a rename). */
 export function stagingDirFor(installDir: string, version: string): string {
@@ -10,6 +11,14 @@ export function stagingDirFor(installDir: string, version: string): string {
 
 export function backupDirFor(installDir: string, version: string): string {
   return `${installDir}.notsotuf-backup-${version}`;
+}
+
+function isNormalisedVersion(text: string): boolean {
+  try {
+    return parseVersion(text).text === text;
+  } catch {
+    return false;
+  }
 }
 
 /** Leftover siblings of the install folder made by an update: staging, backup, failed copies. */
@@ -22,14 +31,13 @@ async function leftoverSiblings(installDir: string): Promise<string[]> {
   } catch {
     return [];
   }
-  return names
-    .filter(
-      (n) =>
-        n.startsWith(`${base}.notsotuf-staging-`) ||
-        n.startsWith(`${base}.notsotuf-backup-`) ||
-        n.startsWith(`${base}.failed-`),
-    )
-    .map((n) => join(parent, n));
+  // Only names an update makes: the prefix and a normalised version. `<base>.failed-notes` is
+  // the user's own file, not ours to delete.
+  const ours = (n: string): boolean =>
+    [`${base}.notsotuf-staging-`, `${base}.notsotuf-backup-`, `${base}.failed-`].some(
+      (prefix) => n.startsWith(prefix) && isNormalisedVersion(n.slice(prefix.length)),
+    );
+  return names.filter(ours).map((n) => join(parent, n));
 }
 
 /**

@@ -1,0 +1,62 @@
+/**
+ * What a client's start-up cleanup may delete beside the install folder: only what an update made
+ * (staging, backup and failed folders named with a version), never a user's own files that happen
+ * to share the prefix, and never another running instance's staged update.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client } from '../../src/client/client.js';
+import type { Project } from './fixture.js';
+import { clientOptions, installVersion, makeProject } from './fixture.js';
+import { startStaticServer } from './static-server.js';
+import type { StaticServer } from './static-server.js';
+
+let project: Project;
+let server: StaticServer;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startStaticServer(project.config.repository);
+});
+
+after(async () => {
+  await server.close();
+  await project.cleanup();
+});
+
+async function setup(name: string): Promise<{ root: string; installDir: string; stateDir: string }> {
+  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
+  const installDir = join(root, 'apps', 'demo');
+  const stateDir = join(root, 'state');
+  await mkdir(dirname(installDir), { recursive: true });
+  await installVersion(project, '1.0.0', installDir);
+  return { root, installDir, stateDir };
+}
+
+test("start-up cleanup keeps the user's own files beside the install folder that only share a prefix", async () => {
+  const { root, installDir, stateDir } = await setup('user-files');
+  try {
+    const parent = dirname(installDir);
+    // The user's own files and folders; none was made by an update.
+    await writeFile(join(parent, 'demo.failed-login-notes.txt'), 'mine');
+    await mkdir(join(parent, 'demo.failed-experiments'));
+    await writeFile(join(parent, 'demo.failed-experiments', 'work.txt'), 'mine too');
+    // What an update leaves: these go.
+    await mkdir(`${installDir}.notsotuf-staging-1.1.0`);
+    await mkdir(`${installDir}.failed-1.1.0`);
+    const client = new Client(clientOptions(project, server.url, installDir, stateDir));
+    assert.equal((await client.check()).kind, 'patches');
+    assert.deepEqual((await readdir(parent)).sort(), [
+      'demo',
+      'demo.failed-experiments',
+      'demo.failed-login-notes.txt',
+    ]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
