@@ -50,7 +50,7 @@ export async function cleanSettled(
   layout: StateLayout,
   installDir: string,
   currentVersion: string,
-  options: { afterUpdate: boolean },
+  options: { afterUpdate: boolean; keepStaging?: boolean },
 ): Promise<void> {
   if (options.afterUpdate) await rm(layout.downloadsDir, { recursive: true, force: true });
   await rm(layout.workDir, { recursive: true, force: true });
@@ -65,6 +65,10 @@ export async function cleanSettled(
     if (name !== keep) await rm(join(layout.tarsDir, name), { recursive: true, force: true });
   // Best effort: a read-only or not-writable install location (a system folder, a volume remounted
   // read-only) must not make every check fail; the leftovers go once the folder is writable again.
-  for (const dir of await leftoverSiblings(installDir))
+  // A staged update that a running instance may still hand over is not a leftover.
+  const staging = `${basename(installDir)}.notsotuf-staging-`;
+  for (const dir of await leftoverSiblings(installDir)) {
+    if (options.keepStaging === true && basename(dir).startsWith(staging)) continue;
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }

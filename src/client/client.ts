@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, InstallError, UsageError } from '../errors.js';
 import { unpackArchive } from '../archive/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
@@ -23,13 +23,13 @@ import type { Fetcher } from './fetcher.js';
 import { createFetcher } from './fetcher.js';
 import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
-import { startHandover } from './install.js';
+import { isRunning, startHandover } from './install.js';
 import { installerDied, restoreInterruptedSwap } from './interrupted-swap.js';
 import { rebuildTar } from './rebuild-tar.js';
 import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
 import type { ClientState, StateLayout } from './state.js';
-import { installRolloutId, readState, stateLayout, writeState } from './state.js';
+import { installRolloutId, readState, readTextIfSmall, stateLayout, writeState } from './state.js';
 import { TufClient } from './tuf/index.js';
 
 /** An update offered by `check()`: patches or full archive. */
@@ -76,6 +76,26 @@ async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
+}
+
+function stagedPidPath(stateDir: string): string {
+  return join(stateDir, 'staged.pid');
+}
+
+/** Whether the process that staged the last update still runs (it may still call quitAndInstall). */
+async function stagedByLiveProcess(stateDir: string): Promise<boolean> {
+  const text = await readTextIfSmall(stagedPidPath(stateDir)).catch(() => undefined);
+  const pid = Number(text?.trim());
+  if (
+    text !== undefined &&
+    /^\d{1,10}\s*$/.test(text) &&
+    Number.isSafeInteger(pid) &&
+    pid > 0 &&
+    isRunning(pid)
+  )
+    return true;
+  await rm(stagedPidPath(stateDir), { force: true });
+  return false;
 }
 
 /** Runs `fn` once; later calls get the first call's promise (a second installer must never start). */
@@ -332,6 +352,8 @@ export class Client {
       await rm(stagingDir, { recursive: true, force: true });
       throw error;
     }
+    // Until this process exits (or hands over), a second instance's cleanup keeps the staged folder.
+    await writeFileAtomic(stagedPidPath(this.stateDir), `${process.pid}\n`);
     // Keep the new tar: it is what the next update's first patch applies to.
     await mkdir(layout.tarsDir, { recursive: true });
     await rename(rebuilt.tarPath, cachedTarPath(layout.tarsDir, update.version));
@@ -483,7 +505,24 @@ export class Client {
       settledNow = true;
     }
     if (state.pending === undefined) {
-      await cleanSettled(layout, this.installDir, this.currentVersion, { afterUpdate: settledNow });
+      // Another instance of the app may be downloading or unpacking (it holds the update lock), or
+      // may hold a staged update until its user quits: its files are not leftovers.
+      let release: (() => Promise<void>) | undefined;
+      try {
+        release = await acquireUpdateLock(this.stateDir);
+      } catch (error) {
+        if (!(error instanceof InstallError && error.code === 'UPDATE_IN_PROGRESS')) throw error;
+      }
+      if (release !== undefined) {
+        try {
+          await cleanSettled(layout, this.installDir, this.currentVersion, {
+            afterUpdate: settledNow,
+            keepStaging: await stagedByLiveProcess(this.stateDir),
+          });
+        } finally {
+          await release();
+        }
+      }
     }
   }
 }

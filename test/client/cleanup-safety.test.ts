@@ -4,6 +4,7 @@
  * to share the prefix, and never another running instance's staged update.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,6 +57,26 @@ test("start-up cleanup keeps the user's own files beside the install folder that
       'demo.failed-experiments',
       'demo.failed-login-notes.txt',
     ]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("a second instance of the app starting does not delete the first one's staged update", async () => {
+  const { root, installDir, stateDir } = await setup('two-instances');
+  try {
+    const first = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const update = await first.check();
+    assert.notEqual(update.kind, 'none');
+    if (update.kind === 'none') return;
+    const staged = await first.install(update, { restart: false });
+    const stagingDir = `${installDir}.notsotuf-staging-1.1.0`;
+    assert.ok(existsSync(stagingDir));
+    // The user opens the app a second time while the first waits for "restart now".
+    const second = new Client(clientOptions(project, server.url, installDir, stateDir));
+    await second.check();
+    assert.ok(existsSync(stagingDir), "the first instance's staged version is still there");
+    assert.equal(staged.version, '1.1.0');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
