@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -115,4 +115,19 @@ test('one update at a time per state folder; a lock left by a dead process is ta
     const takenOver = await acquireUpdateLock(dir);
     assert.equal((await readFile(join(dir, 'update.lock'), 'utf8')).trim(), String(process.pid));
     await takenOver();
+  }));
+
+test('a lock file another process has just created but not yet written its pid into is not taken over; an old empty one is', () =>
+  withDir(async (dir) => {
+    const lock = join(dir, 'update.lock');
+    // What a second instance sees between the other's exclusive create and its write of the pid.
+    await writeFile(lock, '');
+    await assert.rejects(acquireUpdateLock(dir), { name: 'InstallError', code: 'UPDATE_IN_PROGRESS' });
+    assert.equal(await readFile(lock, 'utf8'), '', 'the other process keeps its lock');
+    // A writer that died before writing its pid, long ago: stale.
+    const past = new Date(Date.now() - 10 * 60 * 1000);
+    await utimes(lock, past, past);
+    const release = await acquireUpdateLock(dir);
+    assert.equal((await readFile(lock, 'utf8')).trim(), String(process.pid));
+    await release();
   }));
