@@ -64,54 +64,33 @@ export function indexOld(old: Buffer, step: number): OldIndex {
   const table = new Uint32Array(2 ** bits);
   const shift = 32 - bits;
   if (samples === 0) return { table, shift, step, zeroRun: -1 };
-  let h = hashAt(old, 0);
   // Zero windows (tar padding, executables' alignment gaps) are not put in the table: their first
   // occurrence is usually a short run (a tar header's name field), which would give a string of
-  // short copies. The matcher uses the longest zero run instead.
+  // short copies. The matcher uses the longest run of zero windows instead.
   let zeroRun = -1;
   let zeroRunLength = 0;
   let runStart = -1;
-  const last = old.length - WINDOW;
-  let countdown = 0;
-  for (let p = 0; ; p++) {
-    if (old[p] === 0) {
+  for (let p = 0, q = 0; q < samples; p += step, q++) {
+    // The window's hash computed directly (only every step-th position is needed here).
+    let h = 0;
+    for (let k = 0; k < WINDOW; k++) h = (Math.imul(h, B) + (old[p + k] as number)) | 0;
+    if (h === 0 && old[p] === 0 && old[p + WINDOW - 1] === 0) {
       if (runStart < 0) runStart = p;
-    } else if (runStart >= 0) {
-      if (p - runStart > zeroRunLength) {
+      if (p + WINDOW - runStart > zeroRunLength) {
         zeroRun = runStart;
-        zeroRunLength = p - runStart;
+        zeroRunLength = p + WINDOW - runStart;
       }
-      runStart = -1;
+      continue;
     }
-    if (countdown === 0 && h !== 0) {
-      // A bucket of BUCKET slots; the first occurrences win (repeated data: any copy is as good).
-      const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
-      for (let k = base; k < base + BUCKET; k++) {
-        if (table[k] === 0) {
-          table[k] = p / step + 1;
-          break;
-        }
+    runStart = -1;
+    // A bucket of BUCKET slots; the first occurrences win (repeated data: any copy is as good).
+    const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
+    for (let k = base; k < base + BUCKET; k++) {
+      if (table[k] === 0) {
+        table[k] = q + 1;
+        break;
       }
     }
-    if (countdown === 0) countdown = step;
-    countdown--;
-    if (p === last) break;
-    h = (Math.imul(h - Math.imul(old[p] as number, B_OUT), B) + (old[p + WINDOW] as number)) | 0;
-  }
-  for (let p = Math.max(0, last + 1); p < old.length; p++) {
-    if (old[p] === 0) {
-      if (runStart < 0) runStart = p;
-    } else if (runStart >= 0) {
-      if (p - runStart > zeroRunLength) {
-        zeroRun = runStart;
-        zeroRunLength = p - runStart;
-      }
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0 && old.length - runStart > zeroRunLength) {
-    zeroRun = runStart;
-    zeroRunLength = old.length - runStart;
   }
   return { table, shift, step, zeroRun: zeroRunLength >= WINDOW ? zeroRun : -1 };
 }
@@ -220,6 +199,7 @@ export async function matchArchives(
   let hashPos = -2;
   let h = 0;
   let sinceCheck = 0;
+  let lastYield = performance.now();
   while (i < n) {
     const hint = hints[hi];
     const limit = hint === undefined ? n : Math.min(n, Math.max(hint.newStart, i));
@@ -285,9 +265,14 @@ export async function matchArchives(
       take(s, e, off);
       i = e;
       if (sink.pressure) await sink.flush();
-      if (++sinceCheck >= 4096) {
+      if (++sinceCheck >= 1024) {
         sinceCheck = 0;
         options.signal?.throwIfAborted();
+        // Let zlib's callbacks run now and then, so compression keeps pace on the thread pool.
+        if (performance.now() - lastYield > 20) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
       }
     }
     if (i < limit) i = limit; // the tail shorter than a window: no seeds there

@@ -16,10 +16,11 @@ const MIN_COPY = 1024;
 const QUEUE = 2 << 20;
 
 /**
- * How a stream is compressed. Small streams are buffered whole and compressed at the end with the
- * slow, strong setting (brotli quality 10 is much better than 9 on sparse differences); once a
- * stream outgrows `bufferUpTo` it is compressed as it comes with the fast setting, so time and
- * memory stay bounded on large, very different inputs.
+ * How a stream is compressed. Every stream starts with the slow, strong setting (brotli quality 10
+ * is much better than 9 on sparse differences), compressing on zlib's thread pool while matching
+ * goes on; its input is kept meanwhile. Once a stream outgrows `bufferUpTo`, the strong compressor
+ * is dropped and the kept input and the rest go through the fast setting, so time and memory stay
+ * bounded on large, very different inputs.
  */
 export interface StreamCompression {
   readonly strong: { quality: number; lgwin: number };
@@ -31,44 +32,56 @@ export interface StreamCompression {
 class Compressed {
   private buf = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
-  private z: BrotliCompress | undefined;
-  /** Input held back while the stream is small enough for the strong setting. */
+  /** The strong compressor runs from the start (overlapping with matching) until the cap. */
+  private strong: BrotliCompress | undefined;
+  private strongOut: Buffer[] = [];
+  private fast: BrotliCompress | undefined;
+  private readonly fastOut: Buffer[] = [];
+  /** Input kept while the strong compressor runs, to restart with the fast one past the cap. */
   private held: Buffer[] = [];
   private heldLength = 0;
-  private readonly out: Buffer[] = [];
   private failure: Error | undefined;
   uncompressed = 0;
 
   constructor(
     private readonly how: StreamCompression,
     private readonly sizeHint: number,
-  ) {}
+  ) {
+    this.strong = this.make(how.strong, Math.min(sizeHint, how.bufferUpTo), this.strongOut);
+  }
 
-  private start(setting: { quality: number; lgwin: number }, sizeHint: number): BrotliCompress {
+  private make(setting: { quality: number; lgwin: number }, sizeHint: number, out: Buffer[]): BrotliCompress {
     const z = createBrotliCompress({
       params: {
         [constants.BROTLI_PARAM_QUALITY]: setting.quality,
         [constants.BROTLI_PARAM_LGWIN]: setting.lgwin,
-        [constants.BROTLI_PARAM_SIZE_HINT]: Math.min(sizeHint, 2 ** 30),
+        [constants.BROTLI_PARAM_SIZE_HINT]: Math.min(Math.floor(sizeHint), 2 ** 30),
       },
       writableHighWaterMark: QUEUE,
     } as Parameters<typeof createBrotliCompress>[0]);
-    z.on('data', (c: Buffer) => this.out.push(c));
+    z.on('data', (c: Buffer) => out.push(c));
     z.on('error', (e: Error) => (this.failure = e));
-    for (const h of this.held) z.write(h);
-    this.held = [];
-    this.z = z;
     return z;
   }
 
   private write(bytes: Buffer): void {
-    if (this.z !== undefined) {
-      this.z.write(bytes);
+    if (this.fast !== undefined) {
+      this.fast.write(bytes);
       return;
     }
     this.held.push(bytes);
     this.heldLength += bytes.length;
-    if (this.heldLength > this.how.bufferUpTo) this.start(this.how.fast, this.sizeHint);
+    if (this.heldLength <= this.how.bufferUpTo) {
+      // Not waiting for 'drain': what it queues is `held`, which is kept anyway.
+      this.strong?.write(bytes);
+      return;
+    }
+    this.strong?.destroy();
+    this.strong = undefined;
+    this.strongOut = [];
+    this.fast = this.make(this.how.fast, this.sizeHint, this.fastOut);
+    for (const h of this.held) this.fast.write(h);
+    this.held = [];
   }
 
   /** Room for at least `n` more bytes in the current buffer (n <= CHUNK). */
@@ -107,25 +120,28 @@ class Compressed {
   }
 
   get pressure(): boolean {
-    return this.z?.writableNeedDrain ?? false;
+    return this.fast?.writableNeedDrain ?? false;
   }
 
   async drain(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (this.z?.writableNeedDrain === true) await once(this.z, 'drain');
+    if (this.fast?.writableNeedDrain === true) await once(this.fast, 'drain');
   }
 
   async finish(): Promise<Buffer[]> {
     this.handOn();
-    const z = this.z ?? this.start(this.how.strong, this.heldLength);
+    const z = this.fast ?? this.strong;
+    if (z === undefined) throw new Error('stream already finished');
     z.end();
     await once(z, 'end');
     if (this.failure !== undefined) throw this.failure;
-    return this.out;
+    this.held = [];
+    return this.fast !== undefined ? this.fastOut : this.strongOut;
   }
 
   destroy(): void {
-    this.z?.destroy();
+    this.strong?.destroy();
+    this.fast?.destroy();
     this.held = [];
   }
 }
