@@ -145,7 +145,8 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
       try {
         await request(url, {
           fetchFn,
-          headers: offset > 0 ? { ...baseHeaders, Range: `bytes=${offset}-` } : baseHeaders,
+          headers: baseHeaders,
+          ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
           timeoutMs: options.timeoutMs,
           stallMs,
           rate,
@@ -208,7 +209,10 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
 
 interface RequestOptions {
   fetchFn: FetchFn;
+  /** The caller's configured headers: sent to the first URL's origin only (not across redirects). */
   headers: Record<string, string>;
+  /** A Range header value, sent to wherever redirects lead. */
+  range?: string;
   timeoutMs: number | undefined;
   stallMs: number;
   rate: { minBytesPerSecond: number; windowMs: number };
@@ -288,21 +292,47 @@ async function request(url: string, o: RequestOptions): Promise<void> {
   try {
     armStall();
     let response: Response;
-    try {
-      response = await o.fetchFn(url, {
-        headers: { ...o.headers, 'Accept-Encoding': 'identity' },
-        signal: controller.signal,
-        redirect: 'follow',
-      });
-    } catch (cause) {
-      throw (
-        ownReason ??
-        new TransportError(
-          'NETWORK',
-          `Could not reach the update server at ${url}: ${messageOf(cause)}. Check the network and retry.`,
-          { cause },
-        )
-      );
+    // Redirects are followed here, not by fetch: fetch keeps custom headers (a private repository's
+    // token) on a redirect to another origin, even to plain http. Those go to the first origin only.
+    let current = url;
+    for (let hops = 0; ; hops++) {
+      const sameOrigin = new URL(current).origin === new URL(url).origin;
+      try {
+        response = await o.fetchFn(current, {
+          headers: {
+            ...(sameOrigin ? o.headers : {}),
+            ...(o.range !== undefined ? { Range: o.range } : {}),
+            'Accept-Encoding': 'identity',
+          },
+          signal: controller.signal,
+          redirect: 'manual',
+        });
+      } catch (cause) {
+        throw (
+          ownReason ??
+          new TransportError(
+            'NETWORK',
+            `Could not reach the update server at ${url}: ${messageOf(cause)}. Check the network and retry.`,
+            { cause },
+          )
+        );
+      }
+      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+      if (location === null) break;
+      await response.body?.cancel().catch(() => undefined);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        next = new URL('invalid:');
+      }
+      if (hops >= MAX_REDIRECTS || (next.protocol !== 'http:' && next.protocol !== 'https:'))
+        throw new TransportError(
+          'BAD_REDIRECT',
+          `The update server redirected ${url} too many times or to an address that is not http(s). ` +
+            `Check the repository URL.`,
+        );
+      current = next.href;
     }
     try {
       await o.prepare(response);
@@ -343,6 +373,9 @@ async function request(url: string, o: RequestOptions): Promise<void> {
     o.signal?.removeEventListener('abort', onCallerAbort);
   }
 }
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
 
 function checkMaxLength(maxLength: number): void {
   if (!Number.isSafeInteger(maxLength) || maxLength < 0)

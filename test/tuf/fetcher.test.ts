@@ -262,3 +262,55 @@ test(
     assert.deepEqual(w.server.requests, []);
   },
 );
+
+test(
+  "the configured headers (a private repository's token) are not sent to another origin a redirect points to; same-origin redirects and resume keep working",
+  LIMIT,
+  async () => {
+    const seenByOther: Record<string, unknown>[] = [];
+    const other = createServer((req, res) => {
+      seenByOther.push({ ...req.headers });
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        res.writeHead(206, { 'content-range': `bytes ${start}-${FILE.length - 1}/${FILE.length}` });
+        res.end(FILE.subarray(start));
+      } else res.end(FILE);
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherPort = (other.address() as AddressInfo).port;
+    const seenByOwn: Record<string, unknown>[] = [];
+    const own = createServer((req, res) => {
+      seenByOwn.push({ ...req.headers });
+      if (req.url === '/moved') res.writeHead(302, { location: '/f' }).end();
+      // "localhost" is another origin than 127.0.0.1 (a CDN, a mirror, or a hostile server).
+      else if (req.url === '/away') res.writeHead(302, { location: `http://localhost:${otherPort}/f` }).end();
+      else res.end(FILE);
+    });
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    const dir = await mkdtemp(join(tmpdir(), 'notsotuf-fetch-'));
+    try {
+      const fetcher = createFetcher({
+        headers: { 'Private-Token': 'secret', Authorization: 'Bearer secret' },
+      });
+      assert.deepEqual(Buffer.from(await fetcher.fetchBytes(`${base}/moved`, FILE.length)), FILE);
+      assert.equal(seenByOwn.at(-1)?.['private-token'], 'secret', 'same origin: the token goes along');
+      assert.deepEqual(Buffer.from(await fetcher.fetchBytes(`${base}/away`, FILE.length)), FILE);
+      const partial = join(dir, 'f.partial');
+      await writeFile(partial, FILE.subarray(0, 100));
+      await fetcher.downloadTo(`${base}/away`, partial, { offset: 100, maxLength: FILE.length });
+      assert.deepEqual(await readFile(partial), FILE);
+      assert.equal(seenByOther.length, 2);
+      for (const headers of seenByOther) {
+        assert.equal(headers['private-token'], undefined, 'the token never reaches the other origin');
+        assert.equal(headers['authorization'], undefined);
+      }
+      assert.equal(seenByOther[1]?.['range'], 'bytes=100-', 'the resume still asks for the rest');
+    } finally {
+      await new Promise((r) => own.close(r));
+      await new Promise((r) => other.close(r));
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
