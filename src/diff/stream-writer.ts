@@ -148,11 +148,13 @@ class Compressed {
 
 // Measured on the streams of a 98 MB executable (CPU seconds): differences (13 MB) quality 9 with a
 // 2^18 window 5.29 MB in 2.0 s, smaller and faster than a 2^24 window (5.58 MB, 14 s); quality 10
-// with a 2^16 window 4.92 MB in 10 s. Extra bytes (8 MB): quality 9 with 2^22 3.37 MB in 3 s.
+// with a 2^16 window 4.92 MB in 10 s. Extra bytes (8 MB): quality 9 with 2^22 3.37 MB in 3 s. On
+// the 1.1 MB of extra bytes of a Node.js runtime update, quality 11 with 2^24 gave 380 KB against
+// 450 KB at quality 10, in 2 s. The strong setting's work is lost past the cap: keep caps small.
 export const COMPRESSION: Readonly<Record<'control' | 'diff' | 'extra', StreamCompression>> = {
   control: { strong: { quality: 10, lgwin: 18 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 2 << 20 },
   diff: { strong: { quality: 10, lgwin: 16 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 16 << 20 },
-  extra: { strong: { quality: 11, lgwin: 24 }, fast: { quality: 9, lgwin: 22 }, bufferUpTo: 4 << 20 },
+  extra: { strong: { quality: 11, lgwin: 24 }, fast: { quality: 9, lgwin: 22 }, bufferUpTo: 2 << 20 },
 };
 
 /**
