@@ -274,6 +274,13 @@ export class Client {
     };
     const dl = { ...options };
     const layout = this.#layout;
+    // Another instance handed this version over already: its installer may swap the staging folder
+    // at any moment, so it must not be removed and rebuilt under it.
+    if ((await readState(layout)).pending?.version === update.version)
+      throw new InstallError(
+        'HANDOVER_PENDING',
+        `version ${update.version} is already handed over to the installer, which installs it once the app exits: nothing to do`,
+      );
     await rm(layout.workDir, { recursive: true, force: true });
     await mkdir(layout.workDir, { recursive: true });
 
@@ -366,35 +373,44 @@ export class Client {
     const healthTimeoutSeconds =
       restart === undefined ? 0 : (this.#options.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
     const waitTimeoutSeconds = this.#options.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
+    const handOver = async (): Promise<{ script: string; log: string }> => {
+      const backupDir = backupDirFor(this.installDir, previousVersion);
+      await rm(backupDir, { recursive: true, force: true });
+      await rm(handoverResultPath(this.stateDir), { force: true });
+      const state = await readState(layout);
+      // The installer's own limits bound how long it can run; past them (plus a margin) a
+      // missing result means it died, and the next start settles instead of waiting forever.
+      const deadlineMs = (waitTimeoutSeconds + healthTimeoutSeconds + STALE_HANDOVER_MARGIN_SECONDS) * 1000;
+      await writeState(layout, {
+        ...state,
+        pending: { version, previousVersion, stagingDir, backupDir, startedAt: Date.now(), deadlineMs },
+      });
+      return startHandover({
+        appName: this.appName,
+        version,
+        previousVersion,
+        installDir: this.installDir,
+        stagingDir,
+        backupDir,
+        pid: options.pid ?? process.pid,
+        ...(restart !== undefined ? { restart } : {}),
+        stateDir: this.stateDir,
+        healthTimeoutSeconds,
+        waitTimeoutSeconds,
+      });
+    };
     return {
       version,
       via: rebuilt.via,
       fellBack: update.kind === 'patches' && rebuilt.via === 'full',
       quitAndInstall: once(async () => {
-        const backupDir = backupDirFor(this.installDir, previousVersion);
-        await rm(backupDir, { recursive: true, force: true });
-        await rm(handoverResultPath(this.stateDir), { force: true });
-        const state = await readState(layout);
-        // The installer's own limits bound how long it can run; past them (plus a margin) a
-        // missing result means it died, and the next start settles instead of waiting forever.
-        const deadlineMs = (waitTimeoutSeconds + healthTimeoutSeconds + STALE_HANDOVER_MARGIN_SECONDS) * 1000;
-        await writeState(layout, {
-          ...state,
-          pending: { version, previousVersion, stagingDir, backupDir, startedAt: Date.now(), deadlineMs },
-        });
-        return startHandover({
-          appName: this.appName,
-          version,
-          previousVersion,
-          installDir: this.installDir,
-          stagingDir,
-          backupDir,
-          pid: options.pid ?? process.pid,
-          ...(restart !== undefined ? { restart } : {}),
-          stateDir: this.stateDir,
-          healthTimeoutSeconds,
-          waitTimeoutSeconds,
-        });
+        // Not while another instance is staging (it may be rebuilding this very staging folder).
+        const release = await acquireUpdateLock(this.stateDir);
+        try {
+          return await handOver();
+        } finally {
+          await release();
+        }
       }),
     };
   }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import type { Project } from './fixture.js';
-import { clientOptions, installVersion, makeProject } from './fixture.js';
+import { clientOptions, installVersion, makeProject, waitForResult } from './fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 
@@ -77,6 +77,30 @@ test("a second instance of the app starting does not delete the first one's stag
     await second.check();
     assert.ok(existsSync(stagingDir), "the first instance's staged version is still there");
     assert.equal(staged.version, '1.1.0');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a second instance does not rebuild a staged folder that the first has already handed to its installer', async () => {
+  const { root, installDir, stateDir } = await setup('handed-over');
+  try {
+    // The installer waits for this (live) test process, gives up after 1 s and changes nothing.
+    const options = { ...clientOptions(project, server.url, installDir, stateDir), waitTimeoutSeconds: 1 };
+    const first = new Client(options);
+    const second = new Client(options);
+    const update = await first.check();
+    const late = await second.check(); // before the first hands over
+    assert.ok(update.kind !== 'none' && late.kind !== 'none');
+    const staged = await first.install(update, { restart: false, pid: process.pid });
+    await staged.quitAndInstall();
+    // The installer may swap that folder at any moment: the second instance must not rebuild it.
+    await assert.rejects(second.install(late, { restart: false }), {
+      name: 'InstallError',
+      code: 'HANDOVER_PENDING',
+    });
+    const result = await waitForResult(stateDir);
+    assert.equal(result.outcome, 'failed');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
