@@ -12,6 +12,9 @@ export interface CliIo {
   prompt: CommandContext['prompt'];
 }
 
+/** Usage error codes about the command line's words: the usage line is printed after them. */
+const ARGUMENT_ERRORS: ReadonlySet<string> = new Set(['MISSING_ARGUMENT', 'EXTRA_ARGUMENT', 'BAD_ARGUMENTS']);
+
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   let best: Command | undefined;
   for (const c of COMMANDS) {
@@ -30,7 +33,7 @@ function help(): string {
 function commandHelp(c: Command): string {
   const opts = Object.entries(c.options ?? {}).map(
     ([name, o]) =>
-      `  --${name}${o.type === 'string' ? ' VALUE' : ''}${o.multiple === true ? ' (repeatable)' : ''}`,
+      `  ${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ' VALUE' : ''}${o.multiple === true ? ' (repeatable)' : ''}`,
   );
   return `Usage: notsotuf ${c.path.join(' ')} ${c.usage}\n\n${c.summary}\n${opts.length > 0 ? `\nOptions:\n${opts.join('\n')}\n` : ''}`;
 }
@@ -40,9 +43,13 @@ function commandHelp(c: Command): string {
  * the process itself: the bin wrapper does that.
  */
 export async function runMain(argv: readonly string[], io: CliIo): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0) {
+    io.stderr.write(help());
+    return EXIT.usage;
+  }
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(help());
-    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (argv[0] === '--version') {
     io.stdout.write('notsotuf 0.1.0\n');
@@ -70,6 +77,8 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
   } catch (error) {
     if (error instanceof NotsotufError) {
       io.stderr.write(`error: ${error.message}\n`);
+      if (ARGUMENT_ERRORS.has(error.code))
+        io.stderr.write(`usage: notsotuf ${command.path.join(' ')} ${command.usage}\n`);
       if (io.env.NOTSOTUF_DEBUG) io.stderr.write(`${String(error.stack)}\n`);
       return error instanceof UsageError ? EXIT.usage : EXIT.failure;
     }

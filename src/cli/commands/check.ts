@@ -1,5 +1,6 @@
 import { Client } from '../../client/client.js';
 import { CLIENT_CONFIG_OPTIONS, clientOptionsFrom, formatBytes } from '../client-config.js';
+import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -10,6 +11,7 @@ export const checkCommand: Command = {
     '--config FILE | --app-name NAME --install-dir DIR --current-version V --state-dir DIR --metadata-url URL --targets-url URL --trusted-root FILE [--channel C] [--json]',
   options: CLIENT_CONFIG_OPTIONS,
   async run(ctx) {
+    noExtraArguments(ctx);
     const client = new Client(await clientOptionsFrom(ctx));
     const result = await client.check();
     if (ctx.values.json === true) {

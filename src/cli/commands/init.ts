@@ -2,6 +2,7 @@ import { basename, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_EXPIRY, MIN_ROOT_DAYS, ROLE_NAMES, initRepository } from '../../repo/index.js';
 import type { RoleName } from '../../repo/index.js';
+import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { intOption, newPassphrase, passphrasesOf, stringOption } from './keys-shared.js';
@@ -29,6 +30,7 @@ export const initCommand: Command = {
     'timestamp-days': { type: 'string' },
   },
   async run(ctx) {
+    noExtraArguments(ctx);
     const yes = ctx.values.yes === true;
     if (!yes && ctx.prompt === undefined) {
       throw new UsageError(

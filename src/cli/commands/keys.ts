@@ -80,6 +80,7 @@ const keysList: Command = {
   usage: '[--keys DIR] [--config FILE]',
   options: SIGNING_OPTIONS,
   async run(ctx) {
+    noExtra(ctx, 0);
     const config = await publisherConfig(ctx);
     const keyDir = keyDirOf(ctx, config);
     const report = await verifyRepository(config.repository);

@@ -1,9 +1,16 @@
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { relative, resolve, isAbsolute } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { publishRepository } from '../../repo/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { publisherConfig } from './keys-shared.js';
+
+/** True when `inner` is `outer` or inside it. */
+function within(outer: string, inner: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
 
 export const publishCommand: Command = {
   path: ['publish'],
@@ -15,16 +22,36 @@ export const publishCommand: Command = {
     'unsafe-skip-verify': { type: 'boolean' },
   },
   async run(ctx) {
-    const [dest, extra] = ctx.positionals;
-    if (dest === undefined || extra !== undefined)
+    const [destArg, extra] = ctx.positionals;
+    if (destArg === undefined || extra !== undefined)
       throw new UsageError('MISSING_ARGUMENT', 'give exactly one DEST folder');
     const config = await publisherConfig(ctx);
-    const r = await publishRepository(config.repository, resolve(ctx.cwd, dest), {
+    const dest = resolve(ctx.cwd, destArg);
+    const info = await stat(dest).catch(() => undefined);
+    if (info !== undefined && !info.isDirectory()) {
+      throw new UsageError(
+        'DEST_NOT_A_FOLDER',
+        `${dest} is a file, not a folder: pass the folder to publish to`,
+      );
+    }
+    // The published folder is served to everyone: it must never hold the private keys.
+    for (const [what, path] of [
+      ['key folder', config.keys],
+      ['project file', config.file],
+    ] as const) {
+      if (within(dest, path)) {
+        throw new UsageError(
+          'DEST_HOLDS_KEYS',
+          `${dest} contains the ${what} ${path}: publish to a folder of its own (it is served to everyone), e.g. ../published`,
+        );
+      }
+    }
+    const r = await publishRepository(config.repository, dest, {
       unsafeSkipVerify: ctx.values['unsafe-skip-verify'] === true,
       deleteExtra: ctx.values.delete === true,
     });
     ctx.stdout.write(
-      `Published to ${resolve(ctx.cwd, dest)}: ${r.copied.length} file(s) copied, ${r.skipped.length} already there${r.deleted.length > 0 ? `, ${r.deleted.length} pruned file(s) deleted` : ''}\n`,
+      `Published to ${dest}: ${r.copied.length} file(s) copied, ${r.skipped.length} already there${r.deleted.length > 0 ? `, ${r.deleted.length} pruned file(s) deleted` : ''}\n`,
     );
     return EXIT.ok;
   },

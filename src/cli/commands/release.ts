@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError, messageOf } from '../../errors.js';
 import { addRelease, pruneRepository, readReleases, removeLatestRelease } from '../../repo/index.js';
+import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import {
@@ -95,6 +96,7 @@ const releaseList: Command = {
   usage: '[--app NAME] [--json] [--config FILE]',
   options: { config: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
+    noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
     const app = stringOption(ctx, 'app');
     const releases = await readReleases(config, app === undefined ? {} : { app });
@@ -138,6 +140,7 @@ const releaseRemoveLatest: Command = {
   usage: '[--app NAME] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, app: { type: 'string' } },
   async run(ctx) {
+    noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
     const app = stringOption(ctx, 'app');
     const r = await removeLatestRelease(
@@ -155,6 +158,7 @@ const releasePrune: Command = {
   usage: '[--keep N] [--dry-run] [--config FILE]',
   options: { config: { type: 'string' }, keep: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   async run(ctx) {
+    noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
     const keep = intOption(ctx, 'keep');
     const dryRun = ctx.values['dry-run'] === true;

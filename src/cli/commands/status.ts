@@ -1,4 +1,5 @@
 import { verifyRepository } from '../../repo/index.js';
+import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { formatSize, intOption, publisherConfig } from './keys-shared.js';
@@ -15,6 +16,7 @@ export const statusCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(ctx) {
+    noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
     const warnDays = intOption(ctx, 'warn-days');
     const lengthsOnly = ctx.values['lengths-only'] === true;

@@ -6,6 +6,7 @@ import type { HandoverResult } from '../../client/handover.js';
 import { readHandoverResult } from '../../client/handover.js';
 import { InstallError, UsageError } from '../../errors.js';
 import { CLIENT_CONFIG_OPTIONS, clientOptionsFrom, formatBytes } from '../client-config.js';
+import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -58,6 +59,7 @@ export const updateCommand: Command = {
   usage: '--config FILE | (settings as for check) [--yes] [--json]',
   options: { ...CLIENT_CONFIG_OPTIONS, yes: { type: 'boolean' } },
   async run(ctx) {
+    noExtraArguments(ctx);
     const options = await clientOptionsFrom(ctx);
     const client = new Client({ ...options, waitTimeoutSeconds: WAIT_TIMEOUT_SECONDS });
     const json = ctx.values.json === true;

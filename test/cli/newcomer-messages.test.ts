@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cli } from '../helpers/cli.js';
+import { hashTree, tempDir } from '../repo/publisher-fixture.js';
+
+/** Mistakes a first-time user makes: each gets a clear message and a non-zero exit, never a stack. */
+async function project(): Promise<string> {
+  const dir = await tempDir();
+  const r = await cli(['init', '--yes', '--app', 'demo'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+function noStack(stderr: string): void {
+  assert.doesNotMatch(stderr, /unexpected failure|\n\s+at /, 'no stack trace');
+}
+
+test('an unexpected extra argument is refused, with the usage line, by commands that take none', async () => {
+  const dir = await project();
+  for (const args of [
+    ['status', 'extra'],
+    ['release', 'list', 'extra'],
+    ['release', 'prune', 'extra'],
+    ['keys', 'list', 'extra'],
+    ['check', 'extra'],
+    ['update', 'extra'],
+    ['serve', 'extra'],
+  ]) {
+    const r = await cli(args, { cwd: dir });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /unexpected argument "extra"/);
+    assert.match(r.stderr, new RegExp(`usage: notsotuf ${args.slice(0, -1).join(' ')} `));
+  }
+});
+
+test('a missing argument prints the usage line', async () => {
+  const dir = await project();
+  const r = await cli(['keys', 'new'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /missing key NAME\nusage: notsotuf keys new NAME/);
+});
+
+test('notsotuf with no command prints the help on stderr and exits 2; --help prints it on stdout', async () => {
+  const none = await cli([]);
+  assert.equal(none.code, 2);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /Commands:/);
+  const help = await cli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Commands:/);
+});
+
+test('command help shows short flags', async () => {
+  const r = await cli(['init', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /-y, --yes/);
+});
+
+test('publish refuses a DEST that is a file, and a DEST that holds the key folder, changing nothing', async () => {
+  const dir = await project();
+  const file = join(dir, 'file.txt');
+  await writeFile(file, 'x');
+  const before = await hashTree(dir);
+  const onFile = await cli(['publish', file], { cwd: dir });
+  assert.equal(onFile.code, 2, onFile.stderr);
+  assert.match(onFile.stderr, /is a file, not a folder/);
+  noStack(onFile.stderr);
+  const onProject = await cli(['publish', '.'], { cwd: dir });
+  assert.equal(onProject.code, 2, onProject.stderr);
+  assert.match(onProject.stderr, /contains the key folder .*publish to a folder of its own/);
+  assert.deepEqual(await hashTree(dir), before, 'nothing was written');
+  assert.deepEqual((await readdir(dir)).sort(), [
+    '.notsotuf-cache',
+    'file.txt',
+    'keys',
+    'notsotuf.json',
+    'repository',
+  ]);
+});
+
+test('serve refuses a bad port, a file, a missing folder and a busy port with advice', async () => {
+  const dir = await project();
+  await mkdir(join(dir, 'empty'));
+  await writeFile(join(dir, 'file.txt'), 'x');
+  const bigPort = await cli(['serve', '--port', '99999'], { cwd: dir });
+  assert.equal(bigPort.code, 2);
+  assert.match(bigPort.stderr, /--port must be from 0 to 65535/);
+  const onFile = await cli(['serve', '--dir', 'file.txt', '--port', '0'], { cwd: dir });
+  assert.equal(onFile.code, 2);
+  assert.match(onFile.stderr, /is a file, not a folder/);
+  const missing = await cli(['serve', '--dir', 'nope', '--port', '0'], { cwd: dir });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope does not exist/);
+  const busy = createServer();
+  await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
+  try {
+    const port = (busy.address() as AddressInfo).port;
+    const r = await cli(['serve', '--port', String(port)], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is already in use: stop the other server or pick another --port/);
+    noStack(r.stderr);
+  } finally {
+    await new Promise<void>((done) => busy.close(() => done()));
+  }
+});
