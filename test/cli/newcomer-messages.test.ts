@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cli } from '../helpers/cli.js';
+import { ROOT, cli } from '../helpers/cli.js';
 import { hashTree, tempDir } from '../repo/publisher-fixture.js';
 
 /** Mistakes a first-time user makes: each gets a clear message and a non-zero exit, never a stack. */
@@ -106,4 +107,14 @@ test('serve refuses a bad port, a file, a missing folder and a busy port with ad
   } finally {
     await new Promise<void>((done) => busy.close(() => done()));
   }
+});
+
+test('bin/notsotuf.js without a build says to run npm run build (real process, a copy of the bin beside no dist/)', async () => {
+  const dir = await tempDir('notsotuf-bin-');
+  await mkdir(join(dir, 'bin'));
+  await copyFile(join(ROOT, 'bin', 'notsotuf.js'), join(dir, 'bin', 'notsotuf.js'));
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+  const r = spawnSync(process.execPath, [join(dir, 'bin', 'notsotuf.js'), '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'notsotuf: the CLI is not built (dist/ is missing): run "npm run build" first\n');
 });
