@@ -11,7 +11,7 @@ import { digest, handMadePatch, prng, withTempDir } from './helpers.js';
 const rand = prng(3);
 const OLD = rand(20_000);
 const NEW = Buffer.concat([OLD.subarray(0, 8000), rand(300), OLD.subarray(9000)]);
-NEW[15_000] ^= 1;
+NEW[15_000] = NEW[15_000]! ^ 1;
 
 /** Applies `patch` to `old` in a fresh folder; expects a DataError with `code` and no output left. */
 async function expectRefused(
@@ -57,14 +57,14 @@ test('a patch with trailing bytes is refused', async () => {
 test('a flipped bit anywhere in the patch is refused with no output', async () => {
   for (let i = 0; i < PATCH.length; i++) {
     const bad = Buffer.from(PATCH);
-    bad[i] ^= 1 << (i % 8);
+    bad[i] = bad[i]! ^ (1 << (i % 8));
     await expectRefused(bad, /^PATCH_/);
   }
 });
 
 test('the wrong source archive is refused before anything is written', async () => {
   const other = Buffer.from(OLD);
-  other[100] ^= 0xff;
+  other[100] = other[100]! ^ 0xff;
   await expectRefused(PATCH, 'PATCH_WRONG_SOURCE', other);
   await expectRefused(PATCH, 'PATCH_WRONG_SOURCE', OLD.subarray(1));
 });

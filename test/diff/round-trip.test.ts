@@ -91,7 +91,10 @@ test('many random edit scripts round-trip', async () => {
       parts.push(k % 3 === 2 ? r(len % 200) : a.subarray(from, from + len));
     }
     const b = Buffer.concat(parts);
-    for (let k = 0; k < 10 && b.length > 0; k++) b[r(4).readUInt32LE() % b.length] ^= 0x5a;
+    for (let k = 0; k < 10 && b.length > 0; k++) {
+      const at = r(4).readUInt32LE() % b.length;
+      b[at] = b[at]! ^ 0x5a;
+    }
     await check(a, b);
   }
 });

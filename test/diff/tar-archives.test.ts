@@ -32,7 +32,7 @@ const v1: Record<string, Buffer> = {
 
 function v2(): Record<string, Buffer> {
   const changed = Buffer.from(v1['app/changed.bin']!);
-  for (let i = 0; i < changed.length; i += 1000) changed[i] ^= 0xff;
+  for (let i = 0; i < changed.length; i += 1000) changed[i] = changed[i]! ^ 0xff;
   return {
     'app/main.js': Buffer.from('console.log("hello, world");\n'.repeat(2000)),
     'app/lib/big.bin': v1['app/lib/big.bin']!,
