@@ -29,7 +29,14 @@ import { rebuildTar } from './rebuild-tar.js';
 import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
 import type { ClientState, StateLayout } from './state.js';
-import { installRolloutId, readState, readTextIfSmall, stateLayout, writeState } from './state.js';
+import {
+  claimStateDir,
+  installRolloutId,
+  readState,
+  readTextIfSmall,
+  stateLayout,
+  writeState,
+} from './state.js';
 import { TufClient } from './tuf/index.js';
 
 /** An update offered by `check()`: patches or full archive. */
@@ -466,7 +473,7 @@ export class Client {
 
   async #doSettle(): Promise<void> {
     const layout = this.#layout;
-    await mkdir(layout.root, { recursive: true });
+    await claimStateDir(layout);
     let state: ClientState = await readState(layout);
     let result: HandoverResult | undefined;
     // Whether an update settled on this start (then its downloads are no longer needed).

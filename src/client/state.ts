@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InstallError } from '../errors.js';
+import { InstallError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import { isValidVersion } from '../core/version.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -154,4 +154,48 @@ export async function installRolloutId(layout: StateLayout): Promise<number> {
 
 export async function readTextIfSmall(path: string): Promise<string | undefined> {
   return readBounded(path);
+}
+
+/** Names that only a notsotuf state folder holds (the marker, or what older clients left). */
+const STATE_MARKER = '.notsotuf-state';
+const LAYOUT_NAMES = new Set([
+  'metadata',
+  'downloads',
+  'tars',
+  'work',
+  'handover',
+  'state.json',
+  'install-id',
+]);
+const OWN_NAMES = [STATE_MARKER, 'state.json', 'install-id', 'handover', join('metadata', 'root.json')];
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Makes sure the state folder is this client's own before anything in it is cleaned: cleanup
+ * removes `work/`, `downloads/` and `tars/*`, which in a folder shared by mistake (the home folder,
+ * %APPDATA% itself; `downloads` is `Downloads` on a case-insensitive disk) are the user's files. A
+ * new or empty folder is claimed with a marker file; one with other files and no sign of an
+ * earlier notsotuf client is refused.
+ */
+export async function claimStateDir(layout: StateLayout): Promise<void> {
+  await mkdir(layout.root, { recursive: true });
+  const marker = join(layout.root, STATE_MARKER);
+  if (await exists(marker)) return;
+  const names = await readdir(layout.root);
+  // Empty, or only names this layout uses (e.g. a cached tar put there before the first check).
+  const ours =
+    names.every((n) => LAYOUT_NAMES.has(n)) ||
+    (await Promise.all(OWN_NAMES.map((n) => exists(join(layout.root, n))))).some(Boolean);
+  if (!ours)
+    throw new UsageError(
+      'STATE_DIR_NOT_OURS',
+      `the state folder ${layout.root} already holds other files (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}): give the client a folder of its own (e.g. a folder named for the app inside the user's app data folder); it cleans what it puts there`,
+    );
+  await writeFileAtomic(marker, 'notsotuf client state folder: only the app updater writes here\n');
 }

@@ -105,3 +105,32 @@ test('a second instance does not rebuild a staged folder that the first has alre
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test("a state folder that holds someone else's files (e.g. the home folder by mistake) is refused before anything in it is cleaned", async () => {
+  const { root, installDir } = await setup('shared-state');
+  try {
+    const home = join(root, 'home');
+    await mkdir(join(home, 'work'), { recursive: true });
+    await mkdir(join(home, 'tars'), { recursive: true });
+    await mkdir(join(home, 'Documents'), { recursive: true });
+    await writeFile(join(home, 'work', 'thesis.txt'), 'years of work');
+    await writeFile(join(home, 'tars', 'backup.tar'), 'a backup');
+    const client = new Client(clientOptions(project, server.url, installDir, home));
+    await assert.rejects(client.check(), { name: 'UsageError', code: 'STATE_DIR_NOT_OURS' });
+    assert.deepEqual((await readdir(join(home, 'work'))).sort(), ['thesis.txt']);
+    assert.deepEqual((await readdir(join(home, 'tars'))).sort(), ['backup.tar']);
+    // A new or empty folder is taken, and stays ours across starts.
+    const own = join(root, 'own-state');
+    await mkdir(own);
+    assert.notEqual(
+      (await new Client(clientOptions(project, server.url, installDir, own)).check()).kind,
+      'none',
+    );
+    assert.notEqual(
+      (await new Client(clientOptions(project, server.url, installDir, own)).check()).kind,
+      'none',
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
