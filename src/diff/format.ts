@@ -106,6 +106,20 @@ export function decodeHeader(buf: Buffer): PatchHeader {
   if (compression !== COMPRESSION_BROTLI || !buf.subarray(145, 152).equals(Buffer.alloc(7))) {
     throw new DataError('PATCH_CORRUPT', 'the patch header is corrupt: unknown compression or flags');
   }
+  // Bound the work a patch can ask for by the size of its result: every record but a SEEK produces
+  // a byte or more, and no writer needs more than two records (16 bytes) per output byte; the
+  // run-length coded differences take at most 2 bytes per difference; extra bytes are output bytes.
+  const resultLength = readU64(buf, 56, 'result length');
+  if (
+    uncompressed.control > resultLength * 16 + 64 ||
+    uncompressed.diff > resultLength * 2 + 16 ||
+    uncompressed.extra > resultLength
+  ) {
+    throw new DataError(
+      'PATCH_CORRUPT',
+      'the patch header is corrupt: its streams are longer than its result can need',
+    );
+  }
   return {
     format: PATCH_FORMAT,
     source: { length: readU64(buf, 16, 'source length'), sha256: buf.toString('hex', 24, 56) },

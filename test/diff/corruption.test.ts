@@ -199,3 +199,11 @@ test('an aborted apply leaves no output', async () => {
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch']);
   });
 });
+
+test('hostile patch: streams far longer than the result can need are refused before decompressing', async () => {
+  const result = Buffer.from('abcdef');
+  const ok = { source: OLD, result, ops: [[2, 6]] as const, extra: result };
+  await expectRefused(handMadePatch({ ...ok, declared: { control: 10_000 } }), 'PATCH_CORRUPT');
+  await expectRefused(handMadePatch({ ...ok, declared: { diff: 1000 } }), 'PATCH_CORRUPT');
+  await expectRefused(handMadePatch({ ...ok, declared: { extra: 7 } }), 'PATCH_CORRUPT');
+});
