@@ -25,6 +25,21 @@ export const CLIENT_CONFIG_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+/** `--help` lines of CLIENT_CONFIG_OPTIONS. */
+export const CLIENT_CONFIG_HELP = {
+  config: 'update.json with the settings below (paths in it are relative to it; flags win)',
+  'app-name': 'the app as published: <app-name>-<version>.tar.gz',
+  'install-dir': 'the folder an update replaces',
+  'current-version': 'the version installed there',
+  'state-dir': "the client's own folder (outside the install folder)",
+  'metadata-url': 'base URL of the TUF metadata, e.g. https://updates.example.com/metadata',
+  'targets-url': 'base URL of the target files, e.g. https://updates.example.com/targets',
+  'trusted-root': 'the root.json shipped with the app',
+  channel: 'stable (default), rc, beta, alpha or dev',
+  header: '"Name: value" sent with every request (private repositories)',
+  json: 'print one JSON object on stdout',
+} as const;
+
 const KEYS = {
   appName: 'app-name',
   installDir: 'install-dir',

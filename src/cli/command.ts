@@ -19,6 +19,8 @@ export interface Command {
   /** Usage line(s) after `notsotuf <path>`, e.g. 'VERSION FOLDER [--required]'. */
   readonly usage: string;
   readonly options?: NonNullable<ParseArgsConfig['options']>;
+  /** One line per option for `--help` (the option's name without dashes -> what it does). */
+  readonly optionHelp?: Readonly<Record<string, string>>;
   /** Resolves to the exit code. Throw NotsotufError for failures: the CLI prints it and exits non-zero. */
   run(ctx: CommandContext): Promise<number>;
 }

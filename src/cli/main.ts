@@ -31,10 +31,15 @@ function help(): string {
 }
 
 function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(
+  const names = Object.entries(c.options ?? {}).map(
     ([name, o]) =>
-      `  ${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ' VALUE' : ''}${o.multiple === true ? ' (repeatable)' : ''}`,
+      `${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ' VALUE' : ''}${o.multiple === true ? ' (repeatable)' : ''}`,
   );
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const opts = Object.keys(c.options ?? {}).map((name, i) => {
+    const text = c.optionHelp?.[name];
+    return `  ${text === undefined ? names[i] : `${names[i]?.padEnd(width)}  ${text}`}`;
+  });
   return `Usage: notsotuf ${c.path.join(' ')} ${c.usage}\n\n${c.summary}\n${opts.length > 0 ? `\nOptions:\n${opts.join('\n')}\n` : ''}`;
 }
 

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { COMMANDS } from '../../src/cli/commands/index.js';
 import { ROOT, cli } from '../helpers/cli.js';
 import { hashTree, tempDir } from '../repo/publisher-fixture.js';
 
@@ -117,4 +118,22 @@ test('bin/notsotuf.js without a build says to run npm run build (real process, a
   const r = spawnSync(process.execPath, [join(dir, 'bin', 'notsotuf.js'), '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'notsotuf: the CLI is not built (dist/ is missing): run "npm run build" first\n');
+});
+
+test('every option of every command has a --help line that says what it does', async () => {
+  for (const c of COMMANDS) {
+    const r = await cli([...c.path, '--help']);
+    assert.equal(r.code, 0);
+    for (const name of Object.keys(c.options ?? {})) {
+      const line = (r.stdout.split('\nOptions:\n')[1] ?? '')
+        .split('\n')
+        .find((l) => new RegExp(`^  (-\\w, )?--${name}( |$)`).test(l));
+      assert.ok(line !== undefined, `${c.path.join(' ')} --help lists --${name}`);
+      assert.match(
+        line,
+        new RegExp(`--${name}( VALUE)?( \\(repeatable\\))?\\s{2,}\\S`),
+        `${c.path.join(' ')} --${name} has a description`,
+      );
+    }
+  }
 });

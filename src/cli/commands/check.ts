@@ -1,5 +1,10 @@
 import { Client } from '../../client/client.js';
-import { CLIENT_CONFIG_OPTIONS, clientOptionsFrom, formatBytes } from '../client-config.js';
+import {
+  CLIENT_CONFIG_HELP,
+  CLIENT_CONFIG_OPTIONS,
+  clientOptionsFrom,
+  formatBytes,
+} from '../client-config.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -10,6 +15,7 @@ export const checkCommand: Command = {
   usage:
     '--config FILE | --app-name NAME --install-dir DIR --current-version V --state-dir DIR --metadata-url URL --targets-url URL --trusted-root FILE [--channel C] [--json]',
   options: CLIENT_CONFIG_OPTIONS,
+  optionHelp: CLIENT_CONFIG_HELP,
   async run(ctx) {
     noExtraArguments(ctx);
     const client = new Client(await clientOptionsFrom(ctx));

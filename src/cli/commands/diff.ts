@@ -9,6 +9,7 @@ export const diffCommand: Command = {
   summary: 'Create a patch that turns the uncompressed tar OLD into NEW',
   usage: 'OLD.tar NEW.tar PATCH [--json]',
   options: { json: { type: 'boolean' } },
+  optionHelp: { json: 'print the result as JSON' },
   async run(ctx) {
     if (ctx.positionals.length !== 3) {
       throw new UsageError('BAD_ARGUMENTS', 'diff needs three arguments: OLD.tar NEW.tar PATCH');

@@ -29,6 +29,18 @@ export const initCommand: Command = {
     'snapshot-days': { type: 'string' },
     'timestamp-days': { type: 'string' },
   },
+  optionHelp: {
+    yes: 'ask nothing: take the flags and the defaults (needs --app)',
+    app: 'default app name for release add (letters, digits, _ and -)',
+    repository: 'folder you publish (default: repository)',
+    keys: 'folder of the private keys, never published (default: keys)',
+    cache: 'publisher cache: tars of releases, lock file (default: .notsotuf-cache)',
+    encrypt: 'encrypt the private keys (passphrase: NOTSOTUF_PASSPHRASE[_<KEY>] or a prompt)',
+    'root-days': 'days root metadata stays valid (default 365, at least 30)',
+    'targets-days': 'days targets metadata stays valid (default 90)',
+    'snapshot-days': 'days snapshot metadata stays valid (default 7)',
+    'timestamp-days': 'days timestamp metadata stays valid (default 1)',
+  },
   async run(ctx) {
     noExtraArguments(ctx);
     const yes = ctx.values.yes === true;

@@ -9,6 +9,15 @@ export const PUBLISHER_OPTIONS = {
   config: { type: 'string' },
 } as const;
 
+/** `--help` lines of PUBLISHER_OPTIONS / SIGNING_OPTIONS. */
+export const CONFIG_HELP = {
+  config: 'the project file notsotuf.json, or a folder holding it (default: ./notsotuf.json)',
+} as const;
+export const SIGNING_HELP = {
+  ...CONFIG_HELP,
+  keys: 'key folder to sign with (default: the "keys" folder of notsotuf.json)',
+} as const;
+
 /** Options of publisher commands that sign. */
 export const SIGNING_OPTIONS = {
   config: { type: 'string' },

@@ -14,6 +14,7 @@ import type { RepoConfig, RoleChangeResult } from '../../repo/index.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import {
+  SIGNING_HELP,
   SIGNING_OPTIONS,
   intOption,
   keyDirOf,
@@ -55,6 +56,11 @@ const keysNew: Command = {
   summary: 'Make a new ed25519 key pair in the key folder',
   usage: 'NAME [--encrypt] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, encrypt: { type: 'boolean' } },
+  optionHelp: {
+    ...SIGNING_HELP,
+    keys: 'folder to write the key to (default: the "keys" folder of notsotuf.json)',
+    encrypt: 'encrypt the private key (passphrase: NOTSOTUF_PASSPHRASE[_<NAME>] or a prompt)',
+  },
   async run(ctx) {
     const name = arg(ctx, 0, 'key NAME');
     noExtra(ctx, 1);
@@ -79,6 +85,7 @@ const keysList: Command = {
   summary: 'List the keys in the key folder and the roles they sign',
   usage: '[--keys DIR] [--config FILE]',
   options: SIGNING_OPTIONS,
+  optionHelp: SIGNING_HELP,
   async run(ctx) {
     noExtra(ctx, 0);
     const config = await publisherConfig(ctx);
@@ -103,6 +110,7 @@ const keysAdd: Command = {
   summary: 'Let a key sign a role (new root version); --threshold sets how many keys must sign',
   usage: 'ROLE NAME [--threshold N] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, threshold: { type: 'string' } },
+  optionHelp: { ...SIGNING_HELP, threshold: 'how many keys must sign ROLE from now on' },
   async run(ctx) {
     const role = parseRoleName(arg(ctx, 0, 'ROLE'));
     const name = arg(ctx, 1, 'key NAME');
@@ -123,6 +131,7 @@ const keysReplace: Command = {
   summary: 'Replace a key by another in its roles (root rotation: signed by old and new keys)',
   usage: 'OLD NEW [--role ROLE] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, role: { type: 'string' } },
+  optionHelp: { ...SIGNING_HELP, role: 'only in this role (default: every role OLD signs)' },
   async run(ctx) {
     const oldName = arg(ctx, 0, 'OLD key name');
     const newName = arg(ctx, 1, 'NEW key name');
@@ -143,6 +152,11 @@ const keysRevoke: Command = {
   summary: 'Remove a key from its roles (new root version)',
   usage: 'NAME|KEYID [--role ROLE] [--threshold N] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, role: { type: 'string' }, threshold: { type: 'string' } },
+  optionHelp: {
+    ...SIGNING_HELP,
+    role: 'only from this role (default: every role it signs)',
+    threshold: 'the new threshold of that role',
+  },
   async run(ctx) {
     const name = arg(ctx, 0, 'key NAME or key id');
     noExtra(ctx, 1);
@@ -164,6 +178,7 @@ const keysThreshold: Command = {
   summary: 'Set how many keys must sign a role (new root version)',
   usage: 'ROLE N [--keys DIR] [--config FILE]',
   options: SIGNING_OPTIONS,
+  optionHelp: SIGNING_HELP,
   async run(ctx) {
     const role = parseRoleName(arg(ctx, 0, 'ROLE'));
     const n = arg(ctx, 1, 'threshold N');

@@ -9,6 +9,7 @@ export const patchCommand: Command = {
   summary: 'Apply PATCH to the uncompressed tar OLD and write the new tar to OUT (checked before and after)',
   usage: 'OLD.tar PATCH OUT.tar [--json]',
   options: { json: { type: 'boolean' } },
+  optionHelp: { json: 'print the result as JSON' },
   async run(ctx) {
     if (ctx.positionals.length !== 3) {
       throw new UsageError('BAD_ARGUMENTS', 'patch needs three arguments: OLD.tar PATCH OUT.tar');

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import { publishRepository } from '../../repo/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { publisherConfig } from './keys-shared.js';
+import { CONFIG_HELP, publisherConfig } from './keys-shared.js';
 
 /** True when `inner` is `outer` or inside it. */
 function within(outer: string, inner: string): boolean {
@@ -20,6 +20,11 @@ export const publishCommand: Command = {
     config: { type: 'string' },
     delete: { type: 'boolean' },
     'unsafe-skip-verify': { type: 'boolean' },
+  },
+  optionHelp: {
+    ...CONFIG_HELP,
+    delete: 'also delete files in DEST that the repository no longer has (after release prune)',
+    'unsafe-skip-verify': 'copy without verifying the repository first (clients may refuse it)',
   },
   async run(ctx) {
     const [destArg, extra] = ctx.positionals;

@@ -2,13 +2,17 @@ import { UsageError } from '../../errors.js';
 import { parseRoleName, refreshRepository } from '../../repo/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { SIGNING_OPTIONS, keyDirOf, passphrasesOf, publisherConfig } from './keys-shared.js';
+import { SIGNING_HELP, SIGNING_OPTIONS, keyDirOf, passphrasesOf, publisherConfig } from './keys-shared.js';
 
 export const refreshCommand: Command = {
   path: ['refresh'],
   summary: 'Re-sign roles that expire soon with the keys at hand (for cron/CI; non-zero if a key is missing)',
   usage: '[--force ROLE]... [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, force: { type: 'string', multiple: true } },
+  optionHelp: {
+    ...SIGNING_HELP,
+    force: 're-sign this role even if it is not due (root, targets, snapshot, timestamp)',
+  },
   async run(ctx) {
     if (ctx.positionals.length > 0)
       throw new UsageError('EXTRA_ARGUMENT', `unexpected argument "${ctx.positionals[0]}"`);

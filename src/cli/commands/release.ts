@@ -5,6 +5,8 @@ import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import {
+  CONFIG_HELP,
+  SIGNING_HELP,
   SIGNING_OPTIONS,
   formatSize,
   intOption,
@@ -51,6 +53,15 @@ const releaseAdd: Command = {
     'skip-patch': { type: 'boolean' },
     'keep-mtime': { type: 'boolean' },
   },
+  optionHelp: {
+    ...SIGNING_HELP,
+    app: 'app name (default: "app" of notsotuf.json)',
+    required: 'clients must install this release before any later one',
+    rollout: 'offer it to this percentage of installs, 1-100 (default 100)',
+    meta: 'JSON object signed with the release, e.g. \'{"notes":"Fixes a crash"}\' (no fractions)',
+    'skip-patch': 'make no patch from the previous release (clients download the archive)',
+    'keep-mtime': "keep the files' modification times in the archive (default: a fixed time)",
+  },
   async run(ctx) {
     const [version, folder, extra] = ctx.positionals;
     if (version === undefined || folder === undefined)
@@ -95,6 +106,7 @@ const releaseList: Command = {
   summary: 'List the releases in the repository',
   usage: '[--app NAME] [--json] [--config FILE]',
   options: { config: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' } },
+  optionHelp: { ...CONFIG_HELP, app: 'only this app', json: 'print JSON' },
   async run(ctx) {
     noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
@@ -139,6 +151,7 @@ const releaseRemoveLatest: Command = {
   summary: 'Withdraw the newest release of an app from the signed targets',
   usage: '[--app NAME] [--keys DIR] [--config FILE]',
   options: { ...SIGNING_OPTIONS, app: { type: 'string' } },
+  optionHelp: { ...SIGNING_HELP, app: 'app name (default: "app" of notsotuf.json)' },
   async run(ctx) {
     noExtraArguments(ctx);
     const config = await publisherConfig(ctx);
@@ -157,6 +170,11 @@ const releasePrune: Command = {
   summary: 'Remove files no recent metadata names (withdrawn releases, old metadata versions)',
   usage: '[--keep N] [--dry-run] [--config FILE]',
   options: { config: { type: 'string' }, keep: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  optionHelp: {
+    ...CONFIG_HELP,
+    keep: 'keep what the last N targets/snapshot versions name (default 3)',
+    'dry-run': 'only list what would be removed',
+  },
   async run(ctx) {
     noExtraArguments(ctx);
     const config = await publisherConfig(ctx);

@@ -6,7 +6,7 @@ import type { RunningServer } from '../../repo/index.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { intOption, publisherConfig, stringOption } from './keys-shared.js';
+import { CONFIG_HELP, intOption, publisherConfig, stringOption } from './keys-shared.js';
 
 /** Errors of listen() that mean "pick another --port or --host", not a bug. */
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
@@ -25,6 +25,12 @@ export const serveCommand: Command = {
     dir: { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+  },
+  optionHelp: {
+    ...CONFIG_HELP,
+    dir: 'serve this folder instead (e.g. a published copy)',
+    port: 'TCP port (default 8080; 0 picks a free one)',
+    host: 'address to listen on (default 127.0.0.1)',
   },
   async run(ctx) {
     noExtraArguments(ctx);

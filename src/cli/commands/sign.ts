@@ -2,13 +2,14 @@ import { UsageError } from '../../errors.js';
 import { parseRoleName, signRole, verifyRepository } from '../../repo/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { SIGNING_OPTIONS, keyDirOf, passphrasesOf, publisherConfig } from './keys-shared.js';
+import { SIGNING_HELP, SIGNING_OPTIONS, keyDirOf, passphrasesOf, publisherConfig } from './keys-shared.js';
 
 export const signCommand: Command = {
   path: ['sign'],
   summary: "Add this machine's signature(s) to the current version of a role (thresholds above 1)",
   usage: 'ROLE [--keys DIR] [--config FILE]',
   options: SIGNING_OPTIONS,
+  optionHelp: SIGNING_HELP,
   async run(ctx) {
     const roleArg = ctx.positionals[0];
     if (roleArg === undefined || ctx.positionals.length > 1)

@@ -2,7 +2,7 @@ import { verifyRepository } from '../../repo/index.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { formatSize, intOption, publisherConfig } from './keys-shared.js';
+import { CONFIG_HELP, formatSize, intOption, publisherConfig } from './keys-shared.js';
 
 export const statusCommand: Command = {
   path: ['status'],
@@ -14,6 +14,12 @@ export const statusCommand: Command = {
     'warn-days': { type: 'string' },
     'lengths-only': { type: 'boolean' },
     json: { type: 'boolean' },
+  },
+  optionHelp: {
+    ...CONFIG_HELP,
+    'warn-days': 'warn when root or targets expire within N days (default 30)',
+    'lengths-only': 'check target files by size only (quick; no hashes)',
+    json: 'print the full report as JSON',
   },
   async run(ctx) {
     noExtraArguments(ctx);

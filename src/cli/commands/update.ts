@@ -5,7 +5,12 @@ import type { DownloadProgress } from '../../client/client-options.js';
 import type { HandoverResult } from '../../client/handover.js';
 import { readHandoverResult } from '../../client/handover.js';
 import { InstallError, UsageError } from '../../errors.js';
-import { CLIENT_CONFIG_OPTIONS, clientOptionsFrom, formatBytes } from '../client-config.js';
+import {
+  CLIENT_CONFIG_HELP,
+  CLIENT_CONFIG_OPTIONS,
+  clientOptionsFrom,
+  formatBytes,
+} from '../client-config.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -58,6 +63,10 @@ export const updateCommand: Command = {
   summary: 'Download, verify and install an update while the app is not running (exit 0: none, 11: updated)',
   usage: '--config FILE | (settings as for check) [--yes] [--json]',
   options: { ...CLIENT_CONFIG_OPTIONS, yes: { type: 'boolean' } },
+  optionHelp: {
+    ...CLIENT_CONFIG_HELP,
+    yes: 'install without asking (the app must not be running; no restart)',
+  },
   async run(ctx) {
     noExtraArguments(ctx);
     const options = await clientOptionsFrom(ctx);
