@@ -137,3 +137,10 @@ test('every option of every command has a --help line that says what it does', a
     }
   }
 });
+
+test('release list --app of an app with no releases names that app', async () => {
+  const dir = await project();
+  const r = await cli(['release', 'list', '--app', 'other'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'no releases of other yet: notsotuf release add VERSION FOLDER --app other\n');
+});

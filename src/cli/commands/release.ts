@@ -132,7 +132,13 @@ const releaseList: Command = {
       );
       return EXIT.ok;
     }
-    if (releases.length === 0) ctx.stdout.write('no releases yet: notsotuf release add VERSION FOLDER\n');
+    if (releases.length === 0) {
+      ctx.stdout.write(
+        app === undefined
+          ? 'no releases yet: notsotuf release add VERSION FOLDER\n'
+          : `no releases of ${app} yet: notsotuf release add VERSION FOLDER --app ${app}\n`,
+      );
+    }
     for (const r of releases) {
       const flags = [
         r.meta.required ? 'required' : '',
