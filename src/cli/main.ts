@@ -24,9 +24,18 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return best === undefined ? undefined : { command: best, rest: argv.slice(best.path.length) };
 }
 
+function commandLines(commands: readonly Command[]): string[] {
+  const width = Math.max(...commands.map((c) => c.path.join(' ').length), 0);
+  return commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+}
+
+/** Help of a group of commands such as `release` or `keys`. */
+function groupHelp(group: string, commands: readonly Command[]): string {
+  return `Usage: notsotuf ${group} <command> [options]\n\nCommands:\n${commandLines(commands).join('\n')}\n\nRun "notsotuf ${group} <command> --help" for a command's options.\n`;
+}
+
 function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length), 0);
-  const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  const lines = commandLines(COMMANDS);
   return `notsotuf: secure updates for stand-alone applications (TUF)\n\nUsage: notsotuf <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "notsotuf <command> --help" for a command's options.\n`;
 }
 
@@ -52,6 +61,7 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
     io.stderr.write(help());
     return EXIT.usage;
   }
+  if (argv[0] === 'help' && argv.length > 1) return runMain([...argv.slice(1), '--help'], io);
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(help());
     return EXIT.ok;
@@ -62,7 +72,21 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
   }
   const found = findCommand(argv);
   if (found === undefined) {
-    io.stderr.write(`error: unknown command "${argv.join(' ')}"\n\n${help()}`);
+    const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+    if (group.length > 0 && argv[0] !== undefined) {
+      const sub = argv[1];
+      if (sub === '--help' || sub === '-h') {
+        io.stdout.write(groupHelp(argv[0], group));
+        return EXIT.ok;
+      }
+      io.stderr.write(
+        `error: ${sub === undefined ? `"notsotuf ${argv[0]}" needs a command` : `unknown command "${argv[0]} ${sub}"`}\n\n${groupHelp(argv[0], group)}`,
+      );
+      return EXIT.usage;
+    }
+    const firstFlag = argv.findIndex((a) => a.startsWith('-'));
+    const words = argv.slice(0, firstFlag === -1 ? argv.length : Math.max(firstFlag, 1));
+    io.stderr.write(`error: unknown command "${words.join(' ')}"\n\n${help()}`);
     return EXIT.usage;
   }
   const { command, rest } = found;

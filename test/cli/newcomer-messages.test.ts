@@ -144,3 +144,24 @@ test('release list --app of an app with no releases names that app', async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'no releases of other yet: notsotuf release add VERSION FOLDER --app other\n');
 });
+
+test('a command group (release, keys) lists its commands; help COMMAND shows that command; unknown commands are named without their flags', async () => {
+  const groupHelp = await cli(['release', '--help']);
+  assert.equal(groupHelp.code, 0);
+  assert.match(
+    groupHelp.stdout,
+    /Usage: notsotuf release <command>[\s\S]*release add[\s\S]*release remove-latest/,
+  );
+  const bare = await cli(['keys']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /"notsotuf keys" needs a command[\s\S]*keys threshold/);
+  const typo = await cli(['keys', 'lst']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown command "keys lst"[\s\S]*keys list/);
+  const helpOf = await cli(['help', 'keys', 'add']);
+  assert.equal(helpOf.code, 0);
+  assert.match(helpOf.stdout, /^Usage: notsotuf keys add ROLE NAME/);
+  const unknown = await cli(['nothing', '--help']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^error: unknown command "nothing"\n/);
+});
