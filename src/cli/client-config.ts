@@ -93,6 +93,13 @@ export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOpti
   if (typeof configFlag === 'string') {
     const file = resolve(ctx.cwd, configFlag);
     const raw = await readConfigFile(file);
+    const unknown = Object.keys(raw).filter((k) => !Object.hasOwn(KEYS, k));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        'CONFIG_INVALID',
+        `config file ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}: the settings are ${Object.keys(KEYS).join(', ')} (headers only as --header flags)`,
+      );
+    }
     for (const key of Object.keys(KEYS) as Key[]) {
       const v = raw[key];
       if (v === undefined) continue;

@@ -165,3 +165,24 @@ test('a command group (release, keys) lists its commands; help COMMAND shows tha
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^error: unknown command "nothing"\n/);
 });
+
+test('check refuses a misspelt setting in its config file instead of silently ignoring it', async () => {
+  const dir = await tempDir('notsotuf-client-');
+  const config = join(dir, 'update.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      appName: 'demo',
+      installDir: 'app',
+      currentVersion: '1.0.0',
+      stateDir: 'state',
+      metadataUrl: 'http://127.0.0.1:9/metadata',
+      targetsUrl: 'http://127.0.0.1:9/targets',
+      trustedRoot: 'root.json',
+      chanel: 'beta',
+    }),
+  );
+  const r = await cli(['check', '--config', config], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /unknown setting "chanel": the settings are appName, .*channel/);
+});
