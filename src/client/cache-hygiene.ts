@@ -61,8 +61,10 @@ export async function cleanSettled(
   } catch {
     // no cache yet
   }
+  // A staged update's tar (kept with its staging folder) is what its next update patches from.
   for (const name of tars)
-    if (name !== keep) await rm(join(layout.tarsDir, name), { recursive: true, force: true });
+    if (name !== keep && options.keepStaging !== true)
+      await rm(join(layout.tarsDir, name), { recursive: true, force: true });
   // Best effort: a read-only or not-writable install location (a system folder, a volume remounted
   // read-only) must not make every check fail; the leftovers go once the folder is writable again.
   // A staged update that a running instance may still hand over is not a leftover.

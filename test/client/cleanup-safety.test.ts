@@ -76,6 +76,10 @@ test("a second instance of the app starting does not delete the first one's stag
     const second = new Client(clientOptions(project, server.url, installDir, stateDir));
     await second.check();
     assert.ok(existsSync(stagingDir), "the first instance's staged version is still there");
+    assert.ok(
+      existsSync(join(stateDir, 'tars', '1.1.0.tar')),
+      "and so is its tar, which the next update's patches apply to",
+    );
     assert.equal(staged.version, '1.1.0');
   } finally {
     await rm(root, { recursive: true, force: true });
