@@ -186,3 +186,15 @@ test('check refuses a misspelt setting in its config file instead of silently ig
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /unknown setting "chanel": the settings are appName, .*channel/);
 });
+
+test('a publisher command run from a subfolder of the project points at the project instead of suggesting init', async () => {
+  const dir = await project();
+  await mkdir(join(dir, 'dist'));
+  const r = await cli(['status'], { cwd: join(dir, 'dist') });
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /no notsotuf\.json in .*dist; the project is .*: run the command there, or pass --config .*notsotuf\.json/,
+  );
+  assert.doesNotMatch(r.stderr, /notsotuf init/);
+});

@@ -1,6 +1,13 @@
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { envKeyName, envPassphrases, inspectRepositoryMetadata, loadConfig } from '../../repo/index.js';
+import {
+  CONFIG_FILE,
+  envKeyName,
+  envPassphrases,
+  inspectRepositoryMetadata,
+  loadConfig,
+} from '../../repo/index.js';
 import type { PassphraseSource, RepoConfig } from '../../repo/index.js';
 import type { CommandContext } from '../command.js';
 
@@ -37,9 +44,38 @@ export function intOption(ctx: CommandContext, name: string): number | undefined
   return Number(v);
 }
 
+/** The nearest folder above `dir` that holds notsotuf.json, if any. */
+async function projectAbove(dir: string): Promise<string | undefined> {
+  let d = dir;
+  while (dirname(d) !== d) {
+    d = dirname(d);
+    const isFile = await stat(join(d, CONFIG_FILE)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (isFile) return d;
+  }
+  return undefined;
+}
+
 /** notsotuf.json from --config (file or folder) or the working folder. */
-export function publisherConfig(ctx: CommandContext): Promise<RepoConfig> {
-  return loadConfig(ctx.cwd, stringOption(ctx, 'config'));
+export async function publisherConfig(ctx: CommandContext): Promise<RepoConfig> {
+  const explicit = stringOption(ctx, 'config');
+  try {
+    return await loadConfig(ctx.cwd, explicit);
+  } catch (error) {
+    // Run from a subfolder (e.g. ./dist): point at the project instead of suggesting a second init.
+    const project =
+      explicit === undefined && error instanceof UsageError && error.code === 'NO_CONFIG'
+        ? await projectAbove(ctx.cwd)
+        : undefined;
+    if (project === undefined) throw error;
+    throw new UsageError(
+      'NO_CONFIG',
+      `no ${CONFIG_FILE} in ${ctx.cwd}; the project is ${project}: run the command there, or pass --config ${join(project, CONFIG_FILE)}`,
+      { cause: error },
+    );
+  }
 }
 
 /** The key folder to sign with: --keys, else the config's. */
