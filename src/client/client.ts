@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, InstallError, UsageError } from '../errors.js';
 import { unpackArchive } from '../archive/index.js';
@@ -105,6 +105,16 @@ async function stagedByLiveProcess(stateDir: string): Promise<boolean> {
   return false;
 }
 
+/** Device and inode of a folder (kept by a rename, new for a folder swapped in), or undefined. */
+async function folderIdentity(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `fn` once; later calls get the first call's promise (a second installer must never start). */
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let promise: Promise<T> | undefined;
@@ -141,6 +151,8 @@ export class Client {
   #settled: Promise<void> | undefined;
   #lastResult: HandoverResult | undefined;
   readonly #verified = new Set<string>();
+  /** The install folder this process started from (device and inode), recorded on the first settle. */
+  #installIdentity: string | undefined;
 
   constructor(options: ClientOptions) {
     this.appName = checkAppName(options.appName);
@@ -281,6 +293,7 @@ export class Client {
     };
     const dl = { ...options };
     const layout = this.#layout;
+    await this.#checkInstallDirUnchanged();
     // Another instance handed this version over already: its installer may swap the staging folder
     // at any moment, so it must not be removed and rebuilt under it.
     if ((await readState(layout)).pending?.version === update.version)
@@ -381,6 +394,7 @@ export class Client {
       restart === undefined ? 0 : (this.#options.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
     const waitTimeoutSeconds = this.#options.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
     const handOver = async (): Promise<{ script: string; log: string }> => {
+      await this.#checkInstallDirUnchanged();
       const backupDir = backupDirFor(this.installDir, previousVersion);
       await rm(backupDir, { recursive: true, force: true });
       await rm(handoverResultPath(this.stateDir), { force: true });
@@ -465,6 +479,19 @@ export class Client {
     return tuf;
   }
 
+  /**
+   * Another instance's update replaced the install folder since this process started: this
+   * process's currentVersion no longer describes it, and installing from it could go backwards.
+   */
+  async #checkInstallDirUnchanged(): Promise<void> {
+    if (this.#installIdentity === undefined) return;
+    if ((await folderIdentity(this.installDir)) !== this.#installIdentity)
+      throw new InstallError(
+        'INSTALL_DIR_REPLACED',
+        `${this.installDir} was replaced by another update since this app started (version ${this.currentVersion}): restart the app, then check again`,
+      );
+  }
+
   /** Once per Client: reads the last handover's result, records a roll back, cleans what is settled. */
   #settle(): Promise<void> {
     this.#settled ??= this.#doSettle();
@@ -481,6 +508,7 @@ export class Client {
     // An installer killed between its two renames left no install folder: put the old one back first.
     const restored =
       state.pending !== undefined && (await restoreInterruptedSwap(this.installDir, state.pending));
+    this.#installIdentity = await folderIdentity(this.installDir);
     try {
       result = await readHandoverResult(this.stateDir);
     } catch {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -134,6 +134,29 @@ test("a state folder that holds someone else's files (e.g. the home folder by mi
       (await new Client(clientOptions(project, server.url, installDir, own)).check()).kind,
       'none',
     );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('an instance started before another one updated the install folder does not install over it (no downgrade from a stale current version)', async () => {
+  const { root, installDir, stateDir } = await setup('stale-instance');
+  try {
+    const stale = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const update = await stale.check();
+    assert.equal(update.kind === 'none' ? 'none' : update.version, '1.1.0');
+    if (update.kind === 'none') return;
+    // Meanwhile another instance's installer swapped a newer version in (folder renames, as it does).
+    const newer = join(root, 'apps', 'demo.notsotuf-staging-1.1.0');
+    await installVersion(project, '1.1.0', newer);
+    await rename(installDir, join(root, 'apps', 'demo.notsotuf-backup-1.0.0'));
+    await rename(newer, installDir);
+    await rm(join(root, 'apps', 'demo.notsotuf-backup-1.0.0'), { recursive: true });
+    await assert.rejects(stale.install(update, { restart: false }), {
+      name: 'InstallError',
+      code: 'INSTALL_DIR_REPLACED',
+    });
+    assert.deepEqual(await readdir(join(root, 'apps')), ['demo'], 'nothing staged');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
