@@ -406,7 +406,7 @@ export class Client {
         ...state,
         pending: { version, previousVersion, stagingDir, backupDir, startedAt: Date.now(), deadlineMs },
       });
-      return startHandover({
+      const handover = startHandover({
         appName: this.appName,
         version,
         previousVersion,
@@ -419,6 +419,13 @@ export class Client {
         healthTimeoutSeconds,
         waitTimeoutSeconds,
       });
+      try {
+        return await handover;
+      } catch (error) {
+        // No installer runs: a pending hand-over would hide this version until its deadline.
+        await writeState(layout, state);
+        throw error;
+      }
     };
     return {
       version,

@@ -161,3 +161,21 @@ test('an instance started before another one updated the install folder does not
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a hand-over that could not start leaves no pending hand-over behind: the update is offered again at once', async () => {
+  const { root, installDir, stateDir } = await setup('handover-fails');
+  try {
+    const client = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const update = await client.check();
+    if (update.kind === 'none') assert.fail('an update');
+    const staged = await client.install(update, { restart: false, pid: process.pid });
+    // The installer script cannot be written: its name is taken by a folder.
+    await mkdir(join(stateDir, 'handover', 'install.sh', 'in-the-way'), { recursive: true });
+    await assert.rejects(staged.quitAndInstall(), { name: 'InstallError', code: 'HANDOVER_WRITE_FAILED' });
+    await rm(join(stateDir, 'handover', 'install.sh'), { recursive: true });
+    const again = new Client(clientOptions(project, server.url, installDir, stateDir));
+    assert.equal((await again.check()).kind === 'none' ? 'none' : 'offered', 'offered');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
