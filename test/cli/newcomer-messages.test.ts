@@ -198,3 +198,10 @@ test('a publisher command run from a subfolder of the project points at the proj
   );
   assert.doesNotMatch(r.stderr, /notsotuf init/);
 });
+
+test('keys list with a key folder that does not exist says so (it listed "no keys", exit 0)', async () => {
+  const dir = await project();
+  const r = await cli(['keys', 'list', '--keys', 'nope'], { cwd: dir });
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /key folder .*nope does not exist/);
+});

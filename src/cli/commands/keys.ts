@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import {
@@ -91,6 +92,15 @@ const keysList: Command = {
     const config = await publisherConfig(ctx);
     const keyDir = keyDirOf(ctx, config);
     const report = await verifyRepository(config.repository);
+    const isDir = await stat(keyDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isDir)
+      throw new UsageError(
+        'NO_KEY_FOLDER',
+        `key folder ${keyDir} does not exist: check --keys or "keys" in notsotuf.json`,
+      );
     const keys = await listKeys(keyDir);
     const rolesOf = (id: string): string[] =>
       report.roles.filter((r) => r.keyIDs.includes(id)).map((r) => r.role);
