@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ClientOptions } from '../client/client-options.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
@@ -128,6 +128,17 @@ export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOpti
     throw new UsageError(
       'MISSING_SETTING',
       `missing ${missing.map((k) => `${k} (--${KEYS[k]})`).join(', ')}: give them in --config FILE or as flags`,
+    );
+  }
+  const installDir = settings.installDir ?? '';
+  const installed = await stat(installDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!installed) {
+    throw new UsageError(
+      'INSTALL_DIR_MISSING',
+      `installDir ${installDir} is not a folder: give the folder the app is installed in (--install-dir or "installDir")`,
     );
   }
   const headers: Record<string, string> = {};

@@ -205,3 +205,30 @@ test('keys list with a key folder that does not exist says so (it listed "no key
   assert.equal(r.code, 2, r.stdout);
   assert.match(r.stderr, /key folder .*nope does not exist/);
 });
+
+test('check and update refuse an install folder that does not exist before any download', async () => {
+  const dir = await tempDir('notsotuf-client-');
+  const flags = [
+    '--app-name',
+    'demo',
+    '--install-dir',
+    join(dir, 'nope'),
+    '--current-version',
+    '1.0.0',
+    '--state-dir',
+    join(dir, 'state'),
+    '--metadata-url',
+    'http://127.0.0.1:9/metadata',
+    '--targets-url',
+    'http://127.0.0.1:9/targets',
+    '--trusted-root',
+    join(dir, 'root.json'),
+  ];
+  for (const command of ['check', 'update']) {
+    const r = await cli([command, ...flags, '--yes'].slice(0, command === 'check' ? -1 : undefined), {
+      cwd: dir,
+    });
+    assert.equal(r.code, 2, `${command}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /installDir .*nope is not a folder/);
+  }
+});
