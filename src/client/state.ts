@@ -16,6 +16,9 @@ import { writeFileAtomic } from './atomic-file.js';
  *   tars/<version>.tar   the uncompressed tar of the installed version (what the next patch applies to)
  *   work/                temporary files of one apply; removed afterwards
  *   handover/            the installer's script, log, result and confirm files (the installer's)
+ *   .notsotuf-state      marks the folder as this client's own (cleanup only runs in such a folder)
+ *   update.lock          the pid of the process updating right now (update-lock.ts)
+ *   staged.pid           the pid of the process holding a staged update (its staging folder is kept)
  */
 export interface StateLayout {
   readonly root: string;
