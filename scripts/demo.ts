@@ -58,8 +58,13 @@ if (update.kind === 'none') {
   say('up to date');
 } else {
   say('update available: ' + update.version + ' by ' + update.kind + ', ' + update.downloadBytes + ' bytes to download');
+  let shown = -1;
   const staged = await client.install(update, {
-    onProgress: (p) => say('downloading ' + p.file + ': ' + p.bytesDone + ' / ' + p.totalBytes + ' bytes'),
+    onProgress: (p) => {
+      if (p.bytesDone === shown) return;
+      shown = p.bytesDone;
+      say('downloading ' + p.file + ': ' + p.bytesDone + ' / ' + p.totalBytes + ' bytes');
+    },
   });
   say('staged ' + staged.version + ' (built from ' + staged.via + '); quitting so the installer can swap');
   await staged.quitAndInstall();

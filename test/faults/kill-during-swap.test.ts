@@ -18,7 +18,7 @@ import type { Project } from '../client/fixture.js';
 import { makeProject, waitFor, waitForResult, exitedPid } from '../client/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
-import { blocker, exited, pidsWithArg } from './processes.js';
+import { blocker, exited, pidsWithArg, topPidsWithArg } from './processes.js';
 import type { Install } from './world.js';
 import { folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
 
@@ -54,7 +54,7 @@ async function handOverWaiting(inst: Install): Promise<{ script: string; app: Re
 }
 
 async function killInstaller(script: string): Promise<void> {
-  const pids = await pidsWithArg(script);
+  const pids = await topPidsWithArg(script);
   assert.equal(pids.length, 1, `one installer process runs ${script}`);
   process.kill(pids[0]!, 'SIGKILL');
   await waitFor('the installer to die', async () =>

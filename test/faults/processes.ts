@@ -17,6 +17,33 @@ export async function pidsWithArg(needle: string): Promise<number[]> {
   return out;
 }
 
+/** The parent pid of a process (field 4 of /proc/PID/stat), or undefined once it has exited. */
+async function parentPid(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: read after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Like pidsWithArg, without the short-lived subshells a script forks for `$(...)` (they carry the
+ * same command line): only processes whose parent is not itself in the set.
+ */
+export async function topPidsWithArg(needle: string): Promise<number[]> {
+  const pids = await pidsWithArg(needle);
+  const set = new Set(pids);
+  const top: number[] = [];
+  for (const pid of pids) {
+    const parent = await parentPid(pid);
+    if (parent !== undefined && !set.has(parent)) top.push(pid);
+  }
+  return top;
+}
+
 /**
  * A process that just waits (stands for the app the installer waits for). Kill it to let the
  * installer go on. It never outlives a failed test by long: it exits by itself after two minutes,
