@@ -7,11 +7,9 @@
  * reason, where mounting is refused.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
@@ -19,10 +17,8 @@ import type { Project } from '../client/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../client/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
-import { mountTmpfs } from '../helpers/tmpfs.js';
+import { mountTmpfs, remount } from '../helpers/tmpfs.js';
 import { cachedState, folderDigest, holdsVersion, unfinished } from './world.js';
-
-const run = promisify(execFile);
 
 let project: Project;
 let server: FaultServer;
@@ -38,10 +34,6 @@ after(async () => {
   await server.close();
   await project.cleanup();
 });
-
-async function grow(dir: string, sizeKiB: number): Promise<void> {
-  await run('mount', ['-o', `remount,size=${sizeKiB}k`, dir]);
-}
 
 function assertFreeSpaceError(e: unknown): true {
   assert.ok(e instanceof InstallError, `an InstallError, got ${String(e)}`);
@@ -85,7 +77,7 @@ test('disk full while downloading: InstallError about free space, no partial fil
     );
     assert.deepEqual(await readdir(join(root, 'apps')), ['demo'], 'no staging folder');
 
-    await grow(fs.dir, 4096);
+    await remount(fs.dir, { sizeKiB: 4096 });
     const again = new Client(options);
     const next = await again.check();
     assert.equal(next.kind, 'full');
@@ -129,7 +121,7 @@ test('disk full while unpacking: InstallError about free space, no staging folde
     assert.ok(!after.has('tars/1.1.0.tar'), 'the new tar is not cached as if the update had staged');
     assert.deepEqual(await unfinished(stateDir), []);
 
-    await grow(fs.dir, 4096);
+    await remount(fs.dir, { sizeKiB: 4096 });
     const again = new Client(options);
     const next = await again.check();
     assert.notEqual(next.kind, 'none');
@@ -185,7 +177,7 @@ test('disk full while rebuilding the new tar from the patch: InstallError about 
       left.join(', '),
     );
 
-    await grow(fs.dir, 4096);
+    await remount(fs.dir, { sizeKiB: 4096 });
     const again = new Client(options);
     const next = await again.check();
     assert.notEqual(next.kind, 'none');

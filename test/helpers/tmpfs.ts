@@ -45,7 +45,11 @@ export async function mountTmpfs(sizeKiB: number, options: { readOnly?: boolean 
   };
 }
 
-/** Remounts a mounted tmpfs read-only or read-write (the whole volume, whoever the user is). */
-export async function remount(dir: string, mode: 'ro' | 'rw'): Promise<void> {
-  await run('mount', ['-o', `remount,${mode}`, dir]);
+/**
+ * Remounts a mounted tmpfs read-only or read-write (the whole volume, whoever the user is), or
+ * with a new size (to free space on a full disk).
+ */
+export async function remount(dir: string, change: 'ro' | 'rw' | { sizeKiB: number }): Promise<void> {
+  const option = typeof change === 'string' ? change : `size=${change.sizeKiB}k`;
+  await run('mount', ['-o', `remount,${option}`, dir]);
 }
