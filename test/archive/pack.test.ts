@@ -24,6 +24,7 @@ import { list as tarList } from 'tar';
 import { gunzipTo, hashFolderAsTar, packFolder, packTar, unpackArchive } from '../../src/archive/index.js';
 import { UsageError } from '../../src/errors.js';
 import { listTree, tempDir } from './tar-builder.js';
+import { skipTestUnlessTool } from '../helpers/skip.js';
 
 const LONG_DIR = 'a-folder-name-that-is-quite-long-'.repeat(4); // 132 bytes
 const UNICODE = 'données-日本語-\u00e9t\u00e9 ✓.txt';
@@ -201,7 +202,7 @@ test(
   { skip: process.platform === 'win32' },
   async (t) => {
     const probe = spawnSync('tar', ['--version']);
-    if (probe.status !== 0) return t.skip('no tar on PATH');
+    if (skipTestUnlessTool(t, probe.status === 0 ? undefined : 'no tar on PATH')) return;
     const root = await tempDir();
     try {
       const app = await makeApp(root);

@@ -18,6 +18,7 @@ import {
   waitForResult,
 } from './fixture.js';
 import { startStaticServer } from './static-server.js';
+import { skipUnlessTool } from '../helpers/skip.js';
 
 /**
  * End to end, all real: releases 1.0, 1.1, 1.2 of a small Node app published by our publisher,
@@ -153,7 +154,7 @@ test('fresh install with no cache: rebuilds the 1.0 tar from the install folder 
   }
 });
 
-test('the same update served by nginx', { skip: nginxMissing() }, async () => {
+test('the same update served by nginx', { skip: skipUnlessTool(nginxMissing()) }, async () => {
   const nginx = await startNginx(project.config.repository);
   try {
     await updateThroughTwoPatches('nginx', {

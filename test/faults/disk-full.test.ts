@@ -19,6 +19,7 @@ import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
 import { cachedState, folderDigest, holdsVersion, unfinished } from './world.js';
+import { skipTestUnlessTool } from '../helpers/skip.js';
 
 let project: Project;
 let server: FaultServer;
@@ -44,7 +45,7 @@ function assertFreeSpaceError(e: unknown): true {
 test('disk full while downloading: InstallError about free space, no partial file under a final name, app intact; the next run succeeds', async (t) => {
   const fs = await mountTmpfs(160);
   if (!fs.ok) {
-    t.skip(fs.reason);
+    skipTestUnlessTool(t, fs.reason);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-disk-full-dl-'));
@@ -94,7 +95,7 @@ test('disk full while downloading: InstallError about free space, no partial fil
 test('disk full while unpacking: InstallError about free space, no staging folder left, app intact; the next run succeeds', async (t) => {
   const fs = await mountTmpfs(420);
   if (!fs.ok) {
-    t.skip(fs.reason);
+    skipTestUnlessTool(t, fs.reason);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-disk-full-unpack-'));
@@ -139,7 +140,7 @@ test('disk full while unpacking: InstallError about free space, no staging folde
 test('disk full while rebuilding the new tar from the patch: InstallError about free space, nothing under a final name, app intact; the next run succeeds', async (t) => {
   const fs = await mountTmpfs(420);
   if (!fs.ok) {
-    t.skip(fs.reason);
+    skipTestUnlessTool(t, fs.reason);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-disk-full-rebuild-'));

@@ -21,6 +21,7 @@ import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
 import { folderDigest, holdsVersion } from './world.js';
+import { skipTestUnlessTool } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
@@ -59,7 +60,7 @@ async function updateSucceeds(options: ReturnType<typeof clientOptions>): Promis
 test('read-only install volume before staging: InstallError, nothing written, the old version runs; writable again, the update succeeds', async (t) => {
   const fs = await mountTmpfs(2048);
   if (!fs.ok) {
-    t.skip(fs.reason);
+    skipTestUnlessTool(t, fs.reason);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-ro-before-'));
@@ -94,7 +95,7 @@ test('read-only install volume before staging: InstallError, nothing written, th
 test('read-only install volume at the swap: the installer fails cleanly with nothing moved, the old version runs; writable again, the update succeeds', async (t) => {
   const fs = await mountTmpfs(2048);
   if (!fs.ok) {
-    t.skip(fs.reason);
+    skipTestUnlessTool(t, fs.reason);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-ro-swap-'));

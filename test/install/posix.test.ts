@@ -22,6 +22,7 @@ import {
   waitFor,
   writeApp,
 } from './fixture-app.js';
+import { skipTestUnlessTool, skipUnlessTool } from '../helpers/skip.js';
 
 const skip = process.platform === 'win32' ? 'POSIX installer: not on Windows' : false;
 
@@ -92,9 +93,11 @@ const SHELLS = [
     shell: 'busybox-sh',
     skip:
       skip ||
-      (spawnSync('busybox', ['true']).status === 0
-        ? false
-        : 'busybox is not installed (.ci/run installs it)'),
+      skipUnlessTool(
+        spawnSync('busybox', ['true']).status === 0
+          ? false
+          : 'busybox is not installed (.ci/run installs it)',
+      ),
   },
 ];
 
@@ -327,7 +330,7 @@ test(
     const s = await setup('confirm');
     if (!setImmutable(s.plan.stagingDir, true)) {
       await s.remove();
-      t.skip('chattr +i is not available here');
+      skipTestUnlessTool(t, 'chattr +i is not available here');
       return;
     }
     try {
@@ -356,7 +359,7 @@ test(
     await mkdir(join(s.plan.stateDir, 'handover'), { recursive: true });
     if (!setImmutable(s.root, true)) {
       await s.remove();
-      t.skip('chattr +i is not available here');
+      skipTestUnlessTool(t, 'chattr +i is not available here');
       return;
     }
     try {
@@ -389,7 +392,7 @@ test(
       );
       flagged = setImmutable(s.plan.backupDir, true);
       if (!flagged) {
-        t.skip('chattr +i is not available here');
+        skipTestUnlessTool(t, 'chattr +i is not available here');
         await result(s.plan);
         return;
       }

@@ -22,8 +22,9 @@ import {
 } from '../helpers/wine.js';
 import type { AppMode, RunRecord } from './fixture-app.js';
 import { readRuns, setImmutable, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+import { skipTestUnlessTool, skipUnlessTool } from '../helpers/skip.js';
 
-const skip = wineSkipReason();
+const skip = skipUnlessTool(wineSkipReason());
 if (skip) console.log(`# skipping the Wine tests: ${skip}`);
 
 /**
@@ -236,7 +237,7 @@ test(
   async (t) => {
     const s = await scenario('locked', 'confirm', { lockStaging: true });
     if (s === undefined) {
-      t.skip('chattr +i is not available here');
+      skipTestUnlessTool(t, 'chattr +i is not available here');
       return;
     }
     assert.equal(s.result.outcome, 'failed', s.log);
