@@ -1,0 +1,49 @@
+import { InstallError, NotsotufError, UsageError } from '../errors.js';
+
+/**
+ * The one mapping of file-system errors to ours. Every area says what the file is and which code a
+ * failure of its own kind gets; the rest is the same everywhere:
+ * - a full disk (ENOSPC, or EDQUOT for a user quota) is InstallError DISK_FULL, saying to free space;
+ * - a missing input file or a folder where a file was expected is the caller's mistake (UsageError
+ *   FILE_NOT_FOUND / NOT_A_FILE), when the file is an input (`input: true`);
+ * - any other file-system failure is InstallError with the caller's code and message;
+ * - our own errors, and errors that are not the file system's (no `syscall`: a cancel, a bug),
+ *   pass through unchanged.
+ */
+export interface FsErrorContext {
+  /** What the file is, in the user's words ("old archive", "patch"). */
+  readonly what: string;
+  /** The file is the caller's input: a missing one is a usage error. */
+  readonly input?: boolean;
+  /** Code of any other failure, e.g. WRITE_FAILED. */
+  readonly code: string;
+  /** Message of any other failure (default: "cannot access WHAT PATH: MESSAGE"). */
+  readonly message?: (error: Error) => string;
+  /** What to do once space is freed (default: "retry."). */
+  readonly afterFreeingSpace?: string;
+}
+
+/** Whether `error` comes from a file-system call (and is not already one of ours). */
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && !(error instanceof NotsotufError) && 'syscall' in error;
+}
+
+export function fsError(error: unknown, path: string, context: FsErrorContext): unknown {
+  if (!isFileSystemError(error)) return error;
+  const code = error.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new InstallError(
+      'DISK_FULL',
+      `the disk is full: could not write ${path}. Free some disk space and ${context.afterFreeingSpace ?? 'retry.'}`,
+      { cause: error },
+    );
+  }
+  if (context.input === true && code === 'ENOENT')
+    return new UsageError('FILE_NOT_FOUND', `${context.what} ${path} does not exist`, { cause: error });
+  if (context.input === true && code === 'EISDIR')
+    return new UsageError('NOT_A_FILE', `${context.what} ${path} is a directory, not a file`, {
+      cause: error,
+    });
+  const message = context.message?.(error) ?? `cannot access ${context.what} ${path}: ${error.message}`;
+  return new InstallError(context.code, message, { cause: error });
+}
