@@ -3,6 +3,7 @@ import { NotsotufError, UsageError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { EXIT } from './exit-codes.js';
+import { jsonErrorBody, jsonErrorLine, usageBody, wantsJson } from './json-error.js';
 
 export interface CliIo {
   cwd: string;
@@ -70,6 +71,7 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
     io.stdout.write('notsotuf 0.1.0\n');
     return EXIT.ok;
   }
+  const json = wantsJson(argv);
   const found = findCommand(argv);
   if (found === undefined) {
     const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
@@ -79,14 +81,17 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
         io.stdout.write(groupHelp(argv[0], group));
         return EXIT.ok;
       }
-      io.stderr.write(
-        `error: ${sub === undefined ? `"notsotuf ${argv[0]}" needs a command` : `unknown command "${argv[0]} ${sub}"`}\n\n${groupHelp(argv[0], group)}`,
-      );
+      const message =
+        sub === undefined ? `"notsotuf ${argv[0]}" needs a command` : `unknown command "${argv[0]} ${sub}"`;
+      io.stderr.write(`error: ${message}\n\n${groupHelp(argv[0], group)}`);
+      if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
       return EXIT.usage;
     }
     const firstFlag = argv.findIndex((a) => a.startsWith('-'));
     const words = argv.slice(0, firstFlag === -1 ? argv.length : Math.max(firstFlag, 1));
     io.stderr.write(`error: unknown command "${words.join(' ')}"\n\n${help()}`);
+    if (json)
+      io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', `unknown command "${words.join(' ')}"`)));
     return EXIT.usage;
   }
   const { command, rest } = found;
@@ -94,16 +99,25 @@ export async function runMain(argv: readonly string[], io: CliIo): Promise<numbe
     io.stdout.write(commandHelp(command));
     return EXIT.ok;
   }
+  if (json && command.options?.json === undefined) {
+    const message = `"notsotuf ${command.path.join(' ')}" has no --json output: run it without --json`;
+    io.stderr.write(`error: ${message}\n`);
+    io.stdout.write(jsonErrorLine(usageBody('JSON_NOT_SUPPORTED', message)));
+    return EXIT.usage;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true });
   } catch (cause) {
     io.stderr.write(`error: ${(cause as Error).message}\n\n${commandHelp(command)}`);
+    if (json) io.stdout.write(jsonErrorLine(usageBody('BAD_ARGUMENTS', (cause as Error).message)));
     return EXIT.usage;
   }
   try {
     return await command.run({ ...io, values: parsed.values, positionals: parsed.positionals });
   } catch (error) {
+    // One JSON object on stdout, on failure too (the human message still goes to stderr).
+    if (json) io.stdout.write(jsonErrorLine(jsonErrorBody(error)));
     if (error instanceof NotsotufError) {
       io.stderr.write(`error: ${error.message}\n`);
       if (ARGUMENT_ERRORS.has(error.code))
