@@ -7,6 +7,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       '.cache/**',
+      '.venv/**',
       'coverage/**',
       'bin/**',
       'scripts/*.mjs',
