@@ -51,7 +51,9 @@ export function pythonVenv(name: string): PythonVenv {
     throw new Error(`CI=true and ${reason}`);
   }
   const result: PythonVenv =
-    reason === undefined ? { python, skip: false } : { python: undefined, skip: skipUnlessTool(reason) as string };
+    reason === undefined
+      ? { python, skip: false }
+      : { python: undefined, skip: skipUnlessTool(reason) as string };
   cache.set(name, result);
   return result;
 }
