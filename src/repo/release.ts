@@ -3,8 +3,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TargetFile } from '@tufjs/models';
-import { gunzipTo, packFolder } from '../archive/index.js';
+import { folderFilePaths, gunzipTo, packFolder, tarFilePaths } from '../archive/index.js';
 import { toCustom } from '../core/custom-metadata.js';
+import { droppedFiles, dropsMostFiles } from '../core/dropped-files.js';
 import { applyPatch, createPatch, PATCH_FORMAT } from '../diff/index.js';
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
@@ -58,6 +59,11 @@ export interface AddReleaseOptions {
   readonly skipPatch?: boolean;
   /** Keep the files' real modification times in the archive. */
   readonly keepMtime?: boolean;
+  /**
+   * Release even when the folder drops most of the previous release's files (an intended rewrite,
+   * not a wrong build folder). An empty folder is refused all the same.
+   */
+  readonly force?: boolean;
   readonly passphrase?: PassphraseSource;
   readonly now?: Date;
   /** The patch engine (default: src/diff's createPatch, format notsotuf-diff-1). */
@@ -191,6 +197,24 @@ async function previousTar(config: RepoConfig, release: Release, workDir: string
   return out;
 }
 
+/** Refuses a release that drops most of the previous release's files (see dropsMostFiles). */
+async function checkDroppedFiles(
+  previousTarPath: string,
+  newFiles: readonly string[],
+  previous: Release,
+  folder: string,
+  version: string,
+): Promise<void> {
+  const dropped = droppedFiles(await tarFilePaths(previousTarPath), new Set(newFiles));
+  if (!dropsMostFiles(dropped)) return;
+  const shown = dropped.missing.slice(0, 5).join(', ');
+  const more = dropped.missing.length > 5 ? `, and ${dropped.missing.length - 5} more` : '';
+  throw new UsageError(
+    'RELEASE_DROPS_FILES',
+    `${folder} lacks ${dropped.missing.length} of the ${dropped.previousCount} files of ${previous.app} ${previous.version} (${shown}${more}): is it the right build folder? If ${version} really drops them, run again with --force (library: force: true)`,
+  );
+}
+
 /**
  * `release add`: packs `folder` as `<app>-<version>.tar.gz`, makes the patch from the previous
  * release of the same app, adds both with their signed custom metadata, signs targets, snapshot and
@@ -220,6 +244,13 @@ async function addReleaseLocked(
   const user = checkUser(options.user ?? {});
   await checkFolder(folder);
   checkFolderPlace(config, folder);
+  const newFiles = await folderFilePaths(folder);
+  if (newFiles.length === 0) {
+    throw new UsageError(
+      'EMPTY_RELEASE_FOLDER',
+      `release folder ${folder} holds no files: clients would replace the app with an empty folder. Build the app first, then pass the folder that holds it`,
+    );
+  }
   const now = options.now ?? new Date();
   const state = await loadForEdit(config.repository, now);
   const previous = latestRelease(state.targets.signed, app);
@@ -240,6 +271,12 @@ async function addReleaseLocked(
     const aName = archiveName(app, ver);
     const archivePath = join(workDir, aName);
     const tarPath = join(workDir, `${app}-${ver}.tar`);
+    // The previous tar is needed for the files check and for the patch: rebuild it at most once.
+    let oldTarPath: string | undefined;
+    const oldTar = async (release: Release): Promise<string> =>
+      (oldTarPath ??= await previousTar(config, release, workDir));
+    if (previous !== undefined && options.force !== true)
+      await checkDroppedFiles(await oldTar(previous), newFiles, previous, folder, ver);
     const packed = await packFolder(folder, archivePath, { tarPath, keepMtime: options.keepMtime === true });
     const archiveMeta: ArchiveMeta = {
       kind: 'archive',
@@ -265,8 +302,8 @@ async function addReleaseLocked(
     if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
       const pName = patchName(app, ver);
       const patchPath = join(workDir, pName);
-      const oldTar = await previousTar(config, previous, workDir);
-      const made = await maker.create(oldTar, tarPath, patchPath);
+      const sourceTar = await oldTar(previous);
+      const made = await maker.create(sourceTar, tarPath, patchPath);
       const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
       if (!same(made.source, previous.meta.tar) || !same(made.result, packed.tar)) {
         throw new InstallError(
@@ -277,7 +314,10 @@ async function addReleaseLocked(
       if (maker.check !== undefined) {
         const checkPath = join(workDir, 'check.tar');
         try {
-          await maker.check(oldTar, patchPath, checkPath, { source: previous.meta.tar, result: packed.tar });
+          await maker.check(sourceTar, patchPath, checkPath, {
+            source: previous.meta.tar,
+            result: packed.tar,
+          });
         } catch (cause) {
           throw new InstallError(
             'PATCH_CHECK_FAILED',

@@ -43,7 +43,7 @@ const releaseAdd: Command = {
   path: ['release', 'add'],
   summary: 'Pack a folder as a new release, make the patch from the previous one, sign and write',
   usage:
-    'VERSION FOLDER [--app NAME] [--required] [--rollout PERCENT] [--meta JSON] [--skip-patch] [--keep-mtime]',
+    'VERSION FOLDER [--app NAME] [--required] [--rollout PERCENT] [--meta JSON] [--skip-patch] [--keep-mtime] [--force]',
   options: {
     ...SIGNING_OPTIONS,
     app: { type: 'string' },
@@ -52,6 +52,7 @@ const releaseAdd: Command = {
     meta: { type: 'string' },
     'skip-patch': { type: 'boolean' },
     'keep-mtime': { type: 'boolean' },
+    force: { type: 'boolean' },
   },
   optionHelp: {
     ...SIGNING_HELP,
@@ -61,6 +62,7 @@ const releaseAdd: Command = {
     meta: 'JSON object signed with the release, e.g. \'{"notes":"Fixes a crash"}\' (no fractions)',
     'skip-patch': 'make no patch from the previous release (clients download the archive)',
     'keep-mtime': "keep the files' modification times in the archive (default: a fixed time)",
+    force: "release even if the folder lacks most of the previous release's files",
   },
   async run(ctx) {
     const [version, folder, extra] = ctx.positionals;
@@ -83,6 +85,7 @@ const releaseAdd: Command = {
         required: ctx.values.required === true,
         skipPatch: ctx.values['skip-patch'] === true,
         keepMtime: ctx.values['keep-mtime'] === true,
+        force: ctx.values.force === true,
         ...(app === undefined ? {} : { app }),
         ...(rollout === undefined ? {} : { rollout }),
         ...(user === undefined ? {} : { user }),
