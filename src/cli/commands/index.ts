@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { checkCommand } from './check.js';
+import { CLIENT_COMMANDS } from './client-commands.js';
 import { diffCommand } from './diff.js';
 import { initCommand } from './init.js';
 import { keysCommands } from './keys.js';
@@ -10,11 +10,9 @@ import { releaseCommands } from './release.js';
 import { serveCommand } from './serve.js';
 import { signCommand } from './sign.js';
 import { statusCommand } from './status.js';
-import { updateCommand } from './update.js';
 
-/** Every CLI command. One line per module; keep sorted by command path. */
-export const COMMANDS: readonly Command[] = [
-  checkCommand,
+/** The publisher's commands (keys, releases, signing, serving). One line per module; keep sorted. */
+export const PUBLISHER_COMMANDS: readonly Command[] = [
   diffCommand,
   initCommand,
   ...keysCommands,
@@ -25,5 +23,9 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   signCommand,
   statusCommand,
-  updateCommand,
 ];
+
+/** Every CLI command (the `notsotuf` of the npm package), sorted by command path. */
+export const COMMANDS: readonly Command[] = [...CLIENT_COMMANDS, ...PUBLISHER_COMMANDS].sort((a, b) =>
+  a.path.join(' ').localeCompare(b.path.join(' ')),
+);
