@@ -1,71 +1,45 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
-import { tempNameFor } from './atomic-file.js';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
+import type { LocalFile, PublishDestination } from './publish-destination.js';
+import { folderDestination, listFolder, localFile } from './publish-destination.js';
 import { inPublishOrder } from './repository-writer.js';
 import { verifyRepository } from './verify.js';
+
+export type PublishAction = 'copied' | 'skipped' | 'deleted';
 
 export interface PublishOptions {
   readonly now?: Date;
   /** Copy even when `status` finds problems (clients will refuse such a repository). */
   readonly unsafeSkipVerify?: boolean;
-  /** Called after each file copied or skipped (for progress). */
-  readonly onFile?: (rel: string, action: 'copied' | 'skipped') => void;
+  /** Called after each file copied, skipped or deleted (for progress), with its size in bytes. */
+  readonly onFile?: (rel: string, action: PublishAction, bytes: number) => void;
   /**
    * After publishing, remove from DEST the targets and snapshot/targets metadata that the
    * repository no longer has (after `release prune`). Roots and other files are never removed.
    */
   readonly deleteExtra?: boolean;
+  /** Check everything and say what would be copied and deleted, but write nothing. */
+  readonly dryRun?: boolean;
 }
 
 export interface PublishResult {
+  /** Files copied (with dryRun: that would be copied). */
   readonly copied: readonly string[];
   readonly skipped: readonly string[];
-  /** Files removed from DEST with deleteExtra. */
+  /** Files removed from DEST with deleteExtra (with dryRun: that would be removed). */
   readonly deleted: readonly string[];
+  /** Bytes copied (with dryRun: that would be). */
+  readonly bytes: number;
 }
 
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.tmp-')) continue;
-    const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...(await listFiles(join(dir, entry.name), rel)));
-    else if (entry.isFile()) out.push(rel);
-  }
-  return out;
-}
+/** The largest root.json or timestamp.json read back from a destination to compare versions. */
+const MAX_COMPARED_METADATA = 1024 * 1024;
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash.digest('hex');
-}
-
-async function sameFile(a: string, b: string): Promise<boolean> {
-  try {
-    const [x, y] = await Promise.all([stat(a), stat(b)]);
-    if (x.size !== y.size) return false;
-    return (await sha256File(a)) === (await sha256File(b));
-  } catch {
-    return false;
-  }
-}
-
-async function versionOf(path: string): Promise<{ version: number; bytes: Buffer } | undefined> {
-  let bytes: Buffer;
-  try {
-    const info = await stat(path);
-    if (info.size > 1024 * 1024) return { version: Number.MAX_SAFE_INTEGER, bytes: Buffer.alloc(0) };
-    bytes = await readFile(path);
-  } catch {
-    return undefined;
-  }
+function versionIn(bytes: Buffer): number | undefined {
   try {
     const v = (JSON.parse(bytes.toString('utf8')) as { signed?: { version?: unknown } }).signed?.version;
-    return typeof v === 'number' ? { version: v, bytes } : undefined;
+    return typeof v === 'number' ? v : undefined;
   } catch {
     return undefined;
   }
@@ -75,29 +49,139 @@ async function versionOf(path: string): Promise<{ version: number; bytes: Buffer
  * Refuses to publish over a destination that holds a newer (or a different, same-version) timestamp
  * or root: someone published from another copy, and copying ours would roll clients back.
  */
-async function checkNotOlder(repoDir: string, dest: string): Promise<void> {
-  for (const name of ['timestamp.json', 'root.json']) {
-    const ours = await versionOf(join(repoDir, 'metadata', name));
-    const theirs = await versionOf(join(dest, 'metadata', name));
-    if (ours === undefined || theirs === undefined) continue;
-    if (
-      theirs.version > ours.version ||
-      (theirs.version === ours.version && !theirs.bytes.equals(ours.bytes))
-    ) {
+async function checkNotOlder(files: readonly LocalFile[], dest: PublishDestination): Promise<void> {
+  for (const name of ['metadata/timestamp.json', 'metadata/root.json']) {
+    const local = files.find((f) => f.rel === name);
+    if (local === undefined) continue;
+    const oursBytes = await readLocal(local);
+    const ours = versionIn(oursBytes);
+    const found = await dest.read(name, MAX_COMPARED_METADATA);
+    if (ours === undefined || found === undefined) continue;
+    const theirs = 'tooLarge' in found ? Number.MAX_SAFE_INTEGER : versionIn(found.bytes);
+    if (theirs === undefined) continue;
+    if (theirs > ours || (theirs === ours && !('bytes' in found && found.bytes.equals(oursBytes)))) {
       throw new UsageError(
         'DESTINATION_NEWER',
-        `${dest} already has ${name} version ${theirs.version} (this repository has ${ours.version}${theirs.version === ours.version ? ', with other contents' : ''}): it was published from another copy; get that copy first, nothing was published`,
+        `${dest.display} already has ${name.slice('metadata/'.length)} version ${theirs} (this repository has ${ours}${theirs === ours ? ', with other contents' : ''}): it was published from another copy; get that copy first, nothing was published`,
       );
     }
   }
 }
 
+async function readLocal(file: LocalFile): Promise<Buffer> {
+  return readFile(file.path);
+}
+
+/** Versioned metadata never changes its bytes: a different copy there is another publisher's. */
+function isVersionedMetadata(rel: string): boolean {
+  return /^metadata\/\d+\.[^/]+\.json$/.test(rel);
+}
+
+/** Files that publish may delete with deleteExtra: ours by name (roots are always kept). */
+function isPrunable(rel: string): boolean {
+  return /^metadata\/\d+\.(targets|snapshot)\.json$/.test(rel) || /^targets\/[0-9a-f]{64}\.[^/]+$/.test(rel);
+}
+
+async function localFiles(repoDir: string): Promise<LocalFile[]> {
+  const files: LocalFile[] = [];
+  for (const rel of await listFolder(repoDir)) {
+    const path = join(repoDir, ...rel.split('/'));
+    files.push(localFile(rel, path, (await stat(path)).size));
+  }
+  return inPublishOrder(files);
+}
+
+/** A destination error as ours: our own errors pass, others become PUBLISH_FAILED. */
+function publishFailed(dest: PublishDestination, rel: string, cause: unknown): NotsotufError {
+  if (cause instanceof NotsotufError) return cause;
+  return new InstallError(
+    'PUBLISH_FAILED',
+    `copying ${rel} to ${dest.display} failed: ${messageOf(cause)}; run publish again to finish`,
+    { cause },
+  );
+}
+
 /**
- * `notsotuf publish DEST`: copies the repository to a folder (a mounted share, a bucket sync
- * folder) in the order that never shows a client a torn repository: targets, versioned metadata,
- * root.json, timestamp.json last. Each file goes to a temp name in DEST and is renamed into place;
- * files already there with equal bytes are skipped. The repository is verified first: publishing
- * one that clients would refuse is refused.
+ * Publishes the repository at `repoDir` to `dest` in the order that never shows a client a torn
+ * repository: targets, versioned metadata, root.json, timestamp.json last (then, with deleteExtra,
+ * the pruned files). Files already there with equal bytes are skipped, so an interrupted publish
+ * resumes where it stopped. The repository is verified first; a destination with a newer root or
+ * timestamp, or versioned metadata that differs from ours, is refused before anything is written.
+ */
+export async function publishTo(
+  repoDir: string,
+  dest: PublishDestination,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
+  if (options.unsafeSkipVerify !== true) {
+    const report = await verifyRepository(repoDir, options.now === undefined ? {} : { now: options.now });
+    if (!report.ok) {
+      throw new DataError(
+        'REPOSITORY_INVALID',
+        `the repository does not verify, nothing was published:\n  ${report.problems.map((p) => p.message).join('\n  ')}`,
+      );
+    }
+  }
+  const files = await localFiles(repoDir);
+  await checkNotOlder(files, dest);
+  const there = await dest.list();
+  const toCopy: LocalFile[] = [];
+  const skipped: string[] = [];
+  for (const file of files) {
+    if (!there.has(file.rel)) {
+      toCopy.push(file);
+    } else if (await dest.holds(file)) {
+      skipped.push(file.rel);
+    } else if (isVersionedMetadata(file.rel)) {
+      throw new UsageError(
+        'DESTINATION_CHANGED',
+        `${dest.display} has another ${file.rel} than this repository: it was published from another copy; get that copy first, nothing was published`,
+      );
+    } else {
+      toCopy.push(file); // root.json, timestamp.json (checked above), or a damaged target copy
+    }
+  }
+  const present = new Set(files.map((f) => f.rel));
+  const toDelete =
+    options.deleteExtra === true
+      ? [...there].filter((rel) => isPrunable(rel) && !present.has(rel)).sort()
+      : [];
+  const bytes = toCopy.reduce((sum, f) => sum + f.size, 0);
+  if (options.dryRun === true) {
+    return { copied: toCopy.map((f) => f.rel), skipped, deleted: toDelete, bytes };
+  }
+  for (const rel of skipped) options.onFile?.(rel, 'skipped', 0);
+  const copied: string[] = [];
+  for (const file of toCopy) {
+    try {
+      await dest.put(
+        file,
+        isVersionedMetadata(file.rel) || file.rel.startsWith('targets/') ? 'immutable' : 'mutable',
+      );
+    } catch (cause) {
+      throw publishFailed(dest, file.rel, cause);
+    }
+    copied.push(file.rel);
+    options.onFile?.(file.rel, 'copied', file.size);
+  }
+  // Only after the new timestamp is in place: clients that still hold the previous one may need
+  // the files it names until then.
+  const deleted: string[] = [];
+  for (const rel of toDelete) {
+    try {
+      await dest.remove(rel);
+    } catch (cause) {
+      throw publishFailed(dest, rel, cause);
+    }
+    deleted.push(rel);
+    options.onFile?.(rel, 'deleted', 0);
+  }
+  return { copied, skipped, deleted, bytes };
+}
+
+/**
+ * `notsotuf publish DEST`: copies the repository to a folder (a web server's root, a mounted
+ * share) with publishTo; each file goes to a temp name in DEST and is renamed into place.
  */
 export async function publishRepository(
   repoDir: string,
@@ -111,56 +195,5 @@ export async function publishRepository(
       `${dest} is inside the repository ${repoDir}: publish to a folder outside it`,
     );
   }
-  if (options.unsafeSkipVerify !== true) {
-    const report = await verifyRepository(repoDir, options.now === undefined ? {} : { now: options.now });
-    if (!report.ok) {
-      throw new DataError(
-        'REPOSITORY_INVALID',
-        `the repository does not verify, nothing was published:\n  ${report.problems.map((p) => p.message).join('\n  ')}`,
-      );
-    }
-  }
-  await checkNotOlder(repoDir, dest);
-  const copied: string[] = [];
-  const skipped: string[] = [];
-  const files = inPublishOrder((await listFiles(repoDir)).map((rel) => ({ rel })));
-  for (const { rel } of files) {
-    const from = join(repoDir, ...rel.split('/'));
-    const to = join(dest, ...rel.split('/'));
-    if (await sameFile(from, to)) {
-      skipped.push(rel);
-      options.onFile?.(rel, 'skipped');
-      continue;
-    }
-    const tmp = tempNameFor(to);
-    try {
-      await mkdir(dirname(to), { recursive: true });
-      await copyFile(from, tmp);
-      await rename(tmp, to);
-    } catch (cause) {
-      await rm(tmp, { force: true });
-      throw new InstallError(
-        'PUBLISH_FAILED',
-        `copying ${rel} to ${dest} failed: ${messageOf(cause)}; run publish again to finish`,
-        { cause },
-      );
-    }
-    copied.push(rel);
-    options.onFile?.(rel, 'copied');
-  }
-  const deleted: string[] = [];
-  if (options.deleteExtra === true) {
-    // Only after the new timestamp is in place, and only files that are ours by name and not in
-    // the repository any more (pruned): DEST may hold other things, and every root is kept.
-    const present = new Set(files.map((f) => f.rel));
-    for (const rel of await listFiles(dest).catch(() => [] as string[])) {
-      const ours =
-        /^metadata\/\d+\.(targets|snapshot)\.json$/.test(rel) || /^targets\/[0-9a-f]{64}\.[^/]+$/.test(rel);
-      if (ours && !present.has(rel)) {
-        await rm(join(dest, ...rel.split('/')), { force: true });
-        deleted.push(rel);
-      }
-    }
-  }
-  return { copied, skipped, deleted };
+  return publishTo(repoDir, folderDestination(dest), options);
 }

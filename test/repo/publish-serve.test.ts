@@ -82,6 +82,36 @@ test('publish copies in the safe order (targets, versioned metadata, root.json, 
   assert.deepEqual(await hashTree(dest), before);
 });
 
+test('publish --dry-run writes nothing and lists what a publish would copy', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const dest = join(await tempDir('notsotuf-public-'), 'site');
+  const dry = await publishRepository(config.repository, dest, { dryRun: true });
+  await assert.rejects(readFile(join(dest, 'metadata', 'timestamp.json')), { code: 'ENOENT' });
+  const real = await publishRepository(config.repository, dest);
+  assert.deepEqual(dry.copied, real.copied);
+  assert.equal(dry.bytes, real.bytes);
+  assert.ok(real.bytes > 0);
+});
+
+test('publish refuses a destination whose versioned metadata differs from ours (another copy published it), and writes nothing', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const dest = join(await tempDir('notsotuf-public-'), 'site');
+  await publishRepository(config.repository, dest);
+  // Another copy released 1.1.0 as targets version 3 and published it, but its timestamp has
+  // not reached DEST yet (an interrupted publish): our own 3.targets.json must not replace it.
+  await addRelease(config, '1.1.0', await appFolder(apps, '1.1.0'));
+  await writeFile(join(dest, 'metadata', '3.targets.json'), '{"signed":{"version":3},"signatures":[]}');
+  const before = await hashTree(dest);
+  await assert.rejects(publishRepository(config.repository, dest), { code: 'DESTINATION_CHANGED' });
+  assert.deepEqual(await hashTree(dest), before);
+});
+
 test('publish refuses a repository that does not verify, and copies nothing', async () => {
   const dir = await tempDir();
   const config = await initRepository(dir, { app: 'demo' });
