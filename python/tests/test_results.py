@@ -13,6 +13,7 @@ from notsotuf_client import (
     HandedOver,
     InstallError,
     Installed,
+    LastHandover,
     NoUpdate,
     NotsotufError,
     TransportError,
@@ -147,11 +148,33 @@ def test_a_failure_exit_code_without_an_error_object_raises() -> None:
         raise_for_error({"status": "none"}, exit_code=ok, stderr="", command="check")
 
 
+def test_check_reports_the_last_hand_over() -> None:
+    text = json.dumps(
+        {
+            "status": "none",
+            "currentVersion": "3.0.0",
+            "lastHandover": {
+                "outcome": "rolled-back",
+                "version": "4.0.0",
+                "previousVersion": "3.0.0",
+                "reason": "exited before confirming",
+            },
+        }
+    )
+    result = parse_check(obj(text))
+    assert result.last_handover == LastHandover("rolled-back", "4.0.0", "3.0.0", "exited before confirming")
+    assert parse_check(obj('{"status":"none","lastHandover":"odd"}')).last_handover is None
+
+
 def test_install_results() -> None:
-    assert parse_install({"status": "installed", "version": "1.0.0"}) == Installed("1.0.0")
-    assert parse_install({"status": "none", "currentVersion": "1.0.0"}) == NoUpdate("1.0.0")
+    text = '{"status":"installed","version":"1.0.0","installDir":"/opt/app","downloadBytes":99}'
+    assert parse_install(obj(text)) == Installed("1.0.0", "/opt/app", 99, False)
+    again = parse_install({"status": "already-installed", "version": "1.0.0", "installDir": "/opt/app"})
+    assert again.already_installed is True and again.version == "1.0.0"
     with pytest.raises(ClientOutputError):
         parse_install({"status": "installed"})
+    with pytest.raises(ClientOutputError):
+        parse_install({"status": "none", "currentVersion": "1.0.0"})
 
 
 def test_update_results() -> None:
@@ -171,7 +194,21 @@ def test_update_results() -> None:
 
 
 def test_handover_results() -> None:
-    assert parse_handover({"status": "handed-over", "version": "3.0.0"}, exit_code=11) == HandedOver("3.0.0")
+    text = json.dumps(
+        {
+            "status": "handed-over",
+            "previousVersion": "1.0.0",
+            "version": "3.0.0",
+            "via": "patches",
+            "fellBack": False,
+            "downloadBytes": 512,
+            "waitPid": 4242,
+            "log": "/s/handover/install.log",
+        }
+    )
+    assert parse_handover(obj(text), exit_code=11) == HandedOver(
+        "3.0.0", "1.0.0", "patches", False, 512, 4242, "/s/handover/install.log"
+    )
     assert parse_handover({"status": "none", "currentVersion": "3.0.0"}, exit_code=0) == NoUpdate("3.0.0")
     # exit 0 with anything but "none", or "none" with exit 11, is not an answer we can act on
     with pytest.raises(ClientOutputError):

@@ -102,8 +102,12 @@ class Client:
         obj, done = self._run("check", [], self.check_timeout)
         return parse_check(obj, exit_code=done.exit_code, stderr=done.stderr)
 
-    def install(self) -> Union[Installed, NoUpdate]:
-        """First install: puts the newest release into the missing or empty install folder."""
+    def install(self) -> Installed:
+        """First install: puts the newest release into the missing or empty install folder.
+
+        A folder that already holds a signed release is left as it is (``already_installed``);
+        a folder that holds anything else raises UsageError ``INSTALL_DIR_NOT_EMPTY``.
+        """
         obj, done = self._run("install", [], self.timeout)
         return parse_install(obj, exit_code=done.exit_code, stderr=done.stderr)
 
@@ -142,6 +146,11 @@ class Client:
         return parse_handover(obj, exit_code=done.exit_code, stderr=done.stderr)
 
     def confirm(self) -> Confirmed:
-        """Tells the installer this version started well, so it is kept (call it once the app works)."""
+        """Tells the installer this version started well, so it is kept.
+
+        Call it once the app works, when :func:`started_by_installer` is true (with no hand-over
+        pending it raises UsageError ``NOTHING_TO_CONFIRM``). The first :meth:`check` after a
+        hand-over confirms too.
+        """
         obj, done = self._run("confirm", [], self.check_timeout)
         return parse_confirm(obj, exit_code=done.exit_code, stderr=done.stderr)

@@ -25,10 +25,26 @@ Json = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class LastHandover:
+    """What the installer did with the last hand-over, reported once by the next ``check``.
+
+    ``outcome``: ``installed`` (the new version confirmed in time and was kept), ``rolled-back``
+    (it did not: the previous version was put back and the new one is never offered again) or
+    ``failed`` (the swap itself failed; nothing changed). ``reason`` says why, for a log.
+    """
+
+    outcome: str
+    version: Optional[str] = None
+    previous_version: Optional[str] = None
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class NoUpdate:
     """Nothing to install: the installed version is the newest one offered to this install."""
 
     current_version: Optional[str]
+    last_handover: Optional[LastHandover] = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -47,6 +63,7 @@ class UpdateAvailable:
     files: Tuple[str, ...] = ()
     required: bool = False
     user: Json = field(default_factory=dict)
+    last_handover: Optional[LastHandover] = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -59,9 +76,16 @@ CheckResult = Union[NoUpdate, UpdateAvailable]
 
 @dataclass(frozen=True)
 class Installed:
-    """``install`` put a release into the (missing or empty) install folder."""
+    """``install`` put the newest release into the (missing or empty) install folder.
+
+    ``already_installed``: the folder already held a signed release (``version``); nothing was
+    changed (``update`` moves it to the newest).
+    """
 
     version: str
+    install_dir: Optional[str] = None
+    download_bytes: Optional[int] = None
+    already_installed: bool = False
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -86,6 +110,12 @@ class HandedOver:
     """
 
     version: Optional[str]
+    previous_version: Optional[str] = None
+    via: Optional[str] = None
+    fell_back: bool = False
+    download_bytes: Optional[int] = None
+    wait_pid: Optional[int] = None
+    log: Optional[str] = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -173,12 +203,29 @@ def _opt_str(obj: Json, key: str) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+def _opt_int(obj: Json, key: str) -> Optional[int]:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _last_handover(obj: Json) -> Optional[LastHandover]:
+    value = obj.get("lastHandover")
+    if not isinstance(value, dict) or not isinstance(value.get("outcome"), str):
+        return None
+    return LastHandover(
+        outcome=value["outcome"],
+        version=_opt_str(value, "version"),
+        previous_version=_opt_str(value, "previousVersion"),
+        reason=_opt_str(value, "reason"),
+    )
+
+
 def parse_check(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> CheckResult:
     """The result of ``check --json`` (after :func:`raise_for_error`)."""
     status = obj.get("status")
     current = _opt_str(obj, "currentVersion")
     if status == "none":
-        return NoUpdate(current, raw=obj)
+        return NoUpdate(current, last_handover=_last_handover(obj), raw=obj)
     if status != "available":
         raise _bad(obj, "check", f"status {status!r}", exit_code, stderr)
     version = obj.get("version")
@@ -200,18 +247,26 @@ def parse_check(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Che
         files=tuple(f for f in files if isinstance(f, str)) if isinstance(files, list) else (),
         required=obj.get("required") is True,
         user=user if isinstance(user, dict) else {},
+        last_handover=_last_handover(obj),
         raw=obj,
     )
 
 
-def parse_install(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Union[Installed, NoUpdate]:
-    """The result of ``install --json``: the version put in place (or none when already there)."""
-    if obj.get("status") == "none":
-        return NoUpdate(_opt_str(obj, "currentVersion") or _opt_str(obj, "version"), raw=obj)
+def parse_install(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Installed:
+    """The result of ``install --json``: the version put in place (or found there already)."""
+    status = obj.get("status")
     version = _opt_str(obj, "version")
+    if status not in ("installed", "already-installed"):
+        raise _bad(obj, "install", f"status {status!r}", exit_code, stderr)
     if version is None:
         raise _bad(obj, "install", "no version", exit_code, stderr)
-    return Installed(version, raw=obj)
+    return Installed(
+        version=version,
+        install_dir=_opt_str(obj, "installDir"),
+        download_bytes=_opt_int(obj, "downloadBytes"),
+        already_installed=status == "already-installed",
+        raw=obj,
+    )
 
 
 def parse_update(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Union[Updated, NoUpdate]:
@@ -221,13 +276,12 @@ def parse_update(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Un
     version = _opt_str(obj, "version")
     if version is None:
         raise _bad(obj, "update", "no version", exit_code, stderr)
-    size = obj.get("downloadBytes")
     return Updated(
         version=version,
         previous_version=_opt_str(obj, "previousVersion"),
         via=_opt_str(obj, "via"),
         fell_back=obj.get("fellBack") is True,
-        download_bytes=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        download_bytes=_opt_int(obj, "downloadBytes"),
         raw=obj,
     )
 
@@ -238,7 +292,16 @@ def parse_handover(obj: Json, *, exit_code: int = EXIT_UPDATED, stderr: str = ""
         return NoUpdate(_opt_str(obj, "currentVersion"), raw=obj)
     if exit_code != EXIT_UPDATED:
         raise _bad(obj, "update", f"exit code {exit_code} with status {obj.get('status')!r}", exit_code, stderr)
-    return HandedOver(_opt_str(obj, "version"), raw=obj)
+    return HandedOver(
+        version=_opt_str(obj, "version"),
+        previous_version=_opt_str(obj, "previousVersion"),
+        via=_opt_str(obj, "via"),
+        fell_back=obj.get("fellBack") is True,
+        download_bytes=_opt_int(obj, "downloadBytes"),
+        wait_pid=_opt_int(obj, "waitPid"),
+        log=_opt_str(obj, "log"),
+        raw=obj,
+    )
 
 
 def parse_confirm(obj: Json, *, exit_code: int = EXIT_OK, stderr: str = "") -> Confirmed:
