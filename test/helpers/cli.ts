@@ -7,6 +7,9 @@ const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 // Resolved here, not from the child's working folder (tests run the CLI in temp folders).
 const TSX = import.meta.resolve('tsx');
 
+/** The command line that runs the CLI from its sources as a real process (for wrappers and other languages' tests). */
+export const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX, BIN];
+
 export interface CliResult {
   code: number;
   stdout: string;

@@ -1,0 +1,64 @@
+// The Python front end's own tests (python/tests, pytest) run here, in the pinned venv that .ci/run
+// makes (python/requirements/pyinstaller.txt), so the suite's one test command runs them. The
+// tests that drive the real CLI get it through a tiny wrapper program (NOTSOTUF_TEST_CLI) around
+// the CLI's sources, and must not skip (NOTSOTUF_TEST_REQUIRE_CLI=1).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CLI_COMMAND, ROOT } from '../helpers/cli.js';
+import { pythonVenv } from '../helpers/python.js';
+
+const py = pythonVenv('pyinstaller');
+
+/** A shell script that runs the notsotuf CLI with its arguments (a stand-in for the executable). */
+async function cliWrapper(dir: string): Promise<string> {
+  const path = join(dir, 'notsotuf cli'); // a space in the executable's path on purpose
+  const quoted = CLI_COMMAND.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  await writeFile(path, `#!/bin/sh\nexec ${quoted} "$@"\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+test(
+  'pytest python/tests: notsotuf_client parsing, locating, processes and the real CLI',
+  { skip: process.platform === 'win32' ? 'POSIX shell wrappers' : py.skip, timeout: 600_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'notsotuf-pytest-'));
+    try {
+      const wrapper = await cliWrapper(dir);
+      const r = await run(py.python!, ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'tests'], {
+        cwd: join(ROOT, 'python'),
+        env: {
+          ...process.env,
+          NOTSOTUF_TEST_CLI: wrapper,
+          NOTSOTUF_TEST_REQUIRE_CLI: '1',
+          PYTHONDONTWRITEBYTECODE: '1',
+        },
+      });
+      assert.equal(r.code, 0, `pytest failed:\n${r.output}`);
+      // Every test ran: none skipped, and the summary names the passes.
+      assert.doesNotMatch(r.output, /skipped/, r.output);
+      assert.match(r.output, /\d+ passed/, r.output);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
