@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UsageError, messageOf } from '../errors.js';
 import { checkAppName } from '../core/target-name.js';
-import { atomicWriteFile } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { checkExpiry } from './expiry.js';
 import type { Expiry } from './expiry.js';
 
@@ -113,5 +113,5 @@ export async function writeConfig(config: RepoConfig): Promise<void> {
     cache: rel(dir, config.cache),
     expiry: config.expiry,
   };
-  await atomicWriteFile(config.file, Buffer.from(`${JSON.stringify(data, null, 2)}\n`));
+  await writeFileAtomic(config.file, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o644, makeParent: true });
 }

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Key } from '@tufjs/models';
 import { DataError, UsageError, messageOf } from '../errors.js';
-import { atomicWriteFile } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { generateKey, keyIdOf, signerFor } from './keys.js';
 import type { Signer } from './keys.js';
 
@@ -71,9 +71,12 @@ export async function createKey(
       ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: options.passphrase }
       : { type: 'pkcs8', format: 'pem' },
   );
-  await atomicWriteFile(privPath, Buffer.from(pem), { mode: 0o600 });
+  await writeFileAtomic(privPath, pem, { mode: 0o600, makeParent: true });
   const pub = { keyid: publicKey.keyID, ...publicKey.toJSON() };
-  await atomicWriteFile(join(keyDir, `${name}.pub.json`), Buffer.from(`${JSON.stringify(pub, null, 2)}\n`));
+  await writeFileAtomic(join(keyDir, `${name}.pub.json`), `${JSON.stringify(pub, null, 2)}\n`, {
+    mode: 0o644,
+    makeParent: true,
+  });
   return { name, key: publicKey, encrypted, hasPrivate: true };
 }
 

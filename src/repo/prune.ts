@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Targets } from '@tufjs/models';
 import { UsageError } from '../errors.js';
+import { isTempName } from '../io/temp-name.js';
 import type { RepoConfig } from './config.js';
 import { listReleases, targetFileRel } from './releases.js';
 import { loadForEdit, readMetadataFiles } from './repository-files.js';
@@ -77,7 +78,7 @@ async function pruneLocked(config: RepoConfig, options: PruneOptions): Promise<P
     const t = /^(\d+)\.targets\.json$/.exec(name);
     const s = /^(\d+)\.snapshot\.json$/.exec(name);
     const old =
-      name.startsWith('.tmp-') ||
+      isTempName(name) ||
       (t !== null && Number(t[1]) < keepTargetsFrom) ||
       (s !== null && Number(s[1]) < keepSnapshotFrom);
     if (old) await consider(`metadata/${name}`, join(metadataDir, name));

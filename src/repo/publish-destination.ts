@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { tempNameFor } from './atomic-file.js';
+import { isTempName, tempPathFor } from '../io/temp-name.js';
 
 /** A repository file about to be published: where it is locally, and its digests on demand. */
 export interface LocalFile {
@@ -75,7 +75,7 @@ export async function listFolder(dir: string, prefix = ''): Promise<string[]> {
     throw error;
   }
   for (const entry of entries) {
-    if (entry.name.startsWith('.tmp-')) continue;
+    if (isTempName(entry.name)) continue;
     const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory()) out.push(...(await listFolder(join(dir, entry.name), rel)));
     else if (entry.isFile()) out.push(rel);
@@ -107,7 +107,7 @@ export function folderDestination(dir: string): PublishDestination {
     },
     async put(file) {
       const to = pathOf(file.rel);
-      const tmp = tempNameFor(to);
+      const tmp = tempPathFor(to);
       try {
         await mkdir(dirname(to), { recursive: true });
         await copyFile(file.path, tmp);

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TargetFile } from '@tufjs/models';
@@ -11,6 +9,7 @@ import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js'
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
 import { InstallError, UsageError, messageOf } from '../errors.js';
+import { digestFile } from '../io/digest.js';
 import { findNonCanonical } from './canonical-json.js';
 import type { RepoConfig } from './config.js';
 import type { PassphraseSource } from './key-store.js';
@@ -161,16 +160,6 @@ function checkUser(user: unknown): Record<string, unknown> {
   return user as Record<string, unknown>;
 }
 
-async function sha256File(path: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  let length = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    length += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), length };
-}
-
 /** The cached uncompressed tar of a release, in the publisher's cache. */
 export function cachedTarPath(config: RepoConfig, app: string, version: string): string {
   return join(config.cache, 'tars', `${app}-${version}.tar`);
@@ -183,7 +172,7 @@ export function cachedTarPath(config: RepoConfig, app: string, version: string):
 async function previousTar(config: RepoConfig, release: Release, workDir: string): Promise<string> {
   const cached = cachedTarPath(config, release.app, release.version);
   try {
-    const d = await sha256File(cached);
+    const d = await digestFile(cached);
     if (d.sha256 === release.meta.tar.sha256 && d.length === release.meta.tar.length) return cached;
   } catch {
     // not cached: rebuild below

@@ -1,7 +1,8 @@
-import { copyFile, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InstallError, NotsotufError, messageOf } from '../errors.js';
-import { tempNameFor } from './atomic-file.js';
+import { writeNewFileSynced } from '../io/atomic-write.js';
+import { tempPathFor } from '../io/temp-name.js';
 
 /**
  * All-or-nothing writes into a repository folder. Every new file is first written under a temp
@@ -56,16 +57,6 @@ async function sameBytes(path: string, bytes: Buffer): Promise<boolean> {
   }
 }
 
-async function writeSynced(path: string, bytes: Buffer): Promise<void> {
-  const fh = await open(path, 'wx', 0o644);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function commitWrites(
   repoDir: string,
   writes: readonly StagedWrite[],
@@ -78,9 +69,9 @@ export async function commitWrites(
       const final = join(repoDir, ...w.rel.split('/'));
       if (w.bytes !== undefined && (await sameBytes(final, w.bytes))) continue;
       await mkdir(dirname(final), { recursive: true });
-      const tmp = tempNameFor(final);
+      const tmp = tempPathFor(final);
       if (w.bytes !== undefined) {
-        await writeSynced(tmp, w.bytes);
+        await writeNewFileSynced(tmp, w.bytes, 0o644);
       } else if (w.file !== undefined) {
         if (w.move === true) {
           try {
@@ -100,7 +91,7 @@ export async function commitWrites(
       if (onStep !== undefined) await onStep(s.rel);
       let backup: string | undefined;
       if (await fileExists(s.final)) {
-        backup = tempNameFor(s.final);
+        backup = tempPathFor(s.final);
         // A hard link keeps the old bytes at no cost; file systems without links get a copy.
         await link(s.final, backup).catch(() => copyFile(s.final, backup as string));
       }

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { UsageError, messageOf } from '../errors.js';
+import { isTempName } from '../io/temp-name.js';
 
 export interface ServeOptions {
   /** The folder to serve (a repository folder, with metadata/ and targets/). */
@@ -75,7 +76,7 @@ export function serveRepository(options: ServeOptions): Promise<RunningServer> {
     } catch {
       return done(400, 'bad path\n');
     }
-    if (pathname.includes('\0') || pathname.split('/').some((p) => p === '..' || p.startsWith('.tmp-')))
+    if (pathname.includes('\0') || pathname.split('/').some((p) => p === '..' || isTempName(p)))
       return done(404, 'not found\n');
     const file = resolve(root, `.${pathname}`);
     if (file !== root && !file.startsWith(root + sep)) return done(404, 'not found\n');

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../errors.js';
+import { digestFile } from '../io/digest.js';
 import type { RoleName } from './expiry.js';
 import { inspectMetadata } from './inspect-metadata.js';
 import type { Problem, RoleStatus } from './inspect-metadata.js';
@@ -41,17 +40,6 @@ function warnWithinMs(role: RoleName, warnDays: number): number {
   if (role === 'timestamp') return 6 * HOUR_MS;
   if (role === 'snapshot') return 24 * HOUR_MS;
   return warnDays * 24 * HOUR_MS;
-}
-
-async function digestOf(path: string, maxLength: number): Promise<{ sha256: string; length: number }> {
-  const hash = createHash('sha256');
-  let length = 0;
-  // Read at most one byte more than signed: enough to tell "too long" without reading a huge file.
-  for await (const chunk of createReadStream(path, { end: maxLength }) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    length += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), length };
 }
 
 /**
@@ -138,8 +126,11 @@ export async function verifyRepository(repoDir: string, options: VerifyOptions =
         const info = await stat(path);
         if (!info.isFile()) throw new Error('not a file');
         // Lengths only: the size on disk stands in for a full read (a quick check of a big repository).
+        // Otherwise at most one byte more than signed is read: enough to tell "too long".
         const got =
-          options.lengthsOnly === true ? { sha256, length: info.size } : await digestOf(path, t.length);
+          options.lengthsOnly === true
+            ? { sha256, length: info.size }
+            : await digestFile(path, { maxLength: t.length });
         if (got.length !== t.length) {
           problems.push({
             kind: 'corrupt',
