@@ -158,13 +158,42 @@ export function findPatchChain(
   return chain;
 }
 
-/** Decides the update for one install. Throws UsageError only for a bad current version. */
+/** The app names of the archives among `targets`, sorted (for messages). */
+export function appNamesOf(targets: readonly PlanTargetInput[]): string[] {
+  const names = new Set<string>();
+  for (const t of targets) {
+    const name = parseTargetName(t.path);
+    if (name?.kind === 'archive') names.add(name.app);
+    if (names.size >= 20) break;
+  }
+  return [...names].sort();
+}
+
+/**
+ * A repository with no release at all of the configured app: a misspelt app name (or the wrong
+ * repository). Saying "up to date" would leave the app never updating, so it is an error that names
+ * what the repository holds.
+ */
+function appNotInRepository(targets: readonly PlanTargetInput[], app: string): UsageError {
+  const names = appNamesOf(targets);
+  const holds = names.length === 0 ? 'it holds no releases at all' : `it holds: ${names.join(', ')}`;
+  return new UsageError(
+    'APP_NOT_IN_REPOSITORY',
+    `the repository has no release of "${app}" (${holds}): check the app name (appName / --app-name) and the repository URL`,
+  );
+}
+
+/**
+ * Decides the update for one install. Throws UsageError for a bad current version or rollout id,
+ * and for an app the repository holds no release of (APP_NOT_IN_REPOSITORY).
+ */
 export function planUpdate(targets: readonly PlanTargetInput[], input: PlanInput): UpdatePlan {
   if (!(Number.isFinite(input.rolloutId) && input.rolloutId >= 0 && input.rolloutId < 100)) {
     throw new UsageError('INVALID_ROLLOUT_ID', `rollout id ${input.rolloutId} must be a number in [0, 100)`);
   }
   const current = parseVersion(input.currentVersion).text;
   const { archives, patches } = appReleases(targets, input.app);
+  if (archives.size === 0) throw appNotInRepository(targets, input.app);
   const chosen = chooseRelease(archives, input);
   if (chosen === undefined) return { kind: 'none' };
   const release = chosen.meta;
