@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Digest } from '../core/custom-metadata.js';
 import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
-import { writeAtomically } from './atomic-file.js';
+import { writeFilesAtomic } from '../io/atomic-write.js';
+import { fsError, isFileSystemError } from '../io/fs-error.js';
 
 /**
  * Decompresses `archivePath` to `tarPath` (temp name, then rename), hashing on the way. With
@@ -19,7 +20,7 @@ export async function gunzipTo(
   options: { signal?: AbortSignal } = {},
 ): Promise<Digest> {
   try {
-    return await writeAtomically([tarPath], async ([temp]) => {
+    return await writeFilesAtomic([tarPath], async ([temp]) => {
       const hash = createHash('sha256');
       let length = 0;
       const count = new Transform({
@@ -69,12 +70,11 @@ export async function gunzipTo(
     if (code === 'ENOENT' && (error as NodeJS.ErrnoException).path === archivePath) {
       throw new UsageError('ARCHIVE_NOT_FOUND', `archive ${archivePath} does not exist`, { cause: error });
     }
-    throw new InstallError(
-      'ARCHIVE_WRITE_FAILED',
-      `could not decompress ${archivePath} to ${tarPath}: ${messageOf(error)}`,
-      {
-        cause: error,
-      },
-    );
+    const message = `could not decompress ${archivePath} to ${tarPath}: ${messageOf(error)}`;
+    if (isFileSystemError(error))
+      throw fsError(error, tarPath, { what: 'tar', code: 'ARCHIVE_WRITE_FAILED', message: () => message });
+    throw new InstallError('ARCHIVE_WRITE_FAILED', message, {
+      cause: error,
+    });
   }
 }

@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { Digest } from '../core/custom-metadata.js';
 import { InstallError, UsageError, messageOf } from '../errors.js';
-import { writeAtomically } from './atomic-file.js';
+import { writeFilesAtomic } from '../io/atomic-write.js';
+import { fsError, isFileSystemError } from '../io/fs-error.js';
 import { listFolder } from './list-folder.js';
 import type { FolderEntry } from './list-folder.js';
 import { dataPadding, encodeEntryHeader, endOfArchive } from './tar-format.js';
@@ -187,7 +188,10 @@ function hashSink(): Writable {
 function wrapWriteError(error: unknown, what: string): unknown {
   if (error instanceof UsageError || (error instanceof Error && error.name === 'AbortError')) return error;
   if (error instanceof InstallError) return error;
-  return new InstallError('ARCHIVE_WRITE_FAILED', `could not write ${what}: ${messageOf(error)}`, {
+  const message = `could not write ${what}: ${messageOf(error)}`;
+  if (isFileSystemError(error))
+    return fsError(error, what, { what, code: 'ARCHIVE_WRITE_FAILED', message: () => message });
+  return new InstallError('ARCHIVE_WRITE_FAILED', message, {
     cause: error,
   });
 }
@@ -205,7 +209,7 @@ export async function packFolder(
   const entries = await listFolder(folder, options);
   const finals = options.tarPath === undefined ? [archivePath] : [archivePath, options.tarPath];
   try {
-    return await writeAtomically(finals, async ([archiveTemp, tarTemp]) => {
+    return await writeFilesAtomic(finals, async ([archiveTemp, tarTemp]) => {
       const tarHash = new Hasher();
       const gzHash = new Hasher();
       const tarFile = tarTemp === undefined ? undefined : await open(tarTemp, 'wx');
@@ -244,7 +248,7 @@ export async function packTar(
 ): Promise<{ tar: Digest; entries: number }> {
   const entries = await listFolder(folder, options);
   try {
-    return await writeAtomically([tarPath], async ([temp]) => {
+    return await writeFilesAtomic([tarPath], async ([temp]) => {
       const hasher = new Hasher();
       await pipeline(
         tarChunks(entries, hasher, options.signal, options.onProgress),
