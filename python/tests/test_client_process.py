@@ -16,8 +16,10 @@ from notsotuf_client import (
     ClientOutputError,
     ClientStartError,
     ClientTimeoutError,
+    Confirmed,
     HandedOver,
     TransportError,
+    UsageError,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the stand-in clients are POSIX shell scripts")
@@ -144,3 +146,32 @@ def test_an_installer_left_running_does_not_hold_the_call(tmp_path: Path) -> Non
         os.kill(pid, 0)  # still running: the call did not wait for it
     finally:
         os.kill(pid, signal.SIGKILL)
+
+
+def _confirm_client(tmp_path: Path, answer: str, code: int) -> Client:
+    exe = script(tmp_path / "bin", f"echo run >> \"{tmp_path / 'ran'}\"\necho '{answer}'\nexit {code}\n")
+    return Client(tmp_path / "update.json", executable=exe)
+
+
+def test_confirm_if_handed_over_runs_nothing_on_a_normal_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTSOTUF_HANDOVER", raising=False)
+    assert _confirm_client(tmp_path, '{"status":"confirmed","version":"2.0.0"}', 0).confirm_if_handed_over() is None
+    assert not (tmp_path / "ran").exists()
+
+
+def test_confirm_if_handed_over_confirms_after_a_hand_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTSOTUF_HANDOVER", "1")
+    client = _confirm_client(tmp_path, '{"status":"confirmed","version":"2.0.0"}', 0)
+    assert client.confirm_if_handed_over() == Confirmed("2.0.0")
+
+
+def test_confirm_if_handed_over_after_a_roll_back_has_nothing_to_confirm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOTSOTUF_HANDOVER", "1")
+    answer = '{"status":"error","error":{"name":"UsageError","code":"NOTHING_TO_CONFIRM","message":"no"}}'
+    assert _confirm_client(tmp_path, answer, 2).confirm_if_handed_over() is None
+    other = '{"status":"error","error":{"name":"UsageError","code":"CONFIG_INVALID","message":"bad"}}'
+    with pytest.raises(UsageError) as info:
+        _confirm_client(tmp_path / "other", other, 2).confirm_if_handed_over()
+    assert info.value.code == "CONFIG_INVALID"

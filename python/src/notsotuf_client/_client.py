@@ -6,6 +6,7 @@ import os
 import sys
 from typing import List, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
+from ._errors import UsageError
 from ._locate import find_executable
 from ._results import (
     CheckResult,
@@ -154,3 +155,19 @@ class Client:
         """
         obj, done = self._run("confirm", [], self.check_timeout)
         return parse_confirm(obj, exit_code=done.exit_code, stderr=done.stderr)
+
+    def confirm_if_handed_over(self) -> Optional[Confirmed]:
+        """At start: confirms this version when the installer started it after an update.
+
+        Returns None when this start does not follow a hand-over (no ``NOTSOTUF_HANDOVER=1``), or
+        when there is nothing to confirm: the installer restarted this version after rolling a
+        new one back, or it was confirmed already. Other errors are raised.
+        """
+        if not started_by_installer():
+            return None
+        try:
+            return self.confirm()
+        except UsageError as error:
+            if error.code == "NOTHING_TO_CONFIRM":
+                return None
+            raise
