@@ -330,3 +330,29 @@ test('an expired delegated role fails the download and is not stored', async () 
   assert.ok(!(await readdir(w.md)).includes('apps.json'));
   assert.deepEqual(await readdir(w.td), []);
 });
+
+test('a delegated role already loaded through one delegator is verified again against the next delegator and its keys', async () => {
+  // targets delegates to A and B; both delegate the role name C, with different keys and paths.
+  // C is signed only by the key A's delegation names. Through A (paths y*) it is valid for y.txt;
+  // through B (paths x*) it must be checked against B's key, which never signed it.
+  const repo = TestRepo.create();
+  repo.addDelegation({ name: 'A' });
+  repo.addDelegation({ name: 'B' });
+  const viaA = repo.addDelegation({ name: 'C', parent: 'A', paths: ['y*'] });
+  repo.addDelegation({ name: 'C', parent: 'B', paths: ['x*'] });
+  for (const name of ['x.txt', 'y.txt']) {
+    viaA.targets.set(name, { bytes: Buffer.from(name) });
+    repo.serveTarget(name, Buffer.from(name));
+  }
+  repo.publishAll();
+  await using w = await world(repo);
+  assert.equal(await w.init(), 0);
+  // Alone, x.txt is refused: C does not verify against B's delegation.
+  assert.equal(await w.download('x.txt'), 1);
+  assert.deepEqual(await readdir(w.td), []);
+  // After y.txt loaded C through A in the same run, x.txt must still be refused.
+  assert.equal(await w.download('y.txt', 'x.txt'), 1);
+  assert.deepEqual(await readdir(w.td), [localTargetName('y.txt')]);
+  // y.txt alone is fine (C through A is valid).
+  assert.equal(await w.download('y.txt'), 0);
+});

@@ -10,6 +10,11 @@
  *   the file is written, so every role is one flat file name.
  * - `trustedSet.referenceTime` is `new Date()` at construction: we set it from an injected clock.
  * - `trustedSet.targets` is the verified top-level targets role: we list its targets.
+ * - `loadTargets` returns a delegated role already in memory without checking it against the
+ *   delegator at hand: a role name that two delegators delegate with different keys, loaded
+ *   through one, was then trusted through the other (tuf-conformance's
+ *   test_cached_role_is_verified_against_current_delegator). We verify it again against the
+ *   current delegator's keys and threshold (spec 5.6.3) before it is used.
  * - tuf-js does not do spec 5.3.11 (after a root update that rotates the timestamp or snapshot
  *   keys, delete the trusted timestamp and snapshot): without it a client stays stuck after a
  *   fast-forward attack when only the snapshot key is rotated. We do it after each root update.
@@ -22,6 +27,7 @@ import type { Updater } from 'tuf-js';
 interface TrustedSetInternals {
   referenceTime: Date;
   [method: string]: unknown;
+  getRole(name: string): Metadata<Targets> | undefined;
   readonly targets: Metadata<Targets> | undefined;
   readonly root: Metadata<Root>;
 }
@@ -30,6 +36,7 @@ interface UpdaterInternals {
   trustedSet: TrustedSetInternals;
   persistMetadata: (name: string, bytes: Uint8Array) => void;
   loadLocalMetadata: (name: string) => Buffer;
+  loadTargets: (role: string, parentRole: string) => Promise<Metadata<Targets> | undefined>;
 }
 
 function internals(updater: Updater): UpdaterInternals {
@@ -38,12 +45,15 @@ function internals(updater: Updater): UpdaterInternals {
   if (
     typeof u.persistMetadata !== 'function' ||
     typeof u.loadLocalMetadata !== 'function' ||
+    typeof u.loadTargets !== 'function' ||
     ts === undefined ||
+    typeof ts.getRole !== 'function' ||
     !(ts.referenceTime instanceof Date)
   ) {
     throw new Error(
       'internal: tuf-js Updater no longer has the shape notsotuf expects (persistMetadata, ' +
-        'loadLocalMetadata, trustedSet.referenceTime); check the pinned tuf-js version',
+        'loadLocalMetadata, loadTargets, trustedSet.getRole, trustedSet.referenceTime); check ' +
+        'the pinned tuf-js version',
     );
   }
   return u as UpdaterInternals;
@@ -127,6 +137,21 @@ export function patchUpdater(
     }
   };
   u.loadLocalMetadata = (name) => readFileSync(join(metadataDir, metadataFileName(name)));
+  const loadTargets = u.loadTargets.bind(updater);
+  u.loadTargets = async (role, parentRole) => {
+    const loaded = role === 'targets' ? undefined : store.getRole(role);
+    const delegator = loaded === undefined ? undefined : store.getRole(parentRole);
+    if (loaded !== undefined && delegator !== undefined) {
+      // Spec 5.6.3 for the delegation at hand, not only the one it was first loaded through.
+      try {
+        delegator.verifyDelegate(role, loaded);
+      } catch (error) {
+        recorder.last = error;
+        throw error;
+      }
+    }
+    return loadTargets(role, parentRole);
+  };
   if (now !== undefined) store.referenceTime = now;
 }
 
