@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Key } from '@tufjs/models';
 import { DataError, UsageError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { generateKey, keyIdOf, signerFor } from './keys.js';
+import { generateKey, keyIdOf, publicHex, signerFor } from './keys.js';
 import type { Signer } from './keys.js';
 
 /**
@@ -179,7 +179,24 @@ export async function loadSigner(
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new DataError('BAD_KEY_FILE', `${path} is not an ed25519 key`);
   }
+  await checkKeyPair(keyDir, name, key);
   return signerFor(key);
+}
+
+/**
+ * The private key must be the one its `.pub.json` names: roles are matched to keys by the public
+ * file, so a swapped `.key` (`cp other.key targets.key`) would sign metadata no client accepts.
+ * Checked on load, before anything is signed or written.
+ */
+async function checkKeyPair(keyDir: string, name: string, key: KeyObject): Promise<void> {
+  const stored = await readPublicKey(keyDir, name);
+  if (stored.key.keyVal.public === publicHex(key)) return;
+  const priv = join(keyDir, `${name}.key`);
+  const pub = join(keyDir, `${name}.pub.json`);
+  throw new UsageError(
+    'KEY_MISMATCH',
+    `${priv} does not belong to ${pub} (its public key has key id ${keyIdOf(publicHex(key)).slice(0, 12)}, the .pub.json names ${stored.key.keyID.slice(0, 12)}): put back the .key file made with this .pub.json (or both files of another key, then notsotuf keys replace). Nothing was signed`,
+  );
 }
 
 /** `my-key` -> `MY_KEY`, for the per-key passphrase variable NOTSOTUF_PASSPHRASE_<NAME>. */
