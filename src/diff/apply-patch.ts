@@ -4,6 +4,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createBrotliDecompress } from 'node:zlib';
 import { DataError } from '../errors.js';
 import { ByteReader } from './byte-reader.js';
+import { tempPathFor } from '../io/temp-name.js';
 import { digestFile, fsError } from './file-io.js';
 import {
   CHECKSUM_OFFSET,
@@ -115,8 +116,9 @@ async function verifyChecksum(
 /**
  * Applies `patchPath` to `oldTarPath` and writes the result to `outPath`. Order of checks: the patch
  * header (and the signed digests, when given), the patch checksum, the old archive's size and
- * sha256; then the result is streamed into `outPath.partial`, its sha256 checked, and only then
- * renamed to `outPath`. On any failure neither `outPath` nor the `.partial` file is left.
+ * sha256; then the result is streamed into a temp file beside `outPath` (src/io's temp name), its
+ * sha256 checked, and only then renamed to `outPath`. On any failure neither `outPath` nor the
+ * temp file is left.
  */
 export async function applyPatch(
   oldTarPath: string,
@@ -152,7 +154,7 @@ export async function applyPatch(
   const oldDigest = await digestFile(oldTarPath, 'old archive', signal);
   if (oldDigest.sha256 !== header.source.sha256) throw wrongSource(`its sha256 is ${oldDigest.sha256}`);
 
-  const partial = `${outPath}.partial`;
+  const partial = tempPathFor(outPath);
   const readers: ByteReader[] = [];
   const streams: { destroy(): void }[] = [];
   let oldFh: FileHandle | undefined;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { entryHints } from './entry-hints.js';
-import { digestOf, readWhole, writeAtomically } from './file-io.js';
+import { digestBytes } from '../io/digest.js';
+import { readWhole, writeAtomically } from './file-io.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, HEADER_LENGTH, type Digest } from './format.js';
 import { matchArchives } from './matcher.js';
 import { StreamWriter } from './stream-writer.js';
@@ -33,8 +34,8 @@ export async function createPatch(
   const old = await readWhole(oldTarPath, 'old archive');
   const nu = await readWhole(newTarPath, 'new archive');
   signal?.throwIfAborted();
-  const source = digestOf(old);
-  const result = digestOf(nu);
+  const source = digestBytes(old);
+  const result = digestBytes(nu);
   const hints = entryHints(old, nu);
   const writer = new StreamWriter(old, nu);
   let streams;

@@ -1,21 +1,14 @@
 import { constants } from 'node:buffer';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
-import { InstallError, NotsotufError, UsageError } from '../errors.js';
+import { open } from 'node:fs/promises';
+import { InstallError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { digestFile as digestFileOf } from '../io/digest.js';
+import { fsError as fsErrorOf } from '../io/fs-error.js';
 import type { Digest } from './format.js';
 
-/** Turns a filesystem error on `path` into one of ours (missing input is the caller's mistake). */
+/** A file-system error on one of the diff's files as ours (src/io's one mapping). */
 export function fsError(error: unknown, path: string, what: string): Error {
-  if (error instanceof NotsotufError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT')
-    return new UsageError('FILE_NOT_FOUND', `${what} ${path} does not exist`, { cause: error });
-  if (code === 'EISDIR')
-    return new UsageError('NOT_A_FILE', `${what} ${path} is a directory, not a file`, { cause: error });
-  if (error instanceof Error && typeof code === 'string') {
-    return new InstallError('FILE_IO', `cannot access ${what} ${path}: ${error.message}`, { cause: error });
-  }
-  return error as Error;
+  return fsErrorOf(error, path, { what, input: true, code: 'FILE_IO' }) as Error;
 }
 
 /** Reads a whole file into one Buffer (works past the 2 GB limit of fs.readFile). */
@@ -45,55 +38,20 @@ export async function readWhole(path: string, what: string): Promise<Buffer> {
   }
 }
 
-export function digestOf(buf: Uint8Array): Digest {
-  return { sha256: createHash('sha256').update(buf).digest('hex'), length: buf.length };
-}
-
-/** sha256 and length of a file, streamed in 1 MB reads. */
+/** sha256 and length of a file, read in 1 MB steps. */
 export async function digestFile(path: string, what: string, signal?: AbortSignal): Promise<Digest> {
-  let fh;
   try {
-    fh = await open(path, 'r');
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let length = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buf, 0, buf.length, length);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      length += bytesRead;
-    }
-    return { sha256: hash.digest('hex'), length };
+    return await digestFileOf(path, signal === undefined ? {} : { signal });
   } catch (error) {
     throw fsError(error, path, what);
-  } finally {
-    await fh?.close();
   }
-}
-
-/** A temp name beside `path` (same folder, so the final rename is atomic). */
-export function tempBeside(path: string): string {
-  return `${path}.${randomBytes(6).toString('hex')}.partial`;
 }
 
 /** Writes `parts` to a temp file beside `path`, fsyncs it, then renames it to `path`. */
 export async function writeAtomically(path: string, parts: readonly Uint8Array[]): Promise<void> {
-  const tmp = tempBeside(path);
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      for (const p of parts) {
-        let off = 0;
-        while (off < p.length) off += (await fh.write(p, off, p.length - off)).bytesWritten;
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, parts);
   } catch (error) {
-    await rm(tmp, { force: true });
     throw fsError(error, path, 'output');
   }
 }

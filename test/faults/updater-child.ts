@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
+import { isTempName } from '../../src/io/temp-name.js';
 
 export type KillAt = 'download' | 'source' | 'patching' | 'unpacking' | 'none';
 
@@ -68,7 +69,8 @@ await client.install(update, {
     if (settings.killAt === 'patching' && stage === 'rebuild')
       killWhen(() => {
         try {
-          return `patching ${statSync(join(work, `${update.version}.tar.partial`)).size}`;
+          const tmp = readdirSync(work).find((n) => isTempName(n) && n.endsWith(`-${update.version}.tar`));
+          return tmp === undefined ? undefined : `patching ${statSync(join(work, tmp)).size}`;
         } catch {
           return undefined;
         }
