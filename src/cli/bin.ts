@@ -1,3 +1,4 @@
+import { tolerateClosedPipe } from './closed-pipe.js';
 import { runMain } from './main.js';
 import { terminalPrompt } from './prompt.js';
 
@@ -5,7 +6,7 @@ import { terminalPrompt } from './prompt.js';
 process.exitCode = await runMain(process.argv.slice(2), {
   cwd: process.cwd(),
   env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  stdout: tolerateClosedPipe(process.stdout),
+  stderr: tolerateClosedPipe(process.stderr),
   prompt: terminalPrompt(),
 });

@@ -1,20 +1,22 @@
+import { tolerateClosedPipe } from './closed-pipe.js';
 import { runClientMain } from './client-main.js';
 import { terminalPrompt } from './prompt.js';
 
 // Entry point of the single-file client executables; the only place that ends their process.
 // No top-level await: the executables hold this file bundled as CommonJS (Node 20's SEA format).
+const stderr = tolerateClosedPipe(process.stderr);
 runClientMain(process.argv.slice(2), {
   cwd: process.cwd(),
   env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  stdout: tolerateClosedPipe(process.stdout),
+  stderr,
   prompt: terminalPrompt(),
 }).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`notsotuf: ${String((error as Error)?.stack ?? error)}\n`);
+    stderr.write(`notsotuf: ${String((error as Error)?.stack ?? error)}\n`);
     process.exitCode = 1;
   },
 );
