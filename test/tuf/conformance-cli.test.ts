@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runTufConformance, localTargetName } from '../../src/cli/tuf-conformance.js';
+import { runTufConformance, localTargetName } from '../../tools/tuf-conformance.js';
 import { ROOT } from '../helpers/cli.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server.js';
 import { TestRepo } from '../helpers/tuf-repo.js';
@@ -237,7 +237,7 @@ function spawnBin(args: string[], cwd: string): Promise<{ code: number | null; o
   });
 }
 
-test('bin/tuf-conformance runs as an executable from any folder (no build step)', async () => {
+test('bin/tuf-conformance runs as an executable from any folder (no build step, from its esbuild bundle)', async () => {
   const repo = TestRepo.create();
   repo.addTarget('a.txt', 'first');
   repo.publishAll();
@@ -262,6 +262,10 @@ test('bin/tuf-conformance runs as an executable from any folder (no build step)'
   );
   assert.equal(r.code, 0, r.out);
   assert.equal((await readFile(join(w.td, 'a.txt'))).toString(), 'first');
+  // It ran from the bundle (made on the first run, or earlier), not through a TypeScript loader.
+  const bundle = await readFile(join(ROOT, '.cache', 'tuf-conformance', 'tuf-conformance.mjs'), 'utf8');
+  assert.match(bundle, /runTufConformance/);
+  assert.doesNotMatch(await readFile(join(ROOT, 'bin', 'tuf-conformance'), 'utf8'), /tsx/);
   const bad = await spawnBin(
     ['--metadata-url', murl, '--metadata-dir', join(w.dir, 'nowhere'), 'refresh'],
     w.dir,

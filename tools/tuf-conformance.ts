@@ -8,15 +8,16 @@
  *       --target-dir TD --target-base-url URL download
  *
  * Exit code 0 on success and exactly 1 on any failure (usage errors included, as the protocol asks).
- * The executable is bin/tuf-conformance.
+ * The executable is bin/tuf-conformance, which runs this file bundled by esbuild (not a TypeScript
+ * loader): a test harness, kept out of src/ so it never ships in the package.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createFetcher, type Fetcher } from '../client/fetcher.js';
-import { TufClient, verifyTargetFile } from '../client/tuf/index.js';
-import { DataError, NotsotufError, UsageError, messageOf } from '../errors.js';
+import { createFetcher, type Fetcher } from '../src/client/fetcher.js';
+import { TufClient, verifyTargetFile } from '../src/client/tuf/index.js';
+import { DataError, NotsotufError, UsageError, messageOf } from '../src/errors.js';
 
 export interface ConformanceIo {
   stdout: { write(text: string): unknown };
