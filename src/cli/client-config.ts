@@ -21,6 +21,8 @@ export const CLIENT_CONFIG_OPTIONS = {
   'targets-url': { type: 'string' },
   'trusted-root': { type: 'string' },
   channel: { type: 'string' },
+  'health-timeout': { type: 'string' },
+  'wait-timeout': { type: 'string' },
   header: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } as const;
@@ -30,12 +32,14 @@ export const CLIENT_CONFIG_HELP = {
   config: 'update.json with the settings below (paths in it are relative to it; flags win)',
   'app-name': 'the app as published: <app-name>-<version>.tar.gz',
   'install-dir': 'the folder an update replaces',
-  'current-version': 'the version installed there',
-  'state-dir': "the client's own folder (outside the install folder)",
+  'current-version': 'the version installed there (optional: the client records and identifies it)',
+  'state-dir': "the client's own folder, outside the install folder (default: <install-dir>.notsotuf-state)",
   'metadata-url': 'base URL of the TUF metadata, e.g. https://updates.example.com/metadata',
   'targets-url': 'base URL of the target files, e.g. https://updates.example.com/targets',
   'trusted-root': 'the root.json shipped with the app',
   channel: 'stable (default), rc, beta, alpha or dev',
+  'health-timeout': 'seconds a restarted new version has to confirm (default 60; 0: no health check)',
+  'wait-timeout': 'seconds the installer waits for the app to exit (default 300)',
   header: '"Name: value" sent with every request (private repositories)',
   json: 'print one JSON object on stdout',
 } as const;
@@ -52,6 +56,27 @@ const KEYS = {
 } as const;
 type Key = keyof typeof KEYS;
 const PATH_KEYS: readonly Key[] = ['installDir', 'stateDir', 'trustedRoot'];
+/** Keys of the file that are not strings: whole seconds, and the restart command. */
+const SECONDS_KEYS = { healthTimeoutSeconds: 'health-timeout', waitTimeoutSeconds: 'wait-timeout' } as const;
+type SecondsKey = keyof typeof SECONDS_KEYS;
+const FILE_ONLY_KEYS = ['command'] as const;
+const MAX_SECONDS = 24 * 60 * 60;
+
+/** What the client commands get: the library's options and the app's restart command. */
+export type ClientSettings = ClientOptions & {
+  /** update.json's `command`, the program resolved against the install folder; undefined when not set. */
+  readonly command?: readonly string[];
+};
+
+function seconds(value: unknown, what: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > MAX_SECONDS)
+    throw new UsageError(
+      'CONFIG_INVALID',
+      `${what} must be a whole number of seconds from 0 to ${MAX_SECONDS}`,
+    );
+  return n;
+}
 
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -87,18 +112,39 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
-export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOptions> {
+/**
+ * Reads `--config FILE` and the flags into the client's settings. `forInstall`: the install folder
+ * may be missing or empty (`notsotuf install`); every other command needs it to be a folder.
+ */
+export async function clientOptionsFrom(
+  ctx: CommandContext,
+  { forInstall = false }: { forInstall?: boolean } = {},
+): Promise<ClientSettings> {
   const settings: Partial<Record<Key, string>> = {};
+  const timeouts: Partial<Record<SecondsKey, number>> = {};
+  let command: string[] | undefined;
   const configFlag = ctx.values.config;
   if (typeof configFlag === 'string') {
     const file = resolve(ctx.cwd, configFlag);
     const raw = await readConfigFile(file);
-    const unknown = Object.keys(raw).filter((k) => !Object.hasOwn(KEYS, k));
+    const known = [...Object.keys(KEYS), ...Object.keys(SECONDS_KEYS), ...FILE_ONLY_KEYS];
+    const unknown = Object.keys(raw).filter((k) => !known.includes(k));
     if (unknown.length > 0) {
       throw new UsageError(
         'CONFIG_INVALID',
-        `config file ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}: the settings are ${Object.keys(KEYS).join(', ')} (headers only as --header flags)`,
+        `config file ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}: the settings are ${known.join(', ')} (headers only as --header flags)`,
       );
+    }
+    for (const key of Object.keys(SECONDS_KEYS) as SecondsKey[])
+      if (raw[key] !== undefined) timeouts[key] = seconds(raw[key], `config file ${file}: "${key}"`);
+    if (raw.command !== undefined) {
+      const c = raw.command;
+      if (!Array.isArray(c) || c.length === 0 || !c.every((w) => typeof w === 'string') || c[0] === '')
+        throw new UsageError(
+          'CONFIG_INVALID',
+          `config file ${file}: "command" must be a list of strings, the program (relative to the install folder) first, e.g. ["myapp", "--flag"]`,
+        );
+      command = c;
     }
     for (const key of Object.keys(KEYS) as Key[]) {
       const v = raw[key];
@@ -113,16 +159,16 @@ export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOpti
     const v = ctx.values[flag];
     if (typeof v === 'string') settings[key] = PATH_KEYS.includes(key) ? resolve(ctx.cwd, v) : v;
   }
+  for (const [key, flag] of Object.entries(SECONDS_KEYS) as [SecondsKey, string][]) {
+    const v = ctx.values[flag];
+    if (typeof v === 'string') timeouts[key] = seconds(v, `--${flag}`);
+  }
+  // The state folder defaults to a sibling of the install folder: the same for the installer's
+  // update.json and the one inside the app folder ("installDir": ".").
+  if (settings.stateDir === undefined && settings.installDir !== undefined)
+    settings.stateDir = `${settings.installDir}.notsotuf-state`;
   const missing = (
-    [
-      'appName',
-      'installDir',
-      'currentVersion',
-      'stateDir',
-      'metadataUrl',
-      'targetsUrl',
-      'trustedRoot',
-    ] as const
+    ['appName', 'installDir', 'stateDir', 'metadataUrl', 'targetsUrl', 'trustedRoot'] as const
   ).filter((k) => settings[k] === undefined);
   if (missing.length > 0) {
     throw new UsageError(
@@ -135,10 +181,10 @@ export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOpti
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!installed) {
+  if (!installed && !forInstall) {
     throw new UsageError(
       'INSTALL_DIR_MISSING',
-      `installDir ${installDir} is not a folder: give the folder the app is installed in (--install-dir or "installDir")`,
+      `installDir ${installDir} is not a folder: give the folder the app is installed in (--install-dir or "installDir"), or install the app there first (notsotuf install)`,
     );
   }
   const headers: Record<string, string> = {};
@@ -149,10 +195,13 @@ export async function clientOptionsFrom(ctx: CommandContext): Promise<ClientOpti
     if (colon <= 0) throw new UsageError('INVALID_HEADER', `--header "${text}" must look like "Name: value"`);
     headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
   }
+  const [program, ...args] = command ?? [];
   return {
     appName: settings.appName ?? '',
     installDir: settings.installDir ?? '',
-    currentVersion: settings.currentVersion ?? '',
+    ...(settings.currentVersion !== undefined ? { currentVersion: settings.currentVersion } : {}),
+    ...timeouts,
+    ...(program !== undefined ? { command: [resolve(installDir, program), ...args] } : {}),
     stateDir: settings.stateDir ?? '',
     metadataUrl: settings.metadataUrl ?? '',
     targetsUrl: settings.targetsUrl ?? '',

@@ -4,6 +4,8 @@ import type { ParseArgsConfig } from 'node:util';
 export interface CommandContext {
   readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
   readonly positionals: readonly string[];
+  /** The words after `--`, for commands with `passthrough` (another program's command line). */
+  readonly passthrough?: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: { write(text: string): unknown };
@@ -19,6 +21,8 @@ export interface Command {
   /** Usage line(s) after `notsotuf <path>`, e.g. 'VERSION FOLDER [--required]'. */
   readonly usage: string;
   readonly options?: NonNullable<ParseArgsConfig['options']>;
+  /** Words after `--` are another program's command line: not parsed, given as `passthrough`. */
+  readonly passthrough?: boolean;
   /** One line per option for `--help` (the option's name without dashes -> what it does). */
   readonly optionHelp?: Readonly<Record<string, string>>;
   /** Resolves to the exit code. Throw NotsotufError for failures: the CLI prints it and exits non-zero. */

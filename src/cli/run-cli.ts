@@ -103,7 +103,10 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
       io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', `unknown command "${words.join(' ')}"`)));
     return EXIT.usage;
   }
-  const { command, rest } = found;
+  const { command } = found;
+  const dash = command.passthrough === true ? found.rest.indexOf('--') : -1;
+  const rest = dash === -1 ? found.rest : found.rest.slice(0, dash);
+  const passthrough = dash === -1 ? undefined : found.rest.slice(dash + 1);
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(commandHelp(command));
     return EXIT.ok;
@@ -123,7 +126,12 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
     return EXIT.usage;
   }
   try {
-    return await command.run({ ...io, values: parsed.values, positionals: parsed.positionals });
+    return await command.run({
+      ...io,
+      values: parsed.values,
+      positionals: parsed.positionals,
+      ...(passthrough !== undefined ? { passthrough } : {}),
+    });
   } catch (error) {
     // One JSON object on stdout, on failure too (the human message still goes to stderr).
     if (json) io.stdout.write(jsonErrorLine(jsonErrorBody(error)));

@@ -41,20 +41,22 @@ async function leftoverSiblings(installDir: string): Promise<string[]> {
 }
 
 /**
- * With no hand-over pending: keep only what the next update needs, the tar of the running version;
+ * With no hand-over pending: keep only what the next update needs, the tar of the installed version;
  * remove work files, other versions' tars, and staging/backup leftovers beside the install folder.
+ * `keepVersions` are the versions whose tars stay (the installed one, and the one the app says it
+ * is when that differs); undefined (the installed version is not known yet) keeps every tar.
  * Downloads (whole or `.partial`) are removed only once an update has settled (`afterUpdate`):
  * before that they are what an interrupted download resumes from, even across restarts.
  */
 export async function cleanSettled(
   layout: StateLayout,
   installDir: string,
-  currentVersion: string,
+  keepVersions: readonly string[] | undefined,
   options: { afterUpdate: boolean; keepStaging?: boolean },
 ): Promise<void> {
   if (options.afterUpdate) await rm(layout.downloadsDir, { recursive: true, force: true });
   await rm(layout.workDir, { recursive: true, force: true });
-  const keep = basename(cachedTarPath(layout.tarsDir, currentVersion));
+  const keep = new Set((keepVersions ?? []).map((v) => basename(cachedTarPath(layout.tarsDir, v))));
   let tars: string[] = [];
   try {
     tars = await readdir(layout.tarsDir);
@@ -63,7 +65,7 @@ export async function cleanSettled(
   }
   // A staged update's tar (kept with its staging folder) is what its next update patches from.
   for (const name of tars)
-    if (name !== keep && options.keepStaging !== true)
+    if (!keep.has(name) && keepVersions !== undefined && options.keepStaging !== true)
       await rm(join(layout.tarsDir, name), { recursive: true, force: true });
   // Best effort: a read-only or not-writable install location (a system folder, a volume remounted
   // read-only) must not make every check fail; the leftovers go once the folder is writable again.

@@ -6,8 +6,13 @@ export interface ClientOptions {
   readonly appName: string;
   /** The installed app folder (the folder an update replaces). */
   readonly installDir: string;
-  /** The version that is running now. */
-  readonly currentVersion: string;
+  /**
+   * The version installed in installDir. Optional: the client records what it installs (with the
+   * folder's fingerprint, `<stateDir>/installed.json`), and with no record it identifies the folder
+   * by its reproducible tar digest among the signed releases. A record that still matches the folder
+   * wins over this value.
+   */
+  readonly currentVersion?: string;
   /** The client's own state folder for this app (trusted metadata, cache, install id). Never share it between apps. */
   readonly stateDir: string;
   /** Base URL of the repository's metadata folder, e.g. `https://updates.example.com/metadata/`. */

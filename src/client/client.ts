@@ -1,10 +1,10 @@
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { DataError, InstallError, UsageError } from '../errors.js';
-import { unpackArchive } from '../archive/index.js';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
+import { hashFolderAsTar, unpackArchive } from '../archive/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
-import type { UpdatePlan } from '../core/plan.js';
-import { appReleases, planUpdate } from '../core/plan.js';
+import type { PlanTargetInput, UpdatePlan } from '../core/plan.js';
+import { appReleases, chooseFirstInstall, planUpdate, releaseWithTar } from '../core/plan.js';
 import { checkAppName } from '../core/target-name.js';
 import type { Channel } from '../core/version.js';
 import { parseChannel, parseVersion } from '../core/version.js';
@@ -16,6 +16,7 @@ import type {
   DownloadOptions,
   DownloadProgress,
   InstallOptions,
+  InstallStage,
   StagedUpdate,
 } from './client-options.js';
 import { downloadTargets } from './download.js';
@@ -25,10 +26,16 @@ import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
 import { isRunning, startHandover } from './install.js';
 import { installerDied, restoreInterruptedSwap } from './interrupted-swap.js';
+import {
+  folderFingerprint,
+  readInstalledRecord,
+  recordedVersion,
+  writeInstalledRecord,
+} from './installed-record.js';
 import { rebuildTar } from './rebuild-tar.js';
 import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
-import type { ClientState, StateLayout } from './state.js';
+import type { ClientState, PendingHandover, StateLayout } from './state.js';
 import {
   claimStateDir,
   installRolloutId,
@@ -52,6 +59,24 @@ export type UpdateAndRestartResult =
       readonly script: string;
       readonly log: string;
     };
+
+/** What `firstInstall` did: put the newest release in place, or found a release there already. */
+export type FirstInstallResult =
+  | { readonly kind: 'installed'; readonly version: string; readonly downloadBytes: number }
+  | { readonly kind: 'already-installed'; readonly version: string };
+
+/** What the install folder holds before a first install. */
+async function folderContents(path: string): Promise<'missing' | 'empty' | 'files' | 'not-a-folder'> {
+  let s;
+  try {
+    s = await stat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+  if (!s.isDirectory()) return 'not-a-folder';
+  return (await readdir(path)).length === 0 ? 'empty' : 'files';
+}
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
 const DEFAULT_WAIT_TIMEOUT_SECONDS = 300;
@@ -141,7 +166,6 @@ function ownCommandLine(): { command: string; args: string[]; cwd: string } {
 export class Client {
   readonly appName: string;
   readonly installDir: string;
-  readonly currentVersion: string;
   readonly stateDir: string;
   readonly channel: Channel;
   readonly #options: ClientOptions;
@@ -153,10 +177,17 @@ export class Client {
   readonly #verified = new Set<string>();
   /** The install folder this process started from (device and inode), recorded on the first settle. */
   #installIdentity: string | undefined;
+  /** The version the app says it is (options.currentVersion), if it says. */
+  readonly #givenVersion: string | undefined;
+  /** The version in the install folder by the client's own record or its tar digest, once known. */
+  #knownVersion: string | undefined;
+  /** The version whose signed tar the install folder was just found to pack to (no second hash). */
+  #folderPacksTo: string | undefined;
 
   constructor(options: ClientOptions) {
     this.appName = checkAppName(options.appName);
-    this.currentVersion = parseVersion(options.currentVersion).text;
+    this.#givenVersion =
+      options.currentVersion === undefined ? undefined : parseVersion(options.currentVersion).text;
     this.channel = parseChannel(options.channel ?? 'stable');
     for (const [key, value] of [
       ['installDir', options.installDir],
@@ -194,6 +225,15 @@ export class Client {
     });
   }
 
+  /**
+   * The installed version: the client's own record of the install folder when it still matches the
+   * folder (it wins over a stale `currentVersion`), else `currentVersion`, else the version found by
+   * the folder's tar digest on the first `check()`. Undefined until known.
+   */
+  get currentVersion(): string | undefined {
+    return this.#knownVersion ?? this.#givenVersion;
+  }
+
   /** The installer's result that this start found and recorded (installed, rolled back or failed), if any. */
   get lastHandover(): HandoverResult | undefined {
     return this.#lastResult;
@@ -206,17 +246,20 @@ export class Client {
   async check(options: { signal?: AbortSignal } = {}): Promise<CheckResult> {
     await this.#settle();
     const state = await readState(this.#layout);
-    if (state.pending?.version === this.currentVersion) await this.confirm();
+    const p = state.pending;
+    if (p !== undefined && (p.version === this.currentVersion || (await this.#pendingInPlace(p))))
+      await this.confirm();
     options.signal?.throwIfAborted();
     const tuf = await this.#refreshedTuf(true);
     const targets = await tuf.listTargets();
+    const currentVersion = await this.#installedVersion(targets);
     const skipped = [...state.skipped];
     // While a handover is in flight (or its result not yet written), never offer its version again.
-    if (state.pending !== undefined && state.pending.version !== this.currentVersion)
+    if (state.pending !== undefined && state.pending.version !== currentVersion)
       skipped.push(state.pending.version);
     const input = {
       app: this.appName,
-      currentVersion: this.currentVersion,
+      currentVersion,
       channel: this.channel,
       rolloutId: await installRolloutId(this.#layout),
       skippedVersions: skipped,
@@ -226,15 +269,11 @@ export class Client {
     const optimistic = planUpdate(targets, { ...input, sourceTarAvailable: true });
     if (optimistic.kind !== 'patches') return optimistic;
     // Only now is it worth hashing the install folder (when no cached tar exists).
-    const current = appReleases(targets, this.appName).archives.get(this.currentVersion);
+    const current = appReleases(targets, this.appName).archives.get(currentVersion);
     const available =
       current !== undefined &&
-      (await sourceTarAvailable(
-        this.#layout.tarsDir,
-        this.installDir,
-        this.currentVersion,
-        current.meta.tar,
-      ));
+      (this.#folderPacksTo === currentVersion ||
+        (await sourceTarAvailable(this.#layout.tarsDir, this.installDir, currentVersion, current.meta.tar)));
     return available ? optimistic : planUpdate(targets, { ...input, sourceTarAvailable: false });
   }
 
@@ -293,7 +332,8 @@ export class Client {
     };
     const dl = { ...options };
     const layout = this.#layout;
-    await this.#checkInstallDirUnchanged();
+    const currentVersion = await this.#installedVersion(await tuf.listTargets());
+    await this.#checkInstallDirUnchanged(currentVersion);
     // Another instance handed this version over already: its installer may swap the staging folder
     // at any moment, so it must not be removed and rebuilt under it.
     if ((await readState(layout)).pending?.version === update.version)
@@ -324,15 +364,10 @@ export class Client {
         if (!(error instanceof DataError)) throw error;
         patchFailure = error;
       }
-      const current = appReleases(await tuf.listTargets(), this.appName).archives.get(this.currentVersion);
+      const current = appReleases(await tuf.listTargets(), this.appName).archives.get(currentVersion);
       if (current !== undefined && patchFailure === undefined) {
         stage('source');
-        sourceTar = await ensureSourceTar(
-          layout.tarsDir,
-          this.installDir,
-          this.currentVersion,
-          current.meta.tar,
-        );
+        sourceTar = await ensureSourceTar(layout.tarsDir, this.installDir, currentVersion, current.meta.tar);
       }
     }
     stage('rebuild');
@@ -389,12 +424,12 @@ export class Client {
 
     const restart = options.restart === false ? undefined : (options.restart ?? ownCommandLine());
     const version = update.version;
-    const previousVersion = this.currentVersion;
+    const previousVersion = currentVersion;
     const healthTimeoutSeconds =
       restart === undefined ? 0 : (this.#options.healthTimeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
     const waitTimeoutSeconds = this.#options.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
     const handOver = async (): Promise<{ script: string; log: string }> => {
-      await this.#checkInstallDirUnchanged();
+      await this.#checkInstallDirUnchanged(previousVersion);
       const backupDir = backupDirFor(this.installDir, previousVersion);
       await rm(backupDir, { recursive: true, force: true });
       await rm(handoverResultPath(this.stateDir), { force: true });
@@ -402,9 +437,20 @@ export class Client {
       // The installer's own limits bound how long it can run; past them (plus a margin) a
       // missing result means it died, and the next start settles instead of waiting forever.
       const deadlineMs = (waitTimeoutSeconds + healthTimeoutSeconds + STALE_HANDOVER_MARGIN_SECONDS) * 1000;
+      // What the install folder will be once the installer has swapped it in (a rename keeps it).
+      const stagingIdentity = await folderIdentity(stagingDir);
       await writeState(layout, {
         ...state,
-        pending: { version, previousVersion, stagingDir, backupDir, startedAt: Date.now(), deadlineMs },
+        pending: {
+          version,
+          previousVersion,
+          stagingDir,
+          backupDir,
+          startedAt: Date.now(),
+          deadlineMs,
+          ...(stagingIdentity !== undefined ? { stagingIdentity } : {}),
+          tar: update.release.tar,
+        },
       });
       const handover = startHandover({
         appName: this.appName,
@@ -455,13 +501,233 @@ export class Client {
     return { kind: 'handed-over', version: staged.version, via: staged.via, script, log };
   }
 
-  /** Tells the installer that this (new) version started well, so it keeps it. Safe to call any time. */
+  /**
+   * Tells the installer that this (new) version started well, so it keeps it. Safe to call any
+   * time: it confirms the version a pending hand-over put into the install folder, else the
+   * version the app says it is (`currentVersion`).
+   */
   async confirm(): Promise<void> {
+    if ((await this.confirmPending()) !== undefined) return;
+    if (this.#givenVersion !== undefined) await this.#writeConfirm(this.#givenVersion);
+  }
+
+  /**
+   * Confirms the version a pending hand-over has put into the install folder (the folder is the
+   * staged one: same device and inode) and records it as installed. Resolves with that version, or
+   * undefined when no hand-over waits for a confirmation: the previous version (still running, or
+   * restarted after a roll back) can never confirm the new one.
+   */
+  async confirmPending(): Promise<string | undefined> {
+    const p = (await readState(this.#layout)).pending;
+    if (p === undefined || !(await this.#pendingInPlace(p))) return undefined;
+    await this.#writeConfirm(p.version);
+    await this.#recordInPlace(p);
+    return p.version;
+  }
+
+  async #writeConfirm(version: string): Promise<void> {
     await mkdir(handoverDir(this.stateDir), { recursive: true });
-    await writeFileAtomic(
-      confirmFilePath(this.stateDir, this.currentVersion),
-      `${new Date().toISOString()}\n`,
-    );
+    await writeFileAtomic(confirmFilePath(this.stateDir, version), `${new Date().toISOString()}\n`);
+  }
+
+  /** Whether the installer has swapped this pending hand-over's staged folder into place. */
+  async #pendingInPlace(p: PendingHandover): Promise<boolean> {
+    return p.stagingIdentity !== undefined && (await folderIdentity(this.installDir)) === p.stagingIdentity;
+  }
+
+  /** Records the pending hand-over's version as installed, when its staged folder is in place. */
+  async #recordInPlace(p: PendingHandover): Promise<void> {
+    if (p.tar === undefined || !(await this.#pendingInPlace(p))) return;
+    const fingerprint = await folderFingerprint(this.installDir);
+    if (fingerprint === undefined) return;
+    await writeInstalledRecord(this.#layout, {
+      version: p.version,
+      tar: p.tar,
+      installDir: this.installDir,
+      fingerprint,
+    });
+    this.#knownVersion = p.version;
+  }
+
+  /**
+   * The version in the install folder: known already (the record matched at settle, or an earlier
+   * call found it), else the app's `currentVersion`, else identified now by the folder's
+   * reproducible tar digest among the signed releases (and recorded, so the next start is cheap).
+   */
+  async #installedVersion(targets: readonly PlanTargetInput[]): Promise<string> {
+    const known = this.#knownVersion ?? this.#givenVersion;
+    if (known !== undefined) return known;
+    const version = await this.#identify(targets);
+    this.#knownVersion = version;
+    return version;
+  }
+
+  async #identify(targets: readonly PlanTargetInput[]): Promise<string> {
+    const contents = await folderContents(this.installDir).catch(() => 'missing' as const);
+    if (contents !== 'files')
+      throw new UsageError(
+        'INSTALL_DIR_MISSING',
+        `nothing is installed in ${this.installDir}: install the app first (notsotuf install --config update.json), or set installDir to the folder it is installed in`,
+      );
+    const notARelease = (why: string, cause?: unknown): UsageError =>
+      new UsageError(
+        'NOT_A_RELEASE',
+        `the install folder ${this.installDir} ${why}, so the installed version is not known: set currentVersion in update.json (or --current-version) to the version installed there, or install the app again into an empty folder (notsotuf install)`,
+        cause === undefined ? {} : { cause },
+      );
+    const fingerprint = await folderFingerprint(this.installDir);
+    let digest;
+    try {
+      digest = await hashFolderAsTar(this.installDir);
+    } catch (cause) {
+      throw notARelease(`cannot be packed (${messageOf(cause)})`, cause);
+    }
+    const record = await readInstalledRecord(this.#layout);
+    const match = releaseWithTar(appReleases(targets, this.appName).archives, digest);
+    // The record's version still counts when the folder packs to its tar (a folder moved back by a
+    // roll back, a release since pruned from the repository).
+    const version =
+      match?.meta.version ??
+      (record !== undefined && record.tar.sha256 === digest.sha256 && record.tar.length === digest.length
+        ? record.version
+        : undefined);
+    if (version === undefined)
+      throw notARelease(
+        `matches no signed release of ${this.appName} (its files differ from every published version)`,
+      );
+    this.#folderPacksTo = version;
+    if (fingerprint !== undefined)
+      await writeInstalledRecord(this.#layout, {
+        version,
+        tar: { sha256: digest.sha256, length: digest.length },
+        installDir: this.installDir,
+        fingerprint,
+      });
+    return version;
+  }
+
+  /**
+   * The first install: puts the newest release of the channel (that this install's rollout
+   * includes) into an install folder that does not exist yet or is empty, verified exactly like an
+   * update (TUF refresh, signed archive and tar digests, strict unpack into a staging folder beside
+   * it, one rename into place), and records it. A folder that holds a signed release already is
+   * left as it is (`already-installed`); one that holds anything else is refused
+   * (UsageError INSTALL_DIR_NOT_EMPTY), nothing changed.
+   */
+  async firstInstall(
+    options: DownloadOptions & { readonly onStage?: (stage: InstallStage) => void } = {},
+  ): Promise<FirstInstallResult> {
+    await this.#settle();
+    const release = await acquireUpdateLock(this.stateDir);
+    try {
+      return await this.#firstInstall(options);
+    } finally {
+      await release();
+    }
+  }
+
+  async #firstInstall(
+    options: DownloadOptions & { readonly onStage?: (stage: InstallStage) => void },
+  ): Promise<FirstInstallResult> {
+    const layout = this.#layout;
+    const tuf = await this.#refreshedTuf(true);
+    const targets = await tuf.listTargets();
+    const notEmpty = (what: string, cause?: unknown): UsageError =>
+      new UsageError(
+        'INSTALL_DIR_NOT_EMPTY',
+        `${this.installDir} ${what}: install into a new or empty folder (nothing was changed)`,
+        cause === undefined ? {} : { cause },
+      );
+    const contents = await folderContents(this.installDir);
+    if (contents === 'not-a-folder') throw notEmpty('is a file, not a folder');
+    if (contents === 'files') {
+      const recorded = await recordedVersion(await readInstalledRecord(layout), this.installDir);
+      if (recorded !== undefined) return { kind: 'already-installed', version: recorded };
+      try {
+        return { kind: 'already-installed', version: await this.#identify(targets) };
+      } catch (error) {
+        if (error instanceof UsageError && error.code === 'NOT_A_RELEASE')
+          throw notEmpty(`holds files that are not a release of ${this.appName}`, error);
+        throw error;
+      }
+    }
+    const chosen = chooseFirstInstall(appReleases(targets, this.appName).archives, {
+      channel: this.channel,
+      rolloutId: await installRolloutId(layout),
+    });
+    if (chosen === undefined)
+      throw new UsageError(
+        'NO_RELEASE',
+        `the repository holds no release of ${this.appName} for the ${this.channel} channel to install: check appName and channel, or ask the publisher`,
+      );
+    const version = chosen.meta.version;
+    const stage = options.onStage ?? (() => undefined);
+    const edges = {
+      fetcher: this.#fetcher,
+      targetUrl: (t: Parameters<TufClient['targetUrl']>[0]) => tuf.targetUrl(t),
+      downloadsDir: layout.downloadsDir,
+      verified: this.#verified,
+    };
+    await rm(layout.workDir, { recursive: true, force: true });
+    await mkdir(layout.workDir, { recursive: true });
+    stage('download');
+    const rebuilt = await rebuildTar({
+      workDir: layout.workDir,
+      release: chosen.meta,
+      chain: [],
+      fullArchive: async () => {
+        const [path] = await downloadTargets([chosen.target], edges, options);
+        if (path === undefined) throw new InstallError('DOWNLOAD_FAILED', 'the archive was not downloaded');
+        return path;
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    stage('unpack');
+    const stagingDir = stagingDirFor(this.installDir, version);
+    await mkdir(dirname(this.installDir), { recursive: true });
+    await rm(stagingDir, { recursive: true, force: true });
+    try {
+      await unpackArchive(rebuilt.tarPath, stagingDir, {
+        expectedTar: chosen.meta.tar,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      // Still empty? (rmdir refuses a folder someone wrote into meanwhile.) Then one rename.
+      if (contents === 'empty') {
+        try {
+          await rmdir(this.installDir);
+        } catch (cause) {
+          throw notEmpty('is no longer empty', cause);
+        }
+      }
+      try {
+        await rename(stagingDir, this.installDir);
+      } catch (cause) {
+        throw new InstallError(
+          'INSTALL_FAILED',
+          `cannot move the new version into ${this.installDir} (${messageOf(cause)}): check that its parent folder is writable`,
+          { cause },
+        );
+      }
+    } catch (error) {
+      await rm(stagingDir, { recursive: true, force: true });
+      throw error;
+    }
+    // The tar is what the first update's patch applies to.
+    await mkdir(layout.tarsDir, { recursive: true });
+    await rename(rebuilt.tarPath, cachedTarPath(layout.tarsDir, version));
+    await rm(layout.workDir, { recursive: true, force: true });
+    await rm(layout.downloadsDir, { recursive: true, force: true });
+    const fingerprint = await folderFingerprint(this.installDir);
+    if (fingerprint !== undefined)
+      await writeInstalledRecord(layout, {
+        version,
+        tar: chosen.meta.tar,
+        installDir: this.installDir,
+        fingerprint,
+      });
+    this.#knownVersion = version;
+    this.#installIdentity = await folderIdentity(this.installDir);
+    return { kind: 'installed', version, downloadBytes: chosen.target.length };
   }
 
   /**
@@ -490,12 +756,12 @@ export class Client {
    * Another instance's update replaced the install folder since this process started: this
    * process's currentVersion no longer describes it, and installing from it could go backwards.
    */
-  async #checkInstallDirUnchanged(): Promise<void> {
+  async #checkInstallDirUnchanged(currentVersion: string): Promise<void> {
     if (this.#installIdentity === undefined) return;
     if ((await folderIdentity(this.installDir)) !== this.#installIdentity)
       throw new InstallError(
         'INSTALL_DIR_REPLACED',
-        `${this.installDir} was replaced by another update since this app started (version ${this.currentVersion}): restart the app, then check again`,
+        `${this.installDir} was replaced by another update since this app started (version ${currentVersion}): restart the app, then check again`,
       );
   }
 
@@ -509,6 +775,7 @@ export class Client {
     const layout = this.#layout;
     await claimStateDir(layout);
     let state: ClientState = await readState(layout);
+    const pendingAtStart = state.pending;
     let result: HandoverResult | undefined;
     // Whether an update settled on this start (then its downloads are no longer needed).
     let settledNow = false;
@@ -538,6 +805,9 @@ export class Client {
       await writeState(layout, state);
       await rm(handoverResultPath(this.stateDir), { force: true });
       settledNow = true;
+      // The installer kept the new version: record it (a roll back put the recorded folder back).
+      if (result.outcome === 'installed' && pendingAtStart?.version === result.version)
+        await this.#recordInPlace(pendingAtStart);
     }
     const p = state.pending;
     if (result === undefined && p !== undefined && restored) {
@@ -562,6 +832,10 @@ export class Client {
       await writeState(layout, state);
       settledNow = true;
     }
+    // A record that still matches the install folder names its version (and wins over a stale
+    // currentVersion); with neither, the version is found on the first check (keep every tar until then).
+    this.#knownVersion ??= await recordedVersion(await readInstalledRecord(layout), this.installDir);
+    const keep = [this.#knownVersion, this.#givenVersion].filter((v): v is string => v !== undefined);
     if (state.pending === undefined) {
       // Another instance of the app may be downloading or unpacking (it holds the update lock), or
       // may hold a staged update until its user quits: its files are not leftovers.
@@ -573,7 +847,7 @@ export class Client {
       }
       if (release !== undefined) {
         try {
-          await cleanSettled(layout, this.installDir, this.currentVersion, {
+          await cleanSettled(layout, this.installDir, keep.length > 0 ? keep : undefined, {
             afterUpdate: settledNow,
             keepStaging: await stagedByLiveProcess(this.stateDir),
           });

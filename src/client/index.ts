@@ -1,6 +1,6 @@
 // The `notsotuf` entry point: the client an app ships. It never loads signing code (src/repo).
 export { Client } from './client.js';
-export type { CheckResult, Update, UpdateAndRestartResult } from './client.js';
+export type { CheckResult, FirstInstallResult, Update, UpdateAndRestartResult } from './client.js';
 export type {
   ClientOptions,
   DownloadOptions,

@@ -19,6 +19,7 @@ import { writeFileAtomic } from './atomic-file.js';
  *   .notsotuf-state      marks the folder as this client's own (cleanup only runs in such a folder)
  *   update.lock          the pid of the process updating right now (update-lock.ts)
  *   staged.pid           the pid of the process holding a staged update (its staging folder is kept)
+ *   installed.json       the installed version with the install folder's fingerprint (installed-record.ts)
  */
 export interface StateLayout {
   readonly root: string;
@@ -51,6 +52,13 @@ export interface PendingHandover {
   /** When the installer was started (ms since the epoch), and how long it may take at most (ms). */
   readonly startedAt?: number;
   readonly deadlineMs?: number;
+  /**
+   * Device and inode of the staged folder (a rename keeps them): when the install folder has them,
+   * the installer has put the new version in place, and only then may `confirm` confirm it.
+   */
+  readonly stagingIdentity?: string;
+  /** The signed tar digest of the new version, recorded as installed once the installer keeps it. */
+  readonly tar?: { readonly sha256: string; readonly length: number };
 }
 
 export interface ClientState {
@@ -82,6 +90,17 @@ async function readBounded(path: string): Promise<string | undefined> {
 
 function versions(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && isValidVersion(x)) : [];
+}
+
+function digest(v: unknown): v is { sha256: string; length: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const d = v as Record<string, unknown>;
+  return (
+    typeof d.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(d.sha256) &&
+    typeof d.length === 'number' &&
+    Number.isSafeInteger(d.length)
+  );
 }
 
 function str(v: unknown): v is string {
@@ -119,6 +138,8 @@ export async function readState(layout: StateLayout): Promise<ClientState> {
           backupDir: p.backupDir,
           ...(typeof p.startedAt === 'number' ? { startedAt: p.startedAt } : {}),
           ...(typeof p.deadlineMs === 'number' ? { deadlineMs: p.deadlineMs } : {}),
+          ...(str(p.stagingIdentity) ? { stagingIdentity: p.stagingIdentity } : {}),
+          ...(digest(p.tar) ? { tar: { sha256: p.tar.sha256, length: p.tar.length } } : {}),
         }
       : undefined;
   return {
@@ -169,6 +190,7 @@ const LAYOUT_NAMES = new Set([
   'handover',
   'state.json',
   'install-id',
+  'installed.json',
 ]);
 const OWN_NAMES = [STATE_MARKER, 'state.json', 'install-id', 'handover', join('metadata', 'root.json')];
 

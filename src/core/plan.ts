@@ -129,6 +129,32 @@ export function chooseRelease(
 }
 
 /**
+ * The release a first install puts in place: the newest the channel accepts and the install's
+ * rollout includes. Unlike an update, a `required` release is no stop: a new install has nothing to
+ * migrate, so it starts at the newest.
+ */
+export function chooseFirstInstall(
+  archives: ReadonlyMap<string, PlannedTarget<ArchiveMeta>>,
+  input: Pick<PlanInput, 'channel' | 'rolloutId'>,
+): PlannedTarget<ArchiveMeta> | undefined {
+  return [...archives.values()]
+    .filter(({ meta }) => channelAccepts(input.channel, parseVersion(meta.version).channel))
+    .filter(({ meta }) => input.rolloutId < meta.rollout)
+    .sort((a, b) => compareVersions(a.meta.version, b.meta.version))
+    .at(-1);
+}
+
+/** The release whose signed tar is `tar` (the installed folder's digest), if any. */
+export function releaseWithTar(
+  archives: ReadonlyMap<string, PlannedTarget<ArchiveMeta>>,
+  tar: { readonly sha256: string; readonly length: number },
+): PlannedTarget<ArchiveMeta> | undefined {
+  return [...archives.values()].find(
+    ({ meta }) => meta.tar.sha256 === tar.sha256 && meta.tar.length === tar.length,
+  );
+}
+
+/**
  * The patches from `current` to `release`, in apply order, or undefined when the chain is broken:
  * a missing patch, a step that does not start from the previous step's signed result, a format this
  * client cannot apply, or a chain longer than the limit.

@@ -20,11 +20,13 @@ export const checkCommand: Command = {
     noExtraArguments(ctx);
     const client = new Client(await clientOptionsFrom(ctx));
     const result = await client.check();
+    const last = client.lastHandover;
+    const lastHandover = last === undefined ? {} : { lastHandover: last };
     if (ctx.values.json === true) {
       ctx.stdout.write(
         `${JSON.stringify(
           result.kind === 'none'
-            ? { status: 'none', currentVersion: client.currentVersion }
+            ? { status: 'none', currentVersion: client.currentVersion, ...lastHandover }
             : {
                 status: 'available',
                 currentVersion: client.currentVersion,
@@ -37,10 +39,15 @@ export const checkCommand: Command = {
                     : [result.archive.target.path],
                 required: result.release.required,
                 user: result.release.user,
+                ...lastHandover,
               },
         )}\n`,
       );
     } else if (result.kind === 'none') {
+      if (last !== undefined && last.outcome !== 'installed')
+        ctx.stderr.write(
+          `note: the update to ${last.version} was not kept (${last.outcome}${last.reason === undefined ? '' : `: ${last.reason}`})\n`,
+        );
       ctx.stdout.write(`${client.appName} ${client.currentVersion} is up to date\n`);
     } else {
       const how = result.kind === 'patches' ? `${result.chain.length} patch(es)` : 'full archive';

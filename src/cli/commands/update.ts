@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../client/client.js';
-import type { DownloadProgress } from '../../client/client-options.js';
 import type { HandoverResult } from '../../client/handover.js';
 import { readHandoverResult } from '../../client/handover.js';
 import { InstallError, UsageError } from '../../errors.js';
@@ -14,6 +13,7 @@ import {
 import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { progressBar } from '../progress-bar.js';
 
 const WAIT_TIMEOUT_SECONDS = 30;
 
@@ -39,38 +39,64 @@ async function waitForResult(stateDir: string, seconds: number): Promise<Handove
   return undefined;
 }
 
-function progressBar(ctx: CommandContext): ((p: DownloadProgress) => void) | undefined {
-  const stream = ctx.stderr as { isTTY?: boolean; columns?: number };
-  if (stream.isTTY !== true || ctx.values.json === true) return undefined;
-  let last = 0;
-  return (p) => {
-    const now = Date.now();
-    if (now - last < 100 && p.bytesDone < p.totalBytes) return;
-    last = now;
-    const width = 30;
-    const fraction = p.totalBytes > 0 ? Math.min(1, p.bytesDone / p.totalBytes) : 1;
-    const filled = Math.round(fraction * width);
-    ctx.stderr.write(
-      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-        `${formatBytes(p.bytesDone)} / ${formatBytes(p.totalBytes)} ${formatBytes(Math.round(p.bytesPerSecond))}/s\u001b[K` +
-        (p.bytesDone >= p.totalBytes ? '\n' : ''),
+/** The process `--restart` waits for: `--wait-pid`, else the process that started the client. */
+function waitPid(ctx: CommandContext): number {
+  const flag = ctx.values['wait-pid'];
+  if (flag === undefined) return process.ppid;
+  const pid = typeof flag === 'string' && /^\d{1,10}$/.test(flag) ? Number(flag) : NaN;
+  if (!Number.isSafeInteger(pid) || pid <= 1)
+    throw new UsageError('BAD_ARGUMENTS', `--wait-pid "${String(flag)}" must be the app's process id`);
+  return pid;
+}
+
+/**
+ * How the installer restarts the app: the words after `--` (the program as given), else
+ * update.json's `command` (program relative to the install folder), in the client's working folder.
+ */
+function restartCommand(
+  ctx: CommandContext,
+  configured: readonly string[] | undefined,
+): { command: string; args: string[]; cwd: string } {
+  const [command, ...args] =
+    ctx.passthrough !== undefined && ctx.passthrough.length > 0 ? ctx.passthrough : (configured ?? []);
+  if (command === undefined || command === '')
+    throw new UsageError(
+      'RESTART_COMMAND_MISSING',
+      'update --restart needs the command that starts the app: add "command": ["<program in the install folder>", "ARGS..."] to update.json, or give it after "--" (update --restart -- PROGRAM ARGS...)',
     );
-  };
+  return { command, args, cwd: ctx.cwd };
 }
 
 export const updateCommand: Command = {
   path: ['update'],
-  summary: 'Download, verify and install an update while the app is not running (exit 0: none, 11: updated)',
-  usage: '--config FILE | (settings as for check) [--yes] [--json]',
-  options: { ...CLIENT_CONFIG_OPTIONS, yes: { type: 'boolean' } },
+  summary:
+    'Download, verify and install an update (exit 0: none, 11: updated, or handed over with --restart)',
+  usage:
+    '--config FILE | (settings as for check) [--yes] [--restart [--wait-pid PID] [-- COMMAND ARGS...]] [--json]',
+  options: {
+    ...CLIENT_CONFIG_OPTIONS,
+    yes: { type: 'boolean' },
+    restart: { type: 'boolean' },
+    'wait-pid': { type: 'string' },
+  },
+  passthrough: true,
   optionHelp: {
     ...CLIENT_CONFIG_HELP,
-    yes: 'install without asking (the app must not be running; no restart)',
+    yes: 'install without asking (without --restart: the app must not be running)',
+    restart:
+      'the app is running: hand over to the installer, which waits for the app to exit, swaps, restarts it (command from update.json or after --) and rolls back unless the new version runs "notsotuf confirm" in time',
+    'wait-pid': 'with --restart: the app process to wait for (default: the process that started this one)',
   },
   async run(ctx) {
     noExtraArguments(ctx);
+    const restart = ctx.values.restart === true;
+    if (!restart && (ctx.values['wait-pid'] !== undefined || ctx.passthrough !== undefined))
+      throw new UsageError('BAD_ARGUMENTS', '--wait-pid and "-- COMMAND" go with --restart');
     const options = await clientOptionsFrom(ctx);
-    const client = new Client({ ...options, waitTimeoutSeconds: WAIT_TIMEOUT_SECONDS });
+    // Refused before anything is downloaded.
+    const restartWith = restart ? restartCommand(ctx, options.command) : undefined;
+    const pid = restart ? waitPid(ctx) : undefined;
+    const client = new Client(restart ? options : { ...options, waitTimeoutSeconds: WAIT_TIMEOUT_SECONDS });
     const json = ctx.values.json === true;
     const update = await client.check();
     if (update.kind === 'none') {
@@ -99,6 +125,33 @@ export const updateCommand: Command = {
       );
     }
     const onProgress = progressBar(ctx);
+    if (restartWith !== undefined && pid !== undefined) {
+      const staged = await client.install(update, {
+        restart: restartWith,
+        pid,
+        ...(onProgress ? { onProgress } : {}),
+      });
+      const { log } = await staged.quitAndInstall();
+      if (json) {
+        ctx.stdout.write(
+          `${JSON.stringify({
+            status: 'handed-over',
+            previousVersion: client.currentVersion,
+            version: staged.version,
+            via: staged.via,
+            fellBack: staged.fellBack,
+            downloadBytes: update.downloadBytes,
+            waitPid: pid,
+            log,
+          })}\n`,
+        );
+      } else {
+        ctx.stdout.write(
+          `handed over: ${client.appName} ${staged.version} is installed once process ${pid} exits, then restarted (it must run "notsotuf confirm"); log: ${log}\n`,
+        );
+      }
+      return EXIT.updated;
+    }
     const staged = await client.install(update, {
       restart: false,
       pid: await exitedPid(),
