@@ -4,7 +4,13 @@ import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
 import { hashFolderAsTar, unpackArchive } from '../archive/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import type { PlanTargetInput, UpdatePlan } from '../core/plan.js';
-import { appReleases, chooseFirstInstall, planUpdate, releaseWithTar } from '../core/plan.js';
+import {
+  appNotInRepository,
+  appReleases,
+  chooseFirstInstall,
+  planUpdate,
+  releaseWithTar,
+} from '../core/plan.js';
 import { checkAppName } from '../core/target-name.js';
 import type { Channel } from '../core/version.js';
 import { parseChannel, parseVersion } from '../core/version.js';
@@ -575,6 +581,8 @@ export class Client {
         `the install folder ${this.installDir} ${why}, so the installed version is not known: set currentVersion in update.json (or --current-version) to the version installed there, or install the app again into an empty folder (notsotuf install)`,
         cause === undefined ? {} : { cause },
       );
+    const archives = appReleases(targets, this.appName).archives;
+    if (archives.size === 0) throw appNotInRepository(targets, this.appName);
     const fingerprint = await folderFingerprint(this.installDir);
     let digest;
     try {
@@ -583,7 +591,7 @@ export class Client {
       throw notARelease(`cannot be packed (${messageOf(cause)})`, cause);
     }
     const record = await readInstalledRecord(this.#layout);
-    const match = releaseWithTar(appReleases(targets, this.appName).archives, digest);
+    const match = releaseWithTar(archives, digest);
     // The record's version still counts when the folder packs to its tar (a folder moved back by a
     // roll back, a release since pruned from the repository).
     const version =
@@ -651,7 +659,9 @@ export class Client {
         throw error;
       }
     }
-    const chosen = chooseFirstInstall(appReleases(targets, this.appName).archives, {
+    const archives = appReleases(targets, this.appName).archives;
+    if (archives.size === 0) throw appNotInRepository(targets, this.appName);
+    const chosen = chooseFirstInstall(archives, {
       channel: this.channel,
       rolloutId: await installRolloutId(layout),
     });

@@ -200,7 +200,7 @@ export function appNamesOf(targets: readonly PlanTargetInput[]): string[] {
  * repository). Saying "up to date" would leave the app never updating, so it is an error that names
  * what the repository holds.
  */
-function appNotInRepository(targets: readonly PlanTargetInput[], app: string): UsageError {
+export function appNotInRepository(targets: readonly PlanTargetInput[], app: string): UsageError {
   const names = appNamesOf(targets);
   const holds = names.length === 0 ? 'it holds no releases at all' : `it holds: ${names.join(', ')}`;
   return new UsageError(
