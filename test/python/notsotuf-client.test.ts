@@ -4,7 +4,7 @@
 // the CLI's sources, and must not skip (NOTSOTUF_TEST_REQUIRE_CLI=1).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -57,6 +57,76 @@ test(
       // Every test ran: none skipped, and the summary names the passes.
       assert.doesNotMatch(r.output, /skipped/, r.output);
       assert.match(r.output, /\d+ passed/, r.output);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'mypy --strict: notsotuf_client is fully typed (it ships py.typed)',
+  { skip: py.skip, timeout: 600_000 },
+  async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'notsotuf-mypy-'));
+    try {
+      const r = await run(
+        py.python!,
+        ['-m', 'mypy', '--strict', '--cache-dir', cache, join('src', 'notsotuf_client')],
+        { cwd: join(ROOT, 'python'), env: { ...process.env } },
+      );
+      assert.equal(r.code, 0, `mypy found problems:\n${r.output}`);
+      assert.match(r.output, /Success: no issues found/);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'python/ builds a wheel that holds the package and its py.typed marker',
+  { skip: py.skip, timeout: 600_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'notsotuf-wheel-'));
+    try {
+      // A copy: building writes build/ and *.egg-info next to the sources.
+      await cp(join(ROOT, 'python'), join(dir, 'src'), {
+        recursive: true,
+        filter: (p) => !/(__pycache__|\.egg-info|[\\/]build)$/.test(p),
+      });
+      const built = await run(
+        py.python!,
+        [
+          '-m',
+          'pip',
+          'wheel',
+          '--no-deps',
+          '--no-build-isolation',
+          '--no-index',
+          '-q',
+          '-w',
+          join(dir, 'out'),
+          join(dir, 'src'),
+        ],
+        { cwd: dir, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } },
+      );
+      assert.equal(built.code, 0, built.output);
+      const listed = await run(
+        py.python!,
+        [
+          '-c',
+          'import glob, sys, zipfile; print("\\n".join(zipfile.ZipFile(glob.glob(sys.argv[1])[0]).namelist()))',
+          join(dir, 'out', '*.whl'),
+        ],
+        { cwd: dir, env: { ...process.env } },
+      );
+      assert.equal(listed.code, 0, listed.output);
+      for (const name of [
+        'notsotuf_client/__init__.py',
+        'notsotuf_client/py.typed',
+        'notsotuf_client/_client.py',
+      ])
+        assert.ok(listed.output.split('\n').includes(name), `${name} is not in the wheel:\n${listed.output}`);
+      assert.doesNotMatch(listed.output, /tests\//, 'the tests are not shipped');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
