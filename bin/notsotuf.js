@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `notsotuf` command: runs the built CLI (dist/). From a clone, `npm run build` makes it.
+// The `notsotuf` command: runs the built CLI (dist/). npm's `prepare` script (npm ci, git installs,
+// npm pack) builds it; after changing the sources, `npm run build`.
 import('../dist/src/cli/bin.js').catch((error) => {
   if (
     error &&
