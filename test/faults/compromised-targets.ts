@@ -29,7 +29,7 @@ function notsotufOf(custom: unknown): Record<string, unknown> {
  */
 export async function compromisedTargets(
   config: RepoConfig,
-  changes: Record<string, { bytes?: Buffer; edit?: CustomEdit; remove?: boolean }>,
+  changes: Record<string, { bytes?: Buffer; edit?: CustomEdit; remove?: boolean; notsotuf?: unknown }>,
 ): Promise<void> {
   const now = new Date();
   const state = await loadForEdit(config.repository, now);
@@ -43,6 +43,8 @@ export async function compromisedTargets(
     const old = files[name];
     const custom = notsotufOf(old?.unrecognizedFields.custom ?? { notsotuf: {} });
     change.edit?.((custom as { notsotuf: Record<string, unknown> }).notsotuf);
+    // Replaces the whole signed object, with any JSON value (malformed metadata tests).
+    if ('notsotuf' in change) (custom as { notsotuf: unknown }).notsotuf = change.notsotuf;
     let length = old?.length ?? 0;
     let sha256 = old?.hashes.sha256 ?? '';
     if (change.bytes !== undefined) {

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Mutation testing (StrykerJS) of the security-critical files, one file at a time, each with only
+// the tests that cover it, so a run fits a 2-core machine. Scores go to docs/security.md.
+//
+// Usage: npm run test:mutation [-- [--concurrency N] [substring ...]]
+//   substring: only the files whose path contains one of them (e.g. `plan`, `src/client/`).
+// Reports: reports/mutation/<file>.html and .json; incremental results under reports/mutation/
+// (a re-run only tests the mutants whose code or tests changed).
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/** Each mutated file and the test files that cover it (globs relative to the repository). */
+export const TARGETS = [
+  {
+    file: 'src/archive/unpack.ts',
+    tests: ['test/archive/unpack.test.ts', 'test/security/hostile-archive-*.test.ts', 'test/archive/windows-path-rules.test.ts'],
+  },
+  {
+    file: 'src/archive/path-rules.ts',
+    tests: ['test/archive/unpack.test.ts', 'test/security/hostile-archive-*.test.ts', 'test/archive/windows-path-rules.test.ts'],
+  },
+  { file: 'src/core/plan.ts', tests: ['test/core/plan.test.ts', 'test/core/malformed-metadata.test.ts'] },
+  { file: 'src/core/custom-metadata.ts', tests: ['test/core/plan.test.ts', 'test/core/malformed-metadata.test.ts'] },
+  {
+    file: 'src/diff/apply-patch.ts',
+    tests: ['test/diff/corruption.test.ts', 'test/diff/round-trip.test.ts', 'test/security/hostile-patch-*.test.ts'],
+  },
+  {
+    file: 'src/client/download.ts',
+    tests: [
+      'test/client/resume.test.ts',
+      'test/client/tampered-target.test.ts',
+      'test/security/endless-data-attack.test.ts',
+      'test/security/safeguard-download.test.ts',
+    ],
+  },
+  {
+    file: 'src/client/fetcher.ts',
+    tests: [
+      'test/tuf/fetcher.test.ts',
+      'test/security/endless-data-attack.test.ts',
+      'test/security/slow-retrieval-attack.test.ts',
+    ],
+  },
+  {
+    file: 'src/repo/inspect-metadata.ts',
+    tests: ['test/repo/root-chain.test.ts', 'test/repo/metadata-format.test.ts', 'test/repo/inspect-metadata.test.ts'],
+  },
+];
+
+const args = process.argv.slice(2);
+let concurrency = 2;
+const filters = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--concurrency') concurrency = Number(args[++i]);
+  else filters.push(args[i]);
+}
+const chosen = TARGETS.filter((t) => filters.length === 0 || filters.some((f) => t.file.includes(f)));
+if (chosen.length === 0) {
+  console.error(`no mutated file matches ${filters.join(' ')}; known: ${TARGETS.map((t) => t.file).join(', ')}`);
+  process.exit(2);
+}
+
+const out = 'reports/mutation';
+mkdirSync(out, { recursive: true });
+const summary = [];
+let failed = false;
+for (const t of chosen) {
+  const name = t.file.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '-');
+  const config = {
+    $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+    packageManager: 'npm',
+    testRunner: 'tap',
+    tap: { testFiles: t.tests, nodeArgs: ['--import', 'tsx'] },
+    checkers: ['typescript'],
+    tsconfigFile: 'tsconfig.json',
+    typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+    coverageAnalysis: 'perTest',
+    mutate: [t.file],
+    concurrency,
+    timeoutMS: 60_000,
+    timeoutFactor: 3,
+    incremental: true,
+    incrementalFile: join(out, `${name}.incremental.json`),
+    reporters: ['clear-text', 'progress', 'html', 'json'],
+    htmlReporter: { fileName: join(out, `${name}.html`) },
+    jsonReporter: { fileName: join(out, `${name}.json`) },
+    clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+    tempDirName: '.stryker-tmp',
+    cleanTempDir: 'always',
+    ignorePatterns: ['reports', 'dist', '.cache', '.venv', 'python', 'bench'],
+    thresholds: { high: 90, low: 90, break: null },
+  };
+  const configFile = join(out, `${name}.stryker.json`);
+  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const started = Date.now();
+  console.log(`\n=== ${t.file} (tests: ${t.tests.join(' ')})`);
+  const r = spawnSync(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], {
+    stdio: 'inherit',
+  });
+  rmSync(configFile, { force: true });
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  if (r.status !== 0) failed = true;
+  summary.push(`${t.file}: stryker exit ${r.status}, ${minutes} min (report ${join(out, `${name}.html`)})`);
+}
+console.log(`\n${summary.join('\n')}`);
+process.exit(failed ? 1 : 0);
