@@ -15,7 +15,7 @@ import { checkAppName } from '../core/target-name.js';
 import type { Channel } from '../core/version.js';
 import { parseChannel, parseVersion } from '../core/version.js';
 import { PATCH_FORMAT } from '../diff/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { backupDirFor, cleanSettled, stagingDirFor } from './cache-hygiene.js';
 import type {
   ClientOptions,

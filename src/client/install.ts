@@ -10,9 +10,10 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import type { HandoverPlan } from './handover.js';
 import { confirmFilePath, handoverResultPath } from './handover.js';
 import { handoverFiles } from './handover-files.js';
@@ -103,10 +104,10 @@ export async function startHandover(
     await writeFile(files.log, '');
     if (windows) {
       // cmd.exe reads CRLF batch files; a LF-only file can misparse labels and blocks.
-      await writeAtomically(files.runner, windowsRunner().replaceAll('\n', '\r\n'));
-      await writeAtomically(files.script, windowsScript().replaceAll('\n', '\r\n'));
+      await writeFileAtomic(files.runner, windowsRunner().replaceAll('\n', '\r\n'), { mode: 0o700 });
+      await writeFileAtomic(files.script, windowsScript().replaceAll('\n', '\r\n'), { mode: 0o700 });
     } else {
-      await writeAtomically(files.script, posixScript(plan, files));
+      await writeFileAtomic(files.script, posixScript(plan, files), { mode: 0o700 });
     }
   } catch (cause) {
     throw new InstallError(
@@ -183,7 +184,7 @@ async function refuseIfRunning(files: HandoverFiles, running: (pid: number) => b
 async function recordPid(files: HandoverFiles, pid: number | undefined): Promise<void> {
   if (pid === undefined) return;
   try {
-    await writeAtomically(files.pidFile, `${pid}\n`);
+    await writeFileAtomic(files.pidFile, `${pid}\n`, { mode: 0o700 });
   } catch {
     // Only the guard against a second installer is lost; the one started runs as it should.
   }
@@ -208,17 +209,6 @@ function started(child: ChildProcess, files: HandoverFiles): Promise<void> {
       resolvePromise();
     });
   });
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text, { mode: 0o700 });
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
 }
 
 /**

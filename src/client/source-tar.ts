@@ -2,7 +2,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../core/custom-metadata.js';
 import { hashFolderAsTar, packTar } from '../archive/index.js';
-import { tempPathFor } from './atomic-file.js';
+import { tempPathFor } from '../io/temp-name.js';
 
 /**
  * The uncompressed tar of the installed version: what the first patch of a chain applies to.

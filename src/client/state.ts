@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InstallError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import { isValidVersion } from '../core/version.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 
 /**
  * The client's own state folder (one per app, never shared). Layout:

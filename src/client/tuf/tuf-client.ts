@@ -15,14 +15,9 @@ import { DataError, InstallError, UsageError, messageOf } from '../../errors.js'
 import type { Fetcher } from '../fetcher.js';
 import { tufJsFetcher, type FailureRecorder } from './fetcher-adapter.js';
 import { toTrustedTarget, type TrustedTarget } from './trusted-target.js';
-import {
-  consistentSnapshot,
-  metadataFileName,
-  patchUpdater,
-  trustedTargets,
-  writeFileAtomicSync,
-} from './updater-internals.js';
+import { consistentSnapshot, metadataFileName, patchUpdater, trustedTargets } from './updater-internals.js';
 import { wrapTufError } from './wrap-tuf-error.js';
+import { writeFileAtomicSync } from '../../io/atomic-write.js';
 
 export interface TufLimits {
   /** Most root versions followed in one refresh (spec 5.3.3); default 32. */
@@ -90,7 +85,7 @@ export class TufClient {
       await mkdir(metadataDir, { recursive: true });
       const path = join(metadataDir, metadataFileName(MetadataKind.Root));
       if (existsSync(path) && isValidRoot(await readFile(path))) return;
-      writeFileAtomicSync(path, trustedRootBytes);
+      writeFileAtomicSync(path, trustedRootBytes, { mode: 0o644 });
     } catch (cause) {
       throw new InstallError(
         'METADATA_WRITE_FAILED',

@@ -19,10 +19,11 @@
  *   keys, delete the trusted timestamp and snapshot): without it a client stays stuck after a
  *   fast-forward attack when only the snapshot key is rotated. We do it after each root update.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metadata, Root, Targets } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
+import { writeFileAtomicSync } from '../../io/atomic-write.js';
 
 interface TrustedSetInternals {
   referenceTime: Date;
@@ -62,25 +63,6 @@ function internals(updater: Updater): UpdaterInternals {
 /** File name of a role's metadata in the metadata folder: URL-encoded, so always one flat name. */
 export function metadataFileName(role: string): string {
   return `${encodeURIComponent(role)}.json`;
-}
-
-/** Writes `bytes` to `path` through a temp file in the same folder, fsync, then rename. */
-export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    const fd = openSync(tmp, 'wx', 0o644);
-    try {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
 }
 
 /** The store's verification steps; their failures are recorded because tuf-js flattens some of them. */
@@ -124,7 +106,7 @@ export function patchUpdater(
   }
   u.persistMetadata = (name, bytes) => {
     try {
-      writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes);
+      writeFileAtomicSync(join(metadataDir, metadataFileName(name)), bytes, { mode: 0o644 });
     } catch (error) {
       // tuf-js flattens this into a string for snapshot and targets: keep the real cause.
       recorder.last = error;
