@@ -51,6 +51,7 @@ import {
   writeState,
 } from './state.js';
 import { TufClient } from './tuf/index.js';
+import { rootMismatchError } from './tuf/root-mismatch.js';
 
 /** An update offered by `check()`: patches or full archive. */
 export type Update = Exclude<UpdatePlan, { kind: 'none' }>;
@@ -746,7 +747,7 @@ export class Client {
    */
   async #refreshedTuf(fresh = false): Promise<TufClient> {
     if (this.#tuf !== undefined) {
-      if (fresh) await this.#tuf.refresh();
+      if (fresh) await this.#refresh(this.#tuf);
       return this.#tuf;
     }
     await mkdir(this.#layout.metadataDir, { recursive: true });
@@ -757,9 +758,39 @@ export class Client {
       targetsUrl: this.#options.targetsUrl,
       fetcher: this.#fetcher,
     });
-    await tuf.refresh();
+    await this.#refresh(tuf);
     this.#tuf = tuf;
     return tuf;
+  }
+
+  /**
+   * One TUF refresh. Refused signatures before any timestamp was ever verified here mean the
+   * shipped root.json does not match this repository: say so (TRUSTED_ROOT_MISMATCH), and drop the
+   * copy of that root from the state folder, so a corrected root.json is taken on the next run.
+   */
+  async #refresh(tuf: TufClient): Promise<void> {
+    const metadataDir = this.#layout.metadataDir;
+    const firstContact = await stat(join(metadataDir, 'timestamp.json')).then(
+      () => false,
+      () => true,
+    );
+    try {
+      await tuf.refresh();
+    } catch (error) {
+      if (!firstContact) throw error;
+      const mismatch = rootMismatchError(error, {
+        trustedRoot:
+          typeof this.#options.trustedRoot === 'string'
+            ? this.#options.trustedRoot
+            : 'root.json (given as bytes)',
+        metadataUrl: this.#options.metadataUrl,
+      });
+      if (mismatch !== error) {
+        await rm(join(metadataDir, 'root.json'), { force: true });
+        this.#tuf = undefined;
+      }
+      throw mismatch;
+    }
   }
 
   /**
