@@ -384,6 +384,9 @@ export class Client {
       chain,
       ...(sourceTar !== undefined ? { sourceTar } : {}),
       fullArchive: async () => {
+        // The patches failed (or were refused): remember it before the archive is fetched, so a
+        // retry after a failed archive too does not download the same bad patches again.
+        if (update.kind === 'patches') await rememberNoPatches(layout, update.version);
         // After patches, the archive's bytes continue the same progress (done and total grow).
         const before = update.kind === 'patches' ? update.downloadBytes : 0;
         const onProgress = options.onProgress;
@@ -400,12 +403,6 @@ export class Client {
       },
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (update.kind === 'patches' && rebuilt.via === 'full') {
-      const state = await readState(layout);
-      if (!state.noPatchesTo.includes(update.version)) {
-        await writeState(layout, { ...state, noPatchesTo: [...state.noPatchesTo, update.version] });
-      }
-    }
 
     stage('unpack');
     const stagingDir = stagingDirFor(this.installDir, update.version);
@@ -898,4 +895,11 @@ export class Client {
       }
     }
   }
+}
+
+/** Records that patches to `version` failed on this install: its next plans take the full archive. */
+async function rememberNoPatches(layout: StateLayout, version: string): Promise<void> {
+  const state = await readState(layout);
+  if (!state.noPatchesTo.includes(version))
+    await writeState(layout, { ...state, noPatchesTo: [...state.noPatchesTo, version] });
 }
