@@ -16,8 +16,8 @@ import { createPatch, PATCH_FORMAT } from '../src/diff/index.js';
 import { initRepository } from '../src/repo/init.js';
 import type { RepoConfig } from '../src/repo/config.js';
 import type { AddReleaseResult } from '../src/repo/release.js';
-import { addRelease, cachedTarPath } from '../src/repo/release.js';
-import { targetFileRel } from '../src/repo/releases.js';
+import { addRelease, publisherTarPath } from '../src/repo/release.js';
+import { targetFileRel } from '../src/repo/release-list.js';
 import { startStaticServer } from '../test/client/static-server.js';
 import { writeBenchApp } from './update-data.js';
 
@@ -140,7 +140,7 @@ try {
     console.log(`published 1.0.0 and 2.0.0 in ${lap()} s`);
     await rm(join(dir, 'v1'), { recursive: true, force: true });
     await rm(join(dir, 'v2'), { recursive: true, force: true });
-    published = { key, config, r1, r2, tar1: cachedTarPath(config, 'bigapp', '1.0.0') };
+    published = { key, config, r1, r2, tar1: publisherTarPath(config, 'bigapp', '1.0.0') };
     await writeFile(join(CACHE, 'published.json'), JSON.stringify(published));
   }
   const { config, r1, r2, tar1 } = published;

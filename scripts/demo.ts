@@ -18,7 +18,7 @@ import { runMain } from '../src/cli/main.js';
 import { readHandoverResult } from '../src/client/handover.js';
 import { loadConfig } from '../src/repo/config.js';
 import { readReleases } from '../src/repo/release.js';
-import { targetFileRel } from '../src/repo/releases.js';
+import { targetFileRel } from '../src/repo/release-list.js';
 import { serveRepository } from '../src/repo/serve.js';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('../src/client/index.ts', import.meta.url));

@@ -1,28 +1,18 @@
+import { canonicalize } from '@tufjs/canonical-json';
+
 /**
  * Canonical JSON (the OLPC dialect TUF signs): object keys sorted by code unit, no whitespace,
  * strings escape only `"` and `\`, integers only. Used for key ids (TUF spec: the key id is the
- * sha256 of the canonical form of the public key); metadata signing itself goes through
- * `Metadata.sign`, which canonicalises the same way.
+ * sha256 of the canonical form of the public key). The encoder is @tufjs/canonical-json, the one
+ * `Metadata.sign` uses; a value it must not encode (a float, undefined) is refused first by name.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) {
-      throw new TypeError(`canonical JSON allows integers only, got ${value}`);
-    }
-    return String(value);
-  }
-  if (typeof value === 'string') return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${canonicalJson(k)}:${canonicalJson(record[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
+  const bad = findNonCanonical(value);
+  if (bad !== undefined)
+    throw new TypeError(
+      `canonical JSON allows integers only (and no undefined or functions): ${bad} is not one`,
+    );
+  return canonicalize(value);
 }
 
 /** The first offending path in `value` that canonical JSON cannot encode (a float, ...), or undefined. */

@@ -1,7 +1,6 @@
 import { UsageError } from '../errors.js';
-
-export const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
-export type RoleName = (typeof ROLE_NAMES)[number];
+import { ROLE_NAMES } from './roles.js';
+import type { RoleName } from './roles.js';
 
 /** Days each role's metadata stays valid. Root is offline and long-lived; timestamp is online. */
 export type Expiry = Readonly<Record<RoleName, number>>;
@@ -19,17 +18,6 @@ const DAY_MS = 86_400_000;
  */
 export function expiresAt(now: Date, days: number): string {
   return new Date(now.getTime() + days * DAY_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function isRoleName(name: string): name is RoleName {
-  return (ROLE_NAMES as readonly string[]).includes(name);
-}
-
-export function parseRoleName(name: string): RoleName {
-  if (!isRoleName(name)) {
-    throw new UsageError('INVALID_ROLE', `"${name}" is not a role: use one of ${ROLE_NAMES.join(', ')}`);
-  }
-  return name;
 }
 
 /** Checks expiry days: positive integers, root at least MIN_ROOT_DAYS. */

@@ -3,13 +3,15 @@ export { initRepository } from './init.js';
 export type { InitOptions } from './init.js';
 export { loadConfig, parseConfig, writeConfig, CONFIG_FILE } from './config.js';
 export type { RepoConfig } from './config.js';
-export { DEFAULT_EXPIRY, MIN_ROOT_DAYS, ROLE_NAMES, expiresAt, parseRoleName } from './expiry.js';
-export type { Expiry, RoleName } from './expiry.js';
+export { DEFAULT_EXPIRY, MIN_ROOT_DAYS, expiresAt } from './expiry.js';
+export type { Expiry } from './expiry.js';
+export { ROLE_NAMES, parseRoleName } from './roles.js';
+export type { RoleName } from './roles.js';
 export { generateKey, keyIdOf, signerFor, tufPublicKey } from './keys.js';
 export type { KeyPair, Signer } from './keys.js';
 export { createKey, listKeys, loadSigner, readPublicKey, envPassphrases, envKeyName } from './key-store.js';
 export type { PassphraseSource, StoredKey } from './key-store.js';
-export { addRelease, removeLatestRelease, readReleases, cachedTarPath, DIFF_PATCH_MAKER } from './release.js';
+export { addRelease, removeLatestRelease, readReleases, DIFF_PATCH_MAKER } from './release.js';
 export type {
   AddReleaseOptions,
   AddReleaseResult,
@@ -17,8 +19,8 @@ export type {
   PatchResult,
   RemoveLatestResult,
 } from './release.js';
-export { listReleases, latestRelease, targetFileRel } from './releases.js';
-export type { Release } from './releases.js';
+export { listReleases, latestRelease } from './release-list.js';
+export type { Release } from './release-list.js';
 export { addKeyToRole, replaceKey, revokeKey, setThreshold } from './key-roles.js';
 export type { RoleChangeOptions, RoleChangeResult } from './key-roles.js';
 export { signRole } from './sign-role.js';
@@ -36,7 +38,6 @@ export type { Freshness, LocalFile, PublishDestination } from './publish-destina
 export { pruneRepository } from './prune.js';
 export type { PruneOptions, PruneResult } from './prune.js';
 export type { PublishAction, PublishOptions, PublishResult } from './publish.js';
-export { serveRepository, parseRange } from './serve.js';
+export { serveRepository } from './serve.js';
 export type { RunningServer, ServeOptions } from './serve.js';
-export { canonicalJson } from './canonical-json.js';
-export * from '../errors.js';
+export { DataError, InstallError, NotsotufError, TransportError, UsageError } from '../errors.js';

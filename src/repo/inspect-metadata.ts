@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { messageOf } from '../errors.js';
-import type { RoleName } from './expiry.js';
+import type { RoleName } from './roles.js';
 
 /**
  * Verifies the metadata of a repository against its own trusted root chain, from bytes only (the

@@ -1,8 +1,8 @@
 import type { Key } from '@tufjs/models';
 import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
-import { ROLE_NAMES } from './expiry.js';
-import type { RoleName } from './expiry.js';
+import { ROLE_NAMES } from './roles.js';
+import type { RoleName } from './roles.js';
 import { readPublicKey } from './key-store.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring } from './keyring.js';

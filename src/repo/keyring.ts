@@ -1,6 +1,6 @@
 import type { Root } from '@tufjs/models';
 import { UsageError } from '../errors.js';
-import type { RoleName } from './expiry.js';
+import type { RoleName } from './roles.js';
 import { listKeys, loadSigner } from './key-store.js';
 import type { PassphraseSource, StoredKey } from './key-store.js';
 import type { Signer } from './keys.js';

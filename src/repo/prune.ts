@@ -5,7 +5,7 @@ import type { Targets } from '@tufjs/models';
 import { UsageError } from '../errors.js';
 import { isTempName } from '../io/temp-name.js';
 import type { RepoConfig } from './config.js';
-import { listReleases, targetFileRel } from './releases.js';
+import { listReleases, targetFileRel } from './release-list.js';
 import { loadForEdit, readMetadataFiles } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
 

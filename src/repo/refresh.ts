@@ -1,6 +1,6 @@
 import type { RepoConfig } from './config.js';
-import { ROLE_NAMES } from './expiry.js';
-import type { RoleName } from './expiry.js';
+import { ROLE_NAMES } from './roles.js';
+import type { RoleName } from './roles.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
 import type { Keyring } from './keyring.js';

@@ -15,8 +15,8 @@ import type { RepoConfig } from './config.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
 import { buildUpdate, nextTargets } from './metadata-update.js';
-import { latestRelease, listReleases, targetFileRel } from './releases.js';
-import type { Release } from './releases.js';
+import { latestRelease, listReleases, targetFileRel } from './release-list.js';
+import type { Release } from './release-list.js';
 import { loadForEdit } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
@@ -161,7 +161,7 @@ function checkUser(user: unknown): Record<string, unknown> {
 }
 
 /** The cached uncompressed tar of a release, in the publisher's cache. */
-export function cachedTarPath(config: RepoConfig, app: string, version: string): string {
+export function publisherTarPath(config: RepoConfig, app: string, version: string): string {
   return join(config.cache, 'tars', `${app}-${version}.tar`);
 }
 
@@ -170,7 +170,7 @@ export function cachedTarPath(config: RepoConfig, app: string, version: string):
  * rebuilt by gunzipping the archive from the repository (checked against the signed digest).
  */
 async function previousTar(config: RepoConfig, release: Release, workDir: string): Promise<string> {
-  const cached = cachedTarPath(config, release.app, release.version);
+  const cached = publisherTarPath(config, release.app, release.version);
   try {
     const d = await digestFile(cached);
     if (d.sha256 === release.meta.tar.sha256 && d.length === release.meta.tar.length) return cached;
@@ -344,7 +344,7 @@ async function addReleaseLocked(
     // Keep the tar for the next release's patch (best effort: it can be rebuilt from the archive).
     try {
       await mkdir(join(config.cache, 'tars'), { recursive: true });
-      await rename(tarPath, cachedTarPath(config, app, ver));
+      await rename(tarPath, publisherTarPath(config, app, ver));
     } catch {
       // the cache is an optimisation only
     }

@@ -1,7 +1,7 @@
 import { Root } from '@tufjs/models';
 import type { Key } from '@tufjs/models';
-import { ROLE_NAMES } from './expiry.js';
-import type { RoleName } from './expiry.js';
+import { ROLE_NAMES } from './roles.js';
+import type { RoleName } from './roles.js';
 
 /** The TUF spec version our metadata declares. */
 export const SPEC_VERSION = '1.0.31';

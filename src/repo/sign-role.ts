@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
-import type { RoleName } from './expiry.js';
+import type { RoleName } from './roles.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
 import { makeTimestamp, serializeMetadata } from './metadata-update.js';

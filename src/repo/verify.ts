@@ -2,11 +2,11 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../errors.js';
 import { digestFile } from '../io/digest.js';
-import type { RoleName } from './expiry.js';
+import type { RoleName } from './roles.js';
 import { inspectMetadata } from './inspect-metadata.js';
 import type { Problem, RoleStatus } from './inspect-metadata.js';
-import { listReleases, targetFileRel } from './releases.js';
-import type { Release } from './releases.js';
+import { listReleases, targetFileRel } from './release-list.js';
+import type { Release } from './release-list.js';
 import { readMetadataFiles } from './repository-files.js';
 
 /**

@@ -15,7 +15,7 @@ import type { RepoConfig } from '../../src/repo/config.js';
 import { initRepository } from '../../src/repo/init.js';
 import type { AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease } from '../../src/repo/release.js';
-import { targetFileRel } from '../../src/repo/releases.js';
+import { targetFileRel } from '../../src/repo/release-list.js';
 
 /**
  * A small real app and a real repository for client tests: the app folder of each version is a

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashFolderAsTar, unpackArchive } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
-import { cachedTarPath as publisherTarPath } from '../../src/repo/release.js';
+import { publisherTarPath } from '../../src/repo/release.js';
 import { nginxMissing, startNginx } from '../helpers/nginx.js';
 import type { Project } from './fixture.js';
 import {

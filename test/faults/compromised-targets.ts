@@ -9,7 +9,7 @@ import { TargetFile } from '@tufjs/models';
 import type { RepoConfig } from '../../src/repo/config.js';
 import { openKeyring } from '../../src/repo/keyring.js';
 import { buildUpdate, nextTargets } from '../../src/repo/metadata-update.js';
-import { targetFileRel } from '../../src/repo/releases.js';
+import { targetFileRel } from '../../src/repo/release-list.js';
 import { loadForEdit } from '../../src/repo/repository-files.js';
 import type { StagedWrite } from '../../src/repo/repository-writer.js';
 import { commitWrites } from '../../src/repo/repository-writer.js';

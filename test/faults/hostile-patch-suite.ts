@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { readState, stateLayout } from '../../src/client/state.js';
 import { applyPatch } from '../../src/diff/index.js';
 import { DataError, TransportError } from '../../src/errors.js';
-import { cachedTarPath } from '../../src/repo/release.js';
+import { publisherTarPath } from '../../src/repo/release.js';
 import type { Project } from '../client/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
@@ -64,8 +64,8 @@ function suite(
     const r = await project.publish('1.1.0');
     const patchName = r.patch!.name;
     ctx = {
-      oldTar: await readFile(cachedTarPath(project.config, 'demo', '1.0.0')),
-      newTar: await readFile(cachedTarPath(project.config, 'demo', '1.1.0')),
+      oldTar: await readFile(publisherTarPath(project.config, 'demo', '1.0.0')),
+      newTar: await readFile(publisherTarPath(project.config, 'demo', '1.1.0')),
       patch: await readFile(await storedTarget(project, patchName)),
     };
     hostile = await make(ctx);

@@ -76,3 +76,21 @@ test('stored keys: PKCS#8 PEM, encrypted with aes-256-cbc when asked; wrong pass
   await assert.rejects(createKey(dir, '../evil'), { code: 'INVALID_KEY_NAME' });
   assert.equal((await loadSigner(dir, 'plain'))(Buffer.from('y')).keyID, plain.key.keyID);
 });
+
+test('canonical JSON from @tufjs/canonical-json is byte for byte what notsotuf signed before', () => {
+  // The expected string is what notsotuf's own encoder (replaced by the library) produced: key
+  // order by code unit (non-ASCII, astral, NUL), only " and \ escaped, -0 as 0, safe integers.
+  const tricky = {
+    z: [1, -2, 0, 9007199254740991, true, false, null, 'q"b\\s/\n\t\u0001é😀'],
+    é: {},
+    A: { b: [], a: '' },
+    '😀': 1,
+    'a\u0000': 'x',
+    '': -0,
+  };
+  assert.equal(
+    canonicalJson(tricky),
+    '{"":0,"A":{"a":"","b":[]},"a\u0000":"x","z":[1,-2,0,9007199254740991,true,false,null,"q\\"b\\\\s/\n\t\u0001é😀"],"é":{},"😀":1}',
+  );
+  assert.throws(() => canonicalJson({ a: { b: [undefined] } }), /\$\.a\.b\[0\]/);
+});

@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import {
   addRelease,
   initRepository,
-  parseRange,
   publishRepository,
   serveRepository,
   verifyRepository,
 } from '../../src/repo/index.js';
+import { parseRange } from '../../src/repo/serve.js';
 import { appFolder, hashTree, tempDir } from './publisher-fixture.js';
 
 function get(

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   addRelease,
-  cachedTarPath,
   initRepository,
   listReleases,
   readReleases,
@@ -12,6 +11,7 @@ import {
   removeLatestRelease,
   verifyRepository,
 } from '../../src/repo/index.js';
+import { publisherTarPath } from '../../src/repo/release.js';
 import { applyPatch } from '../../src/diff/index.js';
 import { appFolder, hashTree, tempDir } from './publisher-fixture.js';
 
@@ -97,7 +97,7 @@ test('each change bumps the changed role and re-signs snapshot and timestamp; th
   assert.ok(patch);
   const out = join(dir, 'rebuilt.tar');
   await applyPatch(
-    cachedTarPath(config, 'demo', '1.0.0'),
+    publisherTarPath(config, 'demo', '1.0.0'),
     join(config.repository, 'targets', `${patch.sha256}.${patch.name}`),
     out,
   );
