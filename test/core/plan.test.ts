@@ -5,6 +5,7 @@ import type { ArchiveMeta, PatchMeta } from '../../src/core/custom-metadata.js';
 import { toCustom } from '../../src/core/custom-metadata.js';
 import type { PlanInput, PlanTargetInput, UpdatePlan } from '../../src/core/plan.js';
 import { planUpdate } from '../../src/core/plan.js';
+import { CLIENT_LIMITS } from '../../src/core/limits.js';
 
 const FORMAT = 'notsotuf-diff-1';
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -239,4 +240,54 @@ test('malformed signed custom metadata is refused with a DataError', () => {
     custom: { notsotuf: { kind: 'archive', app: 'app', version: '1.1.0' } },
   };
   assert.throws(() => planUpdate([archive('1.0.0'), bad], base), { name: 'DataError' });
+});
+
+test('a patch chain must step strictly down: a signed detour through a higher version means full', () => {
+  // 1.0.0 -> 3.0.0 -> 2.0.0: each link's digests chain, but the walk down from 2.0.0 would go up to
+  // 3.0.0 first. A signed repository that does this is hostile or broken: take the full archive.
+  const targets = [
+    archive('1.0.0'),
+    archive('2.0.0', { length: 100_000 }),
+    patch('3.0.0', '2.0.0'),
+    patch('1.0.0', '3.0.0'),
+  ];
+  const plan = planUpdate(targets, base);
+  assert.equal(plan.kind, 'full');
+  assert.equal(versionOf(plan), '2.0.0');
+});
+
+test('a patch chain that loops between two versions ends (full), it does not spin', () => {
+  const targets = [archive('1.0.0'), archive('2.0.0'), patch('3.0.0', '2.0.0'), patch('2.0.0', '3.0.0')];
+  assert.equal(planUpdate(targets, base).kind, 'full');
+});
+
+test('CLIENT_LIMITS.maxPatchChainSteps: a chain of exactly the limit is used, one step more means full', () => {
+  const steps = CLIENT_LIMITS.maxPatchChainSteps;
+  assert.equal(steps, 64);
+  const chainOf = (n: number): PlanTargetInput[] => {
+    const versions = Array.from({ length: n + 1 }, (_, i) => `1.0.${i}`);
+    return [
+      ...versions.map((v) => archive(v, { length: 1_000_000 })),
+      ...versions.slice(1).map((v, i) => patch(versions[i]!, v, { length: 10 })),
+    ];
+  };
+  const atLimit = planUpdate(chainOf(steps), { ...base, currentVersion: '1.0.0' });
+  assert.equal(atLimit.kind, 'patches');
+  if (atLimit.kind === 'patches') {
+    assert.equal(atLimit.chain.length, steps);
+    assert.equal(atLimit.version, `1.0.${steps}`);
+  }
+  const over = planUpdate(chainOf(steps + 1), { ...base, currentVersion: '1.0.0' });
+  assert.equal(over.kind, 'full');
+  assert.equal(versionOf(over), `1.0.${steps + 1}`);
+});
+
+test('CLIENT_LIMITS.maxTargets: targets of the app past the limit are not looked at', () => {
+  // Building 100 000 targets is cheap here (plain objects); the newest one sits past the limit.
+  const many: PlanTargetInput[] = [archive('1.0.0')];
+  for (let i = 1; i < CLIENT_LIMITS.maxTargets; i++) many.push(archive(`1.1.${i}`));
+  assert.equal(many.length, CLIENT_LIMITS.maxTargets);
+  assert.equal(versionOf(planUpdate(many, base)), `1.1.${CLIENT_LIMITS.maxTargets - 1}`);
+  const past = [...many, archive('9.0.0')];
+  assert.equal(versionOf(planUpdate(past, base)), `1.1.${CLIENT_LIMITS.maxTargets - 1}`);
 });
