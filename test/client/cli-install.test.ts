@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,7 +7,7 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from './fixture.js';
-import { installVersion, makeProject } from './fixture.js';
+import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from './fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 
@@ -292,6 +292,48 @@ test('bad input: confirm with nothing pending is NOTHING_TO_CONFIRM (exit 2), no
     assert.equal(e.code, 'NOTHING_TO_CONFIRM');
     assert.match(e.message, /no new version of demo waits for a confirmation/);
     await assert.rejects(stat(join(w.stateDir, 'handover')), { code: 'ENOENT' });
+  } finally {
+    await rm(w.root, { recursive: true, force: true });
+  }
+});
+
+test('update --restart -- COMMAND ARGS: the installer waits for --wait-pid and restarts that command as given', async () => {
+  const w = await world('dash');
+  try {
+    await installVersion(project, '1.0.0', w.installDir);
+    const marker = join(w.root, 'restarted.txt');
+    const r = await cliProcess(
+      [
+        'update',
+        '--config',
+        w.config,
+        '--yes',
+        '--restart',
+        '--wait-pid',
+        String(await exitedPid()),
+        '--health-timeout',
+        '0',
+        '--json',
+        '--',
+        '/bin/sh',
+        '-c',
+        'printf "%s|%s|%s" "$NOTSOTUF_HANDOVER" "$1" "$2" > "$0"',
+        marker,
+        'one',
+        'two words',
+      ],
+      { cwd: w.root },
+    );
+    assert.equal(r.code, EXIT.updated, r.stderr);
+    const out = json(r.stdout);
+    assert.equal(out.status, 'handed-over');
+    assert.equal(out.version, '1.1.0');
+    assert.equal((await waitForResult(w.stateDir)).outcome, 'installed');
+    assert.equal(
+      await waitFor('the restarted command', () => readFile(marker, 'utf8').catch(() => undefined)),
+      '1|one|two words',
+    );
+    assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.1.0'));
   } finally {
     await rm(w.root, { recursive: true, force: true });
   }
