@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { NotsotufError, UsageError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT } from './exit-codes.js';
+import { optionProblem, suggestCommand } from './suggest.js';
 import { jsonErrorBody, jsonErrorLine, usageBody, wantsJson } from './json-error.js';
 
 export interface CliIo {
@@ -90,17 +91,20 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
         io.stdout.write(groupHelp(argv[0], group));
         return EXIT.ok;
       }
+      const near = sub === undefined ? undefined : suggestCommand(program.commands, argv);
       const message =
-        sub === undefined ? `"notsotuf ${argv[0]}" needs a command` : `unknown command "${argv[0]} ${sub}"`;
+        sub === undefined
+          ? `"notsotuf ${argv[0]}" needs a command`
+          : `unknown command "${argv[0]} ${sub}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
       io.stderr.write(`error: ${message}\n\n${groupHelp(argv[0], group)}`);
       if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
       return EXIT.usage;
     }
-    const firstFlag = argv.findIndex((a) => a.startsWith('-'));
-    const words = argv.slice(0, firstFlag === -1 ? argv.length : Math.max(firstFlag, 1));
-    io.stderr.write(`error: unknown command "${words.join(' ')}"\n\n${help(program)}`);
-    if (json)
-      io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', `unknown command "${words.join(' ')}"`)));
+    // Only the unknown word is named (the rest are its arguments), with the nearest command.
+    const near = suggestCommand(program.commands, argv);
+    const message = `unknown command "${argv[0]}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
+    io.stderr.write(`error: ${message}\n\n${help(program)}`);
+    if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
     return EXIT.usage;
   }
   const { command } = found;
@@ -121,8 +125,9 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
   try {
     parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true });
   } catch (cause) {
-    io.stderr.write(`error: ${(cause as Error).message}\n\n${commandHelp(command)}`);
-    if (json) io.stdout.write(jsonErrorLine(usageBody('BAD_ARGUMENTS', (cause as Error).message)));
+    const message = optionProblem(command, cause);
+    io.stderr.write(`error: ${message}\n\n${commandHelp(command)}`);
+    if (json) io.stdout.write(jsonErrorLine(usageBody('BAD_ARGUMENTS', message)));
     return EXIT.usage;
   }
   try {
