@@ -35,6 +35,8 @@ export type { Inspection } from './inspect-metadata.js';
 export { publishRepository, publishTo } from './publish.js';
 export { folderDestination } from './publish-destination.js';
 export type { Freshness, LocalFile, PublishDestination } from './publish-destination.js';
+export { INSTALLER_PLATFORMS, repositoryUrls, writeInstaller } from './installer.js';
+export type { InstallerOptions, InstallerPlatform, InstallerResult } from './installer.js';
 export { pruneRepository } from './prune.js';
 export type { PruneOptions, PruneResult } from './prune.js';
 export type { PublishAction, PublishOptions, PublishResult } from './publish.js';

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { CLIENT_COMMANDS } from './client-commands.js';
 import { diffCommand } from './diff.js';
 import { initCommand } from './init.js';
+import { installerCommand } from './installer.js';
 import { keysCommands } from './keys.js';
 import { patchCommand } from './patch.js';
 import { publishCommand } from './publish.js';
@@ -15,6 +16,7 @@ import { statusCommand } from './status.js';
 export const PUBLISHER_COMMANDS: readonly Command[] = [
   diffCommand,
   initCommand,
+  installerCommand,
   ...keysCommands,
   patchCommand,
   publishCommand,

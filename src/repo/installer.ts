@@ -1,0 +1,192 @@
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { DataError, UsageError } from '../errors.js';
+import { fsError } from '../io/fs-error.js';
+import { listReleases } from './release-list.js';
+import { inspectRepositoryMetadata } from './repository-files.js';
+
+/** Platforms an installer can be made for: the client executables that are tested (docs/executables.md). */
+export const INSTALLER_PLATFORMS = ['linux-x64', 'win-x64'] as const;
+export type InstallerPlatform = (typeof INSTALLER_PLATFORMS)[number];
+
+export interface InstallerOptions {
+  /** The publisher's repository folder (metadata/ and targets/). */
+  readonly repository: string;
+  /** The app as published (`<app>-<version>.tar.gz`); the repository must hold a release of it. */
+  readonly app: string;
+  readonly platform: InstallerPlatform;
+  /** The URL the published repository is served at: metadata under `<baseUrl>/metadata`, targets under `<baseUrl>/targets`. */
+  readonly baseUrl: string;
+  /** The client executable of `platform` (dist/exe/notsotuf-<platform>[.exe]). */
+  readonly exe: string;
+  /** The folder to write; it must not exist or be empty. */
+  readonly out: string;
+  /** The install folder written into update.json (relative to it unless absolute). */
+  readonly installDir: string;
+  readonly channel?: string;
+}
+
+export interface InstallerResult {
+  readonly out: string;
+  readonly app: string;
+  /** File names written into `out`. */
+  readonly files: readonly string[];
+  /** The executable's name in `out`. */
+  readonly exeName: string;
+  /** The root.json version shipped. */
+  readonly rootVersion: number;
+  /** The newest release of the app when the installer was made. */
+  readonly newestVersion: string;
+}
+
+/** First bytes of an executable of each platform: ELF on Linux, MZ (PE) on Windows. */
+const MAGIC: Readonly<Record<InstallerPlatform, Buffer>> = {
+  'linux-x64': Buffer.from([0x7f, 0x45, 0x4c, 0x46]),
+  'win-x64': Buffer.from('MZ'),
+};
+
+/** The repository's URLs from a base URL, refusing anything but http(s). */
+export function repositoryUrls(baseUrl: string): { metadataUrl: string; targetsUrl: string } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new UsageError(
+      'INVALID_OPTION',
+      `--base-url "${baseUrl}" is not a URL: give the address the published repository is served at, e.g. https://updates.example.com/myapp`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError('INVALID_OPTION', `--base-url must be an http:// or https:// URL, got "${baseUrl}"`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new UsageError('INVALID_OPTION', `--base-url must not have a ?query or #fragment: "${baseUrl}"`);
+  }
+  const base = url.href.replace(/\/+$/, '');
+  return { metadataUrl: `${base}/metadata`, targetsUrl: `${base}/targets` };
+}
+
+async function checkExe(exe: string, platform: InstallerPlatform): Promise<void> {
+  const head = Buffer.alloc(4);
+  try {
+    const fh = await open(exe, 'r');
+    try {
+      await fh.read(head, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UsageError(
+        'EXE_NOT_BUILT',
+        `no client executable for ${platform} at ${exe}: run "npm run build:exe" in the notsotuf folder, or pass --exe FILE`,
+        { cause },
+      );
+    }
+    throw fsError(cause, exe, { what: 'client executable', input: true, code: 'READ_FAILED' });
+  }
+  const magic = MAGIC[platform];
+  if (!head.subarray(0, magic.length).equals(magic)) {
+    throw new UsageError(
+      'EXE_WRONG_PLATFORM',
+      `${exe} is not a ${platform === 'win-x64' ? 'Windows' : 'Linux'} executable: pass the ${platform} one (npm run build:exe writes dist/exe/notsotuf-${platform}${platform === 'win-x64' ? '.exe' : ''})`,
+    );
+  }
+}
+
+async function checkOut(out: string): Promise<'missing' | 'empty'> {
+  const info = await stat(out).catch((cause: NodeJS.ErrnoException) => {
+    if (cause.code === 'ENOENT') return undefined;
+    throw fsError(cause, out, { what: 'output folder', code: 'READ_FAILED' });
+  });
+  if (info === undefined) return 'missing';
+  if (!info.isDirectory()) {
+    throw new UsageError('OUT_NOT_A_FOLDER', `${out} is a file, not a folder: pass a new folder with --out`);
+  }
+  const entries = await readdir(out);
+  if (entries.length > 0) {
+    throw new UsageError(
+      'OUT_DIR_NOT_EMPTY',
+      `${out} is not empty (${entries.length} entries): pass a new or empty folder with --out; nothing was written`,
+    );
+  }
+  return 'empty';
+}
+
+/**
+ * Writes what an end user downloads to install the app: the client executable, the repository's
+ * current trusted root.json (the signed bytes of the newest N.root.json) and an update.json with
+ * the repository's URLs, ready for `notsotuf install --config update.json`. The folder is built
+ * beside `out` and renamed into place, so `out` is complete or absent.
+ */
+export async function writeInstaller(options: InstallerOptions): Promise<InstallerResult> {
+  const { metadataUrl, targetsUrl } = repositoryUrls(options.baseUrl);
+  const inspection = await inspectRepositoryMetadata(options.repository, new Date());
+  const state = inspection.state;
+  if (state === undefined || inspection.problems.length > 0) {
+    // An installer for a repository that clients refuse (expired, unsigned, corrupt) installs nothing.
+    throw new DataError(
+      'REPOSITORY_NOT_VALID',
+      `the repository does not verify, so clients would refuse it; no installer was written:\n  ${inspection.problems.map((p) => p.message).join('\n  ')}\nRun "notsotuf status" for details (and "notsotuf refresh" or "notsotuf sign" to fix expiry or signatures).`,
+    );
+  }
+  const releases = listReleases(state.targets.signed).filter((r) => r.app === options.app);
+  const newest = releases.at(-1);
+  if (newest === undefined) {
+    const apps = [...new Set(listReleases(state.targets.signed).map((r) => r.app))].sort();
+    throw new UsageError(
+      'NO_RELEASE',
+      `the repository has no release of ${options.app}: run "notsotuf release add VERSION FOLDER --app ${options.app}" first, or pass --app (${apps.length === 0 ? 'no releases yet' : `apps with releases: ${apps.join(', ')}`})`,
+    );
+  }
+  await checkExe(options.exe, options.platform);
+  const outState = await checkOut(options.out);
+  const exeName = basename(options.exe);
+  const updateJson = {
+    appName: options.app,
+    installDir: options.installDir,
+    metadataUrl,
+    targetsUrl,
+    trustedRoot: 'root.json',
+    ...(options.channel === undefined ? {} : { channel: options.channel }),
+  };
+  const command = `${options.platform === 'win-x64' ? '' : './'}${exeName} install --config update.json`;
+  const readme = `To install ${options.app}, run in this folder:\n\n  ${command}\n\nroot.json is the trusted root of the update repository (${metadataUrl}); keep it with update.json.\n`;
+  await mkdir(dirname(options.out), { recursive: true });
+  const work = await mkdtemp(`${options.out}.partial-`);
+  try {
+    await copyFile(options.exe, join(work, exeName));
+    if (options.platform !== 'win-x64') await chmod(join(work, exeName), 0o755);
+    await writeFile(join(work, 'root.json'), state.rootBytes);
+    await writeFile(join(work, 'update.json'), `${JSON.stringify(updateJson, null, 2)}\n`);
+    await writeFile(
+      join(work, 'INSTALL.txt'),
+      options.platform === 'win-x64' ? readme.replaceAll('\n', '\r\n') : readme,
+    );
+    if (outState === 'empty') await rmdir(options.out);
+    await rename(work, options.out);
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw fsError(error, options.out, { what: 'installer folder', code: 'WRITE_FAILED' });
+  }
+  return {
+    out: options.out,
+    app: options.app,
+    files: [exeName, 'INSTALL.txt', 'root.json', 'update.json'],
+    exeName,
+    rootVersion: state.root.signed.version,
+    newestVersion: newest.version,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * `notsotuf installer` (publisher) writes what a user downloads; the Linux client executable,
+ * run from that folder with no Node, installs the app from a repository served on 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { hashFolderAsTar } from '../../src/archive/index.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import type { Project } from '../client/fixture.js';
+import { makeProject } from '../client/fixture.js';
+import type { StaticServer } from '../client/static-server.js';
+import { startStaticServer } from '../client/static-server.js';
+import { cli } from '../helpers/cli.js';
+import { freshExecutable, runClientExe } from '../helpers/exe.js';
+import { withTempDir } from '../support/temp-dir.js';
+
+let project: Project;
+let server: StaticServer;
+let linuxExe: string;
+
+before(async () => {
+  linuxExe = await freshExecutable('linux-x64');
+  project = await makeProject();
+  await project.publish('1.0.0');
+  await project.publish('1.1.0');
+  server = await startStaticServer(project.config.repository);
+});
+
+after(async () => {
+  await server?.close();
+  await project?.cleanup();
+});
+
+async function newestRoot(): Promise<Buffer> {
+  const names = (await readdir(join(project.config.repository, 'metadata'))).filter((n) =>
+    /^\d+\.root\.json$/.test(n),
+  );
+  const newest = names.sort((a, b) => parseInt(a) - parseInt(b)).at(-1)!;
+  return readFile(join(project.config.repository, 'metadata', newest));
+}
+
+test('installer writes the executable, root.json and update.json; the executable installs the newest release from it', async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, 'download');
+    const r = await cli([
+      'installer',
+      '--config',
+      project.config.file,
+      '--platform',
+      'linux-x64',
+      '--base-url',
+      `${server.url}/`,
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.match(r.stdout, /\.\/notsotuf-linux-x64 install --config update\.json/);
+    assert.deepEqual((await readdir(out)).sort(), [
+      'INSTALL.txt',
+      'notsotuf-linux-x64',
+      'root.json',
+      'update.json',
+    ]);
+    assert.deepEqual(await readFile(join(out, 'root.json')), await newestRoot());
+    assert.deepEqual(await readFile(join(out, 'notsotuf-linux-x64')), await readFile(linuxExe));
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'update.json'), 'utf8')), {
+      appName: 'demo',
+      installDir: 'app',
+      metadataUrl: `${server.url}/metadata`,
+      targetsUrl: `${server.url}/targets`,
+      trustedRoot: 'root.json',
+    });
+    assert.deepEqual(await readdir(dir), ['download'], 'no temp folder left beside it');
+
+    // What the user does: run the executable in the downloaded folder, no Node anywhere.
+    const install = await runClientExe(['install', '--config', 'update.json', '--json'], { cwd: out });
+    assert.equal(install.code, EXIT.ok, install.stderr);
+    assert.equal((JSON.parse(install.stdout) as { status: string; version: string }).version, '1.1.0');
+    assert.deepEqual(await hashFolderAsTar(join(out, 'app')), project.releases[1]?.result.tar);
+    const check = await runClientExe(['check', '--config', 'update.json'], { cwd: out });
+    assert.equal(check.code, EXIT.ok, check.stderr);
+    assert.match(check.stdout, /up to date/);
+  });
+});
+
+test('installer --platform win-x64 ships the Windows executable and a Windows INSTALL.txt', async () => {
+  const winExe = await freshExecutable('win-x64');
+  await withTempDir(async (dir) => {
+    const out = join(dir, 'win');
+    const r = await cli([
+      'installer',
+      '--config',
+      project.config.file,
+      '--platform',
+      'win-x64',
+      '--base-url',
+      'https://updates.example.com/demo',
+      '--out',
+      out,
+      '--install-dir',
+      'C:\\Apps\\demo',
+      '--channel',
+      'beta',
+    ]);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.deepEqual(await readFile(join(out, 'notsotuf-win-x64.exe')), await readFile(winExe));
+    const config = JSON.parse(await readFile(join(out, 'update.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(config.metadataUrl, 'https://updates.example.com/demo/metadata');
+    assert.equal(config.targetsUrl, 'https://updates.example.com/demo/targets');
+    assert.equal(config.channel, 'beta');
+    assert.match(
+      await readFile(join(out, 'INSTALL.txt'), 'utf8'),
+      /\r\n {2}notsotuf-win-x64\.exe install --config update\.json\r\n/,
+    );
+  });
+});
+
+/** Runs `installer` with `args` after the required ones, into `out`. */
+function installer(out: string, args: string[]): ReturnType<typeof cli> {
+  return cli(['installer', '--config', project.config.file, '--out', out, ...args]);
+}
+
+test('installer bad input: clear usage errors (exit 2) and nothing written', async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, 'out');
+    const url = ['--base-url', server.url];
+    const cases: [string[], RegExp][] = [
+      [['--platform', 'linux-arm64', ...url], /unknown --platform "linux-arm64": use linux-x64 or win-x64/],
+      [[...url], /--platform is required/],
+      [['--platform', 'linux-x64'], /--base-url is required/],
+      [['--platform', 'linux-x64', '--base-url', 'ftp://example.com/x'], /http:\/\/ or https:\/\//],
+      [['--platform', 'linux-x64', '--base-url', 'not a url'], /is not a URL/],
+      [['--platform', 'linux-x64', ...url, '--exe', join(dir, 'missing')], /run "npm run build:exe"/],
+      [['--platform', 'win-x64', ...url, '--exe', linuxExe], /is not a Windows executable/],
+      [
+        ['--platform', 'linux-x64', ...url, '--app', 'other'],
+        /no release of other.*apps with releases: demo/,
+      ],
+      [['--platform', 'linux-x64', ...url, '--channel', 'nightly'], /not a channel/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await installer(out, args);
+      assert.equal(r.code, EXIT.usage, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.deepEqual(await readdir(dir), [], `${args.join(' ')} wrote something`);
+    }
+  });
+});
+
+test('installer refuses an output folder that is not empty, and leaves it as it was', async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, 'out');
+    await mkdir(out);
+    await writeFile(join(out, 'mine.txt'), 'keep me');
+    const r = await installer(out, ['--platform', 'linux-x64', '--base-url', server.url]);
+    assert.equal(r.code, EXIT.usage, r.stderr);
+    assert.match(r.stderr, /is not empty.*--out/);
+    assert.deepEqual(await readdir(out), ['mine.txt']);
+    assert.equal(await readFile(join(out, 'mine.txt'), 'utf8'), 'keep me');
+    assert.deepEqual(await readdir(dir), ['out']);
+  });
+});
