@@ -7,7 +7,8 @@
  * The network itself is injected (`fetch`), with Node's global fetch as the real default.
  */
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
-import { DataError, TransportError, messageOf } from '../errors.js';
+import { DataError, TransportError } from '../errors.js';
+import { networkFailure } from './network-failure.js';
 
 export type FetchFn = typeof globalThis.fetch;
 
@@ -312,7 +313,7 @@ async function request(url: string, o: RequestOptions): Promise<void> {
           ownReason ??
           new TransportError(
             'NETWORK',
-            `Could not reach the update server at ${url}: ${messageOf(cause)}. Check the network and retry.`,
+            `Could not reach the update server at ${url}: ${networkFailure(cause)}. Check the URL and the network, then retry.`,
             { cause },
           )
         );
@@ -351,7 +352,7 @@ async function request(url: string, o: RequestOptions): Promise<void> {
           ownReason ??
           new TransportError(
             'NETWORK',
-            `The connection to the update server broke while downloading ${url}: ${messageOf(cause)}. Retry.`,
+            `The connection to the update server broke while downloading ${url}: ${networkFailure(cause)}. Retry.`,
             { cause },
           )
         );

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client } from '../../src/client/index.js';
+import { networkFailure } from '../../src/client/network-failure.js';
+import { cli } from '../helpers/cli.js';
+import type { Project } from './fixture.js';
+import { clientOptions, installVersion, makeProject } from './fixture.js';
+
+/**
+ * An update server that cannot be reached must say why (connection refused, name not found, TLS,
+ * timeout) and which URL, not only "fetch failed": the person can then tell a typo in the URL from
+ * a server that is down or a proxy that breaks TLS.
+ */
+let project: Project;
+let root: string;
+
+before(async () => {
+  project = await makeProject();
+  await project.publish('1.0.0');
+  root = await mkdtemp(join(tmpdir(), 'notsotuf-unreachable-'));
+  await installVersion(project, '1.0.0', join(root, 'app'));
+});
+
+after(async () => {
+  await project.cleanup();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function client(base: string, state: string): Client {
+  return new Client(clientOptions(project, base, join(root, 'app'), join(root, state)));
+}
+
+test('connection refused: the message says so and names the URL', async () => {
+  const base = `http://127.0.0.1:${await closedPort()}`;
+  await assert.rejects(client(base, 'state-refused').check(), (e: Error & { code?: string }) => {
+    assert.equal(e.name, 'TransportError');
+    assert.equal(e.code, 'NETWORK');
+    assert.match(e.message, /connection refused/);
+    assert.match(e.message, new RegExp(`${base.replace(/\./g, '\\.')}/metadata/`));
+    assert.doesNotMatch(e.message, /fetch failed/);
+    return true;
+  });
+});
+
+test('TLS failure (https to a server that does not speak TLS): the message says TLS and names the URL', async () => {
+  const plain = createServer((_req, res) => res.end('not tls'));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  try {
+    const base = `https://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    await assert.rejects(client(base, 'state-tls').check(), (e: Error & { code?: string }) => {
+      assert.equal(e.name, 'TransportError');
+      assert.match(e.message, /TLS/);
+      assert.match(e.message, /https:\/\/127\.0\.0\.1:\d+\/metadata\//);
+      assert.doesNotMatch(e.message, /fetch failed/);
+      return true;
+    });
+  } finally {
+    plain.closeAllConnections();
+    await new Promise((r) => plain.close(r));
+  }
+});
+
+test('CLI: check against a refused port prints the cause and the URL (exit 1)', async () => {
+  const base = `http://127.0.0.1:${await closedPort()}`;
+  const opts = clientOptions(project, base, join(root, 'app'), join(root, 'state-cli'));
+  const config = join(root, 'update.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      appName: 'demo',
+      installDir: opts.installDir,
+      currentVersion: '1.0.0',
+      stateDir: opts.stateDir,
+      metadataUrl: opts.metadataUrl,
+      targetsUrl: opts.targetsUrl,
+      trustedRoot: opts.trustedRoot,
+    }),
+  );
+  const r = await cli(['check', '--config', config]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /connection refused/);
+  assert.match(r.stderr, /127\.0\.0\.1:\d+\/metadata\//);
+});
+
+// Name resolution and connect timeouts cannot be produced on this machine without traffic beyond
+// the loopback range: the classification of undici's errors is checked on the errors as Node makes them.
+test('the cause of undici\'s "fetch failed" is named: name not found, connect timeout, TLS certificate', () => {
+  const failed = (cause: Error & { code?: string }): Error => new TypeError('fetch failed', { cause });
+  const err = (message: string, code: string): Error & { code: string } =>
+    Object.assign(new Error(message), { code });
+  assert.match(
+    networkFailure(failed(err('getaddrinfo ENOTFOUND updates.example.invalid', 'ENOTFOUND'))),
+    /host name updates\.example\.invalid was not found \(DNS\)/,
+  );
+  assert.match(
+    networkFailure(failed(err('Connect Timeout Error', 'UND_ERR_CONNECT_TIMEOUT'))),
+    /timed out connecting/,
+  );
+  assert.match(
+    networkFailure(failed(err('certificate has expired', 'CERT_HAS_EXPIRED'))),
+    /TLS certificate .*certificate has expired/,
+  );
+  assert.match(networkFailure(new Error('something else')), /something else/);
+});
