@@ -34,6 +34,8 @@ export { inspectRepositoryMetadata } from './repository-files.js';
 export type { Inspection } from './inspect-metadata.js';
 export { publishRepository, publishTo } from './publish.js';
 export { folderDestination } from './publish-destination.js';
+export { parseS3Url, s3Destination } from './s3-destination.js';
+export type { S3Location, S3Options } from './s3-destination.js';
 export type { Freshness, LocalFile, PublishDestination } from './publish-destination.js';
 export { INSTALLER_PLATFORMS, repositoryUrls, writeInstaller } from './installer.js';
 export type { InstallerOptions, InstallerPlatform, InstallerResult } from './installer.js';
