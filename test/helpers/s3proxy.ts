@@ -165,9 +165,11 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
             res.write(part);
             return;
           }
-          // Cut once the bytes before the cut have left: the client keeps them.
+          // The bytes before the cut, then a pause, then the connection drops: a fetch body
+          // that errors discards chunks its reader has not taken yet, so the pause lets the
+          // client take (and keep) them first, as it would on a real network that stalls.
           answer.destroy();
-          res.write(part, () => res.socket?.destroy());
+          res.write(part, () => setTimeout(() => res.socket?.destroy(), 1000));
         });
       },
     );
