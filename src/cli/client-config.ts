@@ -210,16 +210,3 @@ export async function clientOptionsFrom(
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
   };
 }
-
-/** A byte count for people: 1.2 MB. */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}

@@ -1,5 +1,5 @@
 import type { DownloadProgress } from '../client/client-options.js';
-import { formatBytes } from './client-config.js';
+import { formatSize } from './format-size.js';
 import type { CommandContext } from './command.js';
 
 /** A download progress bar on stderr when it is a terminal (and no --json), else undefined. */
@@ -16,7 +16,7 @@ export function progressBar(ctx: CommandContext): ((p: DownloadProgress) => void
     const filled = Math.round(fraction * width);
     ctx.stderr.write(
       `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-        `${formatBytes(p.bytesDone)} / ${formatBytes(p.totalBytes)} ${formatBytes(Math.round(p.bytesPerSecond))}/s\u001b[K` +
+        `${formatSize(p.bytesDone)} / ${formatSize(p.totalBytes)} ${formatSize(Math.round(p.bytesPerSecond))}/s\u001b[K` +
         (p.bytesDone >= p.totalBytes ? '\n' : ''),
     );
   };

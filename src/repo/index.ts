@@ -10,7 +10,7 @@ export type { RoleName } from './roles.js';
 export { generateKey, keyIdOf, signerFor, tufPublicKey } from './keys.js';
 export type { KeyPair, Signer } from './keys.js';
 export { createKey, listKeys, loadSigner, readPublicKey, envPassphrases, envKeyName } from './key-store.js';
-export type { PassphraseSource, StoredKey } from './key-store.js';
+export type { PassphraseAnswer, PassphraseSource, StoredKey } from './key-store.js';
 export { addRelease, removeLatestRelease, readReleases, DIFF_PATCH_MAKER } from './release.js';
 export type {
   AddReleaseOptions,

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
 import { ROLE_NAMES } from './roles.js';
 import type { RoleName } from './roles.js';
-import { readPublicKey } from './key-store.js';
+import { listKeys, readPublicKey } from './key-store.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring } from './keyring.js';
 import { buildUpdate, nextRoot } from './metadata-update.js';
@@ -81,12 +81,18 @@ async function changeRootLocked(
   return { rootVersion: root.version, roles: rolesOf(root) };
 }
 
-/** Finds a key by name in the key folder, or by a key id (prefix of at least 8 hex digits) in the root. */
+/**
+ * Finds a key by name in the key folder, or by a key id (prefix of at least 8 hex digits) in the
+ * root. `purpose` says what the key is for: a key to revoke or replace must be one the root names
+ * (the message lists those); a new key must exist in the key folder.
+ */
 async function resolveKey(
   config: RepoConfig,
   nameOrId: string,
   rootKeys: Readonly<Record<string, Key>>,
   keyDir: string,
+  purpose: 'revoke' | 'replace' | 'new',
+  roles?: Readonly<Record<string, { keyIDs: readonly string[] }>>,
 ): Promise<Key> {
   if (/^[0-9a-f]{8,64}$/.test(nameOrId)) {
     const matches = Object.values(rootKeys).filter((k) => k.keyID.startsWith(nameOrId));
@@ -95,12 +101,37 @@ async function resolveKey(
   try {
     return (await readPublicKey(keyDir, nameOrId)).key;
   } catch (cause) {
+    if (purpose === 'new')
+      throw new UsageError(
+        'MISSING_KEY',
+        `no key "${nameOrId}" in ${keyDir}: run "notsotuf keys new ${nameOrId}" first (or copy its .pub.json there)`,
+        { cause },
+      );
     throw new UsageError(
       'MISSING_KEY',
-      `no key "${nameOrId}" in ${keyDir} (and no unique key id starting so in root): run "notsotuf keys new ${nameOrId}" or copy its .pub.json there`,
+      `no key "${nameOrId}" to ${purpose}: it is neither a key in ${keyDir} nor a key id in the root. ` +
+        `The root's keys: ${await describeRootKeys(keyDir, rootKeys, roles)}. Give one of these names or key ids (see notsotuf keys list)`,
       { cause },
     );
   }
+}
+
+/** "targets (0123456789ab, signs targets), ..." for the keys the root names. */
+async function describeRootKeys(
+  keyDir: string,
+  rootKeys: Readonly<Record<string, Key>>,
+  roles: Readonly<Record<string, { keyIDs: readonly string[] }>> | undefined,
+): Promise<string> {
+  const stored = await listKeys(keyDir).catch(() => []);
+  const parts = Object.keys(rootKeys).map((id) => {
+    const name = stored.find((k) => k.key.keyID === id)?.name;
+    const signs = Object.entries(roles ?? {})
+      .filter(([, r]) => r.keyIDs.includes(id))
+      .map(([role]) => role);
+    const what = `${id.slice(0, 12)}${signs.length > 0 ? `, signs ${signs.join(' and ')}` : ''}`;
+    return name === undefined ? what : `${name} (${what})`;
+  });
+  return parts.length === 0 ? 'none' : parts.join('; ');
 }
 
 /** `keys add ROLE NAME`: lets key NAME sign ROLE (optionally setting ROLE's threshold). */
@@ -146,8 +177,15 @@ export async function replaceKey(
 ): Promise<RoleChangeResult> {
   const keyDir = options.keyDir ?? config.keys;
   const state = await loadForEdit(config.repository, options.now ?? new Date());
-  const oldKey = await resolveKey(config, oldName, state.root.signed.keys, keyDir);
-  const newKey = await resolveKey(config, newName, {}, keyDir);
+  const oldKey = await resolveKey(
+    config,
+    oldName,
+    state.root.signed.keys,
+    keyDir,
+    'replace',
+    state.root.signed.roles,
+  );
+  const newKey = await resolveKey(config, newName, {}, keyDir, 'new');
   if (oldKey.keyID === newKey.keyID)
     throw new UsageError('SAME_KEY', `"${oldName}" and "${newName}" are the same key`);
   return changeRoot(
@@ -183,7 +221,14 @@ export async function revokeKey(
 ): Promise<RoleChangeResult> {
   const keyDir = options.keyDir ?? config.keys;
   const state = await loadForEdit(config.repository, options.now ?? new Date());
-  const key = await resolveKey(config, nameOrId, state.root.signed.keys, keyDir);
+  const key = await resolveKey(
+    config,
+    nameOrId,
+    state.root.signed.keys,
+    keyDir,
+    'revoke',
+    state.root.signed.roles,
+  );
   return changeRoot(
     config,
     (_keys, roles) => {

@@ -17,8 +17,14 @@ import type { Signer } from './keys.js';
 export const KEY_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_KEY_FILE = 64 * 1024;
 
+/** A passphrase and where it came from ("NOTSOTUF_PASSPHRASE", "the prompt"), for messages. */
+export interface PassphraseAnswer {
+  readonly passphrase: string;
+  readonly from: string;
+}
+
 /** Asks for the passphrase of one key; undefined when none can be had. */
-export type PassphraseSource = (keyName: string) => Promise<string | undefined>;
+export type PassphraseSource = (keyName: string) => Promise<string | PassphraseAnswer | undefined>;
 
 export interface StoredKey {
   readonly name: string;
@@ -155,7 +161,8 @@ export async function loadSigner(
   const pem = (await readBounded(path, 'private key')).toString('utf8');
   let key: KeyObject;
   if (pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) {
-    const pass = await passphrase(name);
+    const answer = await passphrase(name);
+    const pass = typeof answer === 'object' ? answer.passphrase : answer;
     if (pass === undefined || pass === '') {
       throw new UsageError(
         'PASSPHRASE_REQUIRED',
@@ -165,7 +172,7 @@ export async function loadSigner(
     try {
       key = createPrivateKey({ key: pem, format: 'pem', passphrase: pass });
     } catch (cause) {
-      throw new UsageError('WRONG_PASSPHRASE', `wrong passphrase for key "${name}" (${path})`, { cause });
+      throw new UsageError('WRONG_PASSPHRASE', wrongPassphrase(name, path, answer), { cause });
     }
   } else {
     try {
@@ -199,6 +206,20 @@ async function checkKeyPair(keyDir: string, name: string, key: KeyObject): Promi
   );
 }
 
+/** What to do about a wrong passphrase, depending on where it came from. */
+function wrongPassphrase(name: string, path: string, answer: string | PassphraseAnswer | undefined): string {
+  const own = `NOTSOTUF_PASSPHRASE_${envKeyName(name)}`;
+  const from = typeof answer === 'object' ? answer.from : undefined;
+  const fix =
+    from === undefined || from === 'the prompt'
+      ? 'run the command again and type it again'
+      : `set ${own} (or NOTSOTUF_PASSPHRASE) to this key's passphrase, or unset them to be asked (they are read before any prompt)`;
+  return (
+    `wrong passphrase for key "${name}" (${path})${from === undefined ? '' : `, from ${from}`}: ${fix}. ` +
+    `A lost passphrase cannot be recovered: make a new key (notsotuf keys new NAME --encrypt), then notsotuf keys replace ${name} NAME`
+  );
+}
+
 /** `my-key` -> `MY_KEY`, for the per-key passphrase variable NOTSOTUF_PASSPHRASE_<NAME>. */
 export function envKeyName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
@@ -206,5 +227,10 @@ export function envKeyName(name: string): string {
 
 /** Passphrases from the environment: NOTSOTUF_PASSPHRASE_<KEYNAME> first, then NOTSOTUF_PASSPHRASE. */
 export function envPassphrases(env: Readonly<Record<string, string | undefined>>): PassphraseSource {
-  return (name) => Promise.resolve(env[`NOTSOTUF_PASSPHRASE_${envKeyName(name)}`] ?? env.NOTSOTUF_PASSPHRASE);
+  return (name) => {
+    const own = `NOTSOTUF_PASSPHRASE_${envKeyName(name)}`;
+    const value = env[own] ?? env.NOTSOTUF_PASSPHRASE;
+    const from = env[own] !== undefined ? own : 'NOTSOTUF_PASSPHRASE';
+    return Promise.resolve(value === undefined ? undefined : { passphrase: value, from });
+  };
 }

@@ -1,10 +1,6 @@
 import { Client } from '../../client/client.js';
-import {
-  CLIENT_CONFIG_HELP,
-  CLIENT_CONFIG_OPTIONS,
-  clientOptionsFrom,
-  formatBytes,
-} from '../client-config.js';
+import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
+import { formatSize } from '../format-size.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -52,7 +48,7 @@ export const checkCommand: Command = {
     } else {
       const how = result.kind === 'patches' ? `${result.chain.length} patch(es)` : 'full archive';
       ctx.stdout.write(
-        `update available: ${client.appName} ${client.currentVersion} -> ${result.version} (${how}, ${formatBytes(result.downloadBytes)} to download)\n`,
+        `update available: ${client.appName} ${client.currentVersion} -> ${result.version} (${how}, ${formatSize(result.downloadBytes)} to download)\n`,
       );
     }
     return result.kind === 'none' ? EXIT.ok : EXIT.updateAvailable;

@@ -1,10 +1,6 @@
 import { Client } from '../../client/client.js';
-import {
-  CLIENT_CONFIG_HELP,
-  CLIENT_CONFIG_OPTIONS,
-  clientOptionsFrom,
-  formatBytes,
-} from '../client-config.js';
+import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
+import { formatSize } from '../format-size.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -44,7 +40,7 @@ export const installCommand: Command = {
       );
     } else if (result.kind === 'installed') {
       ctx.stdout.write(
-        `installed ${client.appName} ${result.version} in ${client.installDir} (${formatBytes(result.downloadBytes)} downloaded)\n`,
+        `installed ${client.appName} ${result.version} in ${client.installDir} (${formatSize(result.downloadBytes)} downloaded)\n`,
       );
     } else {
       ctx.stdout.write(

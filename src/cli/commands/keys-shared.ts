@@ -9,6 +9,7 @@ import {
   loadConfig,
 } from '../../repo/index.js';
 import type { PassphraseSource, RepoConfig } from '../../repo/index.js';
+export { formatSize } from '../format-size.js';
 import type { CommandContext } from '../command.js';
 
 /** Options every publisher command takes. */
@@ -94,7 +95,10 @@ export function passphrasesOf(ctx: CommandContext): PassphraseSource {
     const v = await fromEnv(name);
     if (v !== undefined) return v;
     if (ctx.prompt === undefined) return undefined;
-    return ctx.prompt(`Passphrase for key "${name}": `, { secret: true });
+    return {
+      passphrase: await ctx.prompt(`Passphrase for key "${name}": `, { secret: true }),
+      from: 'the prompt',
+    };
   };
 }
 
@@ -114,13 +118,6 @@ export async function newPassphrase(ctx: CommandContext, keyName: string): Promi
     throw new UsageError('PASSPHRASE_MISMATCH', 'the two passphrases differ: run the command again');
   if (a === '') throw new UsageError('EMPTY_PASSPHRASE', 'the passphrase is empty');
   return a;
-}
-
-export function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
 }
 
 /** After a change: says which roles still miss signatures (publish refuses until they are added). */

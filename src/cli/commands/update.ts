@@ -4,12 +4,8 @@ import { Client } from '../../client/client.js';
 import type { HandoverResult } from '../../client/handover.js';
 import { readHandoverResult } from '../../client/handover.js';
 import { InstallError, UsageError } from '../../errors.js';
-import {
-  CLIENT_CONFIG_HELP,
-  CLIENT_CONFIG_OPTIONS,
-  clientOptionsFrom,
-  formatBytes,
-} from '../client-config.js';
+import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
+import { formatSize } from '../format-size.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -121,7 +117,7 @@ export const updateCommand: Command = {
     if (!json) {
       const how = update.kind === 'patches' ? `${update.chain.length} patch(es)` : 'full archive';
       ctx.stderr.write(
-        `updating ${client.appName} ${client.currentVersion} -> ${update.version} (${how}, ${formatBytes(update.downloadBytes)})\n`,
+        `updating ${client.appName} ${client.currentVersion} -> ${update.version} (${how}, ${formatSize(update.downloadBytes)})\n`,
       );
     }
     const onProgress = progressBar(ctx);
