@@ -3,6 +3,8 @@
 // the tests that cover it, so a run fits a 2-core machine. Scores go to docs/security.md.
 //
 // Usage: npm run test:mutation [-- [--concurrency N] [substring ...]]
+// Stryker copies the project into .stryker-tmp/ when it starts: do not rebase or switch branches
+// in the same folder while it runs (run it from a clean copy when you keep working).
 //   substring: only the files whose path contains one of them (e.g. `plan`, `src/client/`).
 // Reports: reports/mutation/<file>.html and .json; incremental results under reports/mutation/
 // (a re-run only tests the mutants whose code or tests changed).
@@ -14,17 +16,35 @@ import { join } from 'node:path';
 export const TARGETS = [
   {
     file: 'src/archive/unpack.ts',
-    tests: ['test/archive/unpack.test.ts', 'test/security/hostile-archive-*.test.ts', 'test/archive/windows-path-rules.test.ts'],
+    tests: [
+      'test/archive/unpack.test.ts',
+      'test/security/hostile-archive-*.test.ts',
+      'test/archive/windows-path-rules.test.ts',
+    ],
   },
   {
     file: 'src/archive/path-rules.ts',
-    tests: ['test/archive/unpack.test.ts', 'test/security/hostile-archive-*.test.ts', 'test/archive/windows-path-rules.test.ts'],
+    tests: [
+      'test/archive/unpack.test.ts',
+      'test/security/hostile-archive-*.test.ts',
+      'test/archive/windows-path-rules.test.ts',
+    ],
   },
-  { file: 'src/core/plan.ts', tests: ['test/core/plan.test.ts', 'test/core/malformed-metadata.test.ts'] },
-  { file: 'src/core/custom-metadata.ts', tests: ['test/core/plan.test.ts', 'test/core/malformed-metadata.test.ts'] },
+  {
+    file: 'src/core/plan.ts',
+    tests: ['test/core/plan.test.ts', 'test/security/malformed-custom-metadata.test.ts'],
+  },
+  {
+    file: 'src/core/custom-metadata.ts',
+    tests: ['test/core/plan.test.ts', 'test/security/malformed-custom-metadata.test.ts'],
+  },
   {
     file: 'src/diff/apply-patch.ts',
-    tests: ['test/diff/corruption.test.ts', 'test/diff/round-trip.test.ts', 'test/security/hostile-patch-*.test.ts'],
+    tests: [
+      'test/diff/corruption.test.ts',
+      'test/diff/round-trip.test.ts',
+      'test/security/hostile-patch-*.test.ts',
+    ],
   },
   {
     file: 'src/client/download.ts',
@@ -32,7 +52,7 @@ export const TARGETS = [
       'test/client/resume.test.ts',
       'test/client/tampered-target.test.ts',
       'test/security/endless-data-attack.test.ts',
-      'test/security/safeguard-download.test.ts',
+      'test/client/download-refusals.test.ts',
     ],
   },
   {
@@ -45,7 +65,11 @@ export const TARGETS = [
   },
   {
     file: 'src/repo/inspect-metadata.ts',
-    tests: ['test/repo/root-chain.test.ts', 'test/repo/metadata-format.test.ts', 'test/repo/inspect-metadata.test.ts'],
+    tests: [
+      'test/repo/root-chain.test.ts',
+      'test/repo/metadata-format.test.ts',
+      'test/repo/inspect-metadata.test.ts',
+    ],
   },
 ];
 
@@ -58,7 +82,9 @@ for (let i = 0; i < args.length; i++) {
 }
 const chosen = TARGETS.filter((t) => filters.length === 0 || filters.some((f) => t.file.includes(f)));
 if (chosen.length === 0) {
-  console.error(`no mutated file matches ${filters.join(' ')}; known: ${TARGETS.map((t) => t.file).join(', ')}`);
+  console.error(
+    `no mutated file matches ${filters.join(' ')}; known: ${TARGETS.map((t) => t.file).join(', ')}`,
+  );
   process.exit(2);
 }
 
@@ -67,14 +93,18 @@ mkdirSync(out, { recursive: true });
 const summary = [];
 let failed = false;
 for (const t of chosen) {
-  const name = t.file.replace(/^src\//, '').replace(/\.ts$/, '').replaceAll('/', '-');
+  const name = t.file
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, '')
+    .replaceAll('/', '-');
   const config = {
     $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     packageManager: 'npm',
     testRunner: 'tap',
     tap: { testFiles: t.tests, nodeArgs: ['--import', 'tsx'] },
     checkers: ['typescript'],
-    tsconfigFile: 'tsconfig.json',
+    // Only src/: checking tests and benches for every mutant would take most of the run.
+    tsconfigFile: 'tsconfig.mutation.json',
     typescriptChecker: { prioritizePerformanceOverAccuracy: true },
     coverageAnalysis: 'perTest',
     mutate: [t.file],
@@ -96,9 +126,13 @@ for (const t of chosen) {
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const started = Date.now();
   console.log(`\n=== ${t.file} (tests: ${t.tests.join(' ')})`);
-  const r = spawnSync(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile],
+    {
+      stdio: 'inherit',
+    },
+  );
   rmSync(configFile, { force: true });
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   if (r.status !== 0) failed = true;
