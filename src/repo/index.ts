@@ -44,4 +44,6 @@ export type { PruneOptions, PruneResult } from './prune.js';
 export type { PublishAction, PublishOptions, PublishResult } from './publish.js';
 export { serveRepository } from './serve.js';
 export type { RunningServer, ServeOptions } from './serve.js';
+export { publishTufupBridge } from './tufup-bridge.js';
+export type { TufupBridgeOptions, TufupBridgeResult } from './tufup-bridge.js';
 export { DataError, InstallError, NotsotufError, TransportError, UsageError } from '../errors.js';

@@ -15,7 +15,7 @@ import { serveRepository } from '../../src/repo/index.js';
 import type { RunningServer } from '../../src/repo/index.js';
 import { CLI_COMMAND, ROOT, cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
-import { tempDir } from '../repo/publisher-fixture.js';
+import { hashTree, tempDir } from '../repo/publisher-fixture.js';
 
 const py = pythonVenv('tufup');
 const HERE = fileURLToPath(new URL('./tufup/', import.meta.url));
@@ -203,6 +203,149 @@ test(
         'late.notsotuf-state',
         'late.tufup-state',
       ]);
+    } finally {
+      for (const s of servers) await s.close();
+    }
+  },
+);
+
+test(
+  '`notsotuf tufup bridge` publishes the bridge into the tufup repository with its keys; tufup installs it; tufup tools still work',
+  { skip: py.skip, timeout: 600_000 },
+  async () => {
+    const dir = await tempDir('notsotuf-tufup-bridge-');
+    const tufupHome = join(dir, 'tufup');
+    const tufupRepo = join(tufupHome, 'repository');
+    const keystore = join(tufupHome, 'keystore');
+    const tufup = (args: string[]) =>
+      run(
+        py.python!,
+        [join(HERE, 'publish.py'), '--repo', tufupRepo, '--keys', keystore, '--app', 'demo', ...args],
+        {
+          cwd: tufupHome,
+        },
+      );
+    await mkdir(tufupHome);
+    assert.equal((await tufup(['init'])).code, 0);
+    await mkdir(join(dir, 'notsotuf'));
+    const ns = (args: string[]) => cli(args, { cwd: join(dir, 'notsotuf') });
+    assert.equal((await ns(['init', '--yes', '--app', 'demo'])).code, 0);
+    const servers: RunningServer[] = [];
+    try {
+      const tufupServer = await serveRepository({ root: tufupRepo });
+      servers.push(tufupServer);
+      const nsServer = await serveRepository({ root: join(dir, 'notsotuf', 'repository') });
+      servers.push(nsServer);
+      const v1 = join(dir, 'build', '1.0.0');
+      await mkdir(v1, { recursive: true });
+      await copyFile(join(HERE, 'app_v1.py'), join(v1, 'app.py'));
+      await writeFile(join(v1, 'version.txt'), '1.0.0\n');
+      await copyFile(join(tufupRepo, 'metadata', 'root.json'), join(v1, 'root.json'));
+      await writeFile(
+        join(v1, 'tufup.json'),
+        JSON.stringify({
+          app: 'demo',
+          metadataUrl: `${tufupServer.url}/metadata/`,
+          targetsUrl: `${tufupServer.url}/targets/`,
+          stateDir: '../demo.tufup-state',
+        }),
+      );
+      await dataFile(v1, '1.0.0');
+      assert.equal((await tufup(['add', '1.0.0', v1])).code, 0);
+      const bridge = async (version: string): Promise<string> => {
+        const b = join(dir, 'build', version);
+        await mkdir(b, { recursive: true });
+        await copyFile(join(HERE, 'app_bridge.py'), join(b, 'app.py'));
+        await writeFile(join(b, 'version.txt'), `${version}\n`);
+        await cp(join(ROOT, 'python', 'src', 'notsotuf_client'), join(b, 'notsotuf_client'), {
+          recursive: true,
+        });
+        await copyFile(join(dir, 'notsotuf', 'repository', 'metadata', '1.root.json'), join(b, 'root.json'));
+        await writeFile(
+          join(b, 'update.json'),
+          JSON.stringify({
+            appName: 'demo',
+            installDir: '.',
+            metadataUrl: `${nsServer.url}/metadata`,
+            targetsUrl: `${nsServer.url}/targets`,
+            trustedRoot: 'root.json',
+          }),
+        );
+        await dataFile(b, version);
+        return b;
+      };
+      const v2 = await bridge('2.0.0');
+      const bridgeArgs = ['tufup', 'bridge', '2.0.0', v2, '--app', 'demo', '--tufup-repo', tufupRepo];
+
+      // Refused, and the tufup repository untouched: no keys, or a version that is not newer.
+      const before = await hashTree(tufupRepo);
+      const emptyKeys = join(dir, 'no-keys');
+      await mkdir(emptyKeys);
+      const noKeys = await ns([...bridgeArgs, '--tufup-keys', emptyKeys]);
+      assert.equal(noKeys.code, 2, noKeys.stderr);
+      assert.match(noKeys.stderr, /targets needs 1 signature\(s\) but only 0 of its keys/);
+      const old = await ns([
+        'tufup',
+        'bridge',
+        '1.0.0',
+        v2,
+        '--app',
+        'demo',
+        '--tufup-repo',
+        tufupRepo,
+        '--tufup-keys',
+        keystore,
+      ]);
+      assert.equal(old.code, 2, old.stderr);
+      assert.match(old.stderr, /not newer than 1\.0\.0/);
+      assert.deepEqual(await hashTree(tufupRepo), before, 'the tufup repository is unchanged');
+
+      const published = await ns([...bridgeArgs, '--tufup-keys', keystore]);
+      assert.equal(published.code, 0, published.stderr);
+      assert.match(published.stdout, /full archive/);
+      assert.ok(!(await readdir(join(tufupRepo, 'targets'))).includes('demo-2.0.0.patch'));
+      assert.equal((await ns(['release', 'add', '2.0.0', v2])).code, 0);
+      const v3 = await bridge('3.0.0');
+      assert.equal((await ns(['release', 'add', '3.0.0', v3])).code, 0);
+
+      // tufup in the field (with its cached 1.0.0 archive) takes the full archive of 2.0.0.
+      const apps = join(dir, 'apps');
+      const installDir = join(apps, 'demo');
+      await cp(v1, installDir, { recursive: true });
+      await mkdir(join(apps, 'demo.tufup-state', 'targets'), { recursive: true });
+      await copyFile(
+        join(tufupRepo, 'targets', 'demo-1.0.0.tar.gz'),
+        join(apps, 'demo.tufup-state', 'targets', 'demo-1.0.0.tar.gz'),
+      );
+      const env = { NOTSOTUF_CLIENT: await clientWrapper(dir) };
+      const start = () => run(py.python!, [join(installDir, 'app.py')], { cwd: apps, env });
+      const first = await start();
+      assert.equal(first.code, 0, first.out);
+      assert.match(first.out, /update 2\.0\.0 by archive: demo-2\.0\.0\.tar\.gz/);
+      assert.deepEqual(await hashFolderAsTar(installDir), await hashFolderAsTar(v2));
+      const second = await start();
+      assert.equal(second.code, 0, second.out);
+      assert.match(
+        second.out,
+        /demo 2\.0\.0 \(notsotuf client\)[\s\S]*update 3\.0\.0 by patches[\s\S]*installed 3\.0\.0/,
+      );
+      assert.deepEqual(await hashFolderAsTar(installDir), await hashFolderAsTar(v3));
+
+      // tufup's own tools still load and re-sign the repository notsotuf wrote into.
+      const resign = await run(py.python!, ['-m', 'tufup', 'sign', 'timestamp', '-e', '2', keystore], {
+        cwd: tufupHome,
+      });
+      assert.equal(resign.code, 0, resign.out);
+      const late = join(apps, 'late');
+      await cp(v1, late, { recursive: true });
+      await writeFile(
+        join(late, 'tufup.json'),
+        (await readFile(join(v1, 'tufup.json'), 'utf8')).replace('demo.tufup-state', 'late.tufup-state'),
+      );
+      const l1 = await run(py.python!, [join(late, 'app.py')], { cwd: apps, env });
+      assert.equal(l1.code, 0, l1.out);
+      assert.match(l1.out, /installed 2\.0\.0/);
+      assert.deepEqual(await hashFolderAsTar(late), await hashFolderAsTar(v2));
     } finally {
       for (const s of servers) await s.close();
     }

@@ -11,6 +11,7 @@ import { releaseCommands } from './release.js';
 import { serveCommand } from './serve.js';
 import { signCommand } from './sign.js';
 import { statusCommand } from './status.js';
+import { tufupBridgeCommand } from './tufup.js';
 
 /** The publisher's commands (keys, releases, signing, serving). One line per module; keep sorted. */
 export const PUBLISHER_COMMANDS: readonly Command[] = [
@@ -25,6 +26,7 @@ export const PUBLISHER_COMMANDS: readonly Command[] = [
   serveCommand,
   signCommand,
   statusCommand,
+  tufupBridgeCommand,
 ];
 
 /** Every CLI command (the `notsotuf` of the npm package), sorted by command path. */
