@@ -3,7 +3,7 @@ import { relative, resolve, isAbsolute } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { PublishOptions, PublishResult } from '../../repo/index.js';
 import { parseS3Url, publishRepository, publishTo, s3Destination } from '../../repo/index.js';
-import { formatBytes } from '../client-config.js';
+import { formatSize } from '../format-size.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { CONFIG_HELP, publisherConfig } from './keys-shared.js';
@@ -20,20 +20,20 @@ function progress(ctx: CommandContext): PublishOptions['onFile'] {
   if (stream.isTTY !== true) return undefined;
   return (rel, action, bytes) => {
     if (action !== 'skipped')
-      ctx.stderr.write(`  ${action} ${rel}${bytes > 0 ? ` (${formatBytes(bytes)})` : ''}\n`);
+      ctx.stderr.write(`  ${action} ${rel}${bytes > 0 ? ` (${formatSize(bytes)})` : ''}\n`);
   };
 }
 
 function summary(dest: string, r: PublishResult, dryRun: boolean): string {
   if (dryRun) {
     const lines = [
-      `Dry run, nothing written. A publish to ${dest} would copy ${r.copied.length} file(s) (${formatBytes(r.bytes)}), ${r.skipped.length} already there${r.deleted.length > 0 ? `, and delete ${r.deleted.length}` : ''}:`,
+      `Dry run, nothing written. A publish to ${dest} would copy ${r.copied.length} file(s) (${formatSize(r.bytes)}), ${r.skipped.length} already there${r.deleted.length > 0 ? `, and delete ${r.deleted.length}` : ''}:`,
       ...r.copied.map((rel) => `  copy ${rel}`),
       ...r.deleted.map((rel) => `  delete ${rel}`),
     ];
     return `${lines.join('\n')}\n`;
   }
-  return `Published to ${dest}: ${r.copied.length} file(s) copied (${formatBytes(r.bytes)}), ${r.skipped.length} already there${r.deleted.length > 0 ? `, ${r.deleted.length} pruned file(s) deleted` : ''}\n`;
+  return `Published to ${dest}: ${r.copied.length} file(s) copied (${formatSize(r.bytes)}), ${r.skipped.length} already there${r.deleted.length > 0 ? `, ${r.deleted.length} pruned file(s) deleted` : ''}\n`;
 }
 
 const S3_ONLY = ['endpoint', 'region', 'path-style', 'acl', 'cache-max-age'] as const;
