@@ -2,6 +2,7 @@ import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, messageOf } from '../errors.js';
+import type { UsageErrorCode } from '../errors.js';
 import { caseFoldKey, isAbsoluteTarget, pathProblem, symlinkEscape } from './path-rules.js';
 import type { LinkEntry } from './path-rules.js';
 import { FIXED_MTIME, MODE_DIR, normaliseFileMode } from './tar-format.js';
@@ -18,7 +19,7 @@ export const MODE_SYMLINK = 0o777;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function refuse(code: string, path: string, rule: string): never {
+function refuse(code: UsageErrorCode, path: string, rule: string): never {
   throw new UsageError(
     code,
     `cannot pack "${path}": ${rule}. Remove or replace it in the app folder, then pack again.`,

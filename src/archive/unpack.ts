@@ -7,6 +7,7 @@ import { dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
+import type { DataErrorCode } from '../errors.js';
 import { caseFoldKey, pathProblem, symlinkEscape, windowsPathProblem } from './path-rules.js';
 import type { LinkEntry } from './path-rules.js';
 import { MODE_DIR, normaliseFileMode } from './tar-format.js';
@@ -56,7 +57,7 @@ export function shownPath(path: string): string {
   return safe.length > 200 ? `${safe.slice(0, 200)}...` : safe;
 }
 
-function refuse(code: string, path: string, rule: string): DataError {
+function refuse(code: DataErrorCode, path: string, rule: string): DataError {
   return new DataError(
     code,
     `refused archive entry "${shownPath(path)}": ${rule}. Nothing was installed; the archive is hostile or broken, report it to the publisher`,

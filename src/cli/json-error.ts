@@ -1,4 +1,5 @@
 import { NotsotufError, UsageError } from '../errors.js';
+import type { UsageErrorCode } from '../errors.js';
 
 /**
  * The `--json` failure contract (docs/client.md): with `--json`, every command prints exactly one
@@ -30,7 +31,7 @@ export function jsonErrorBody(error: unknown): JsonErrorBody {
 }
 
 /** A usage problem found by the command-line parser itself (unknown command or option). */
-export function usageBody(code: string, message: string): JsonErrorBody {
+export function usageBody(code: UsageErrorCode, message: string): JsonErrorBody {
   return jsonErrorBody(new UsageError(code, message));
 }
 

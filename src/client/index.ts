@@ -15,6 +15,22 @@ export type { Channel } from '../core/version.js';
 export { CHANNELS } from '../core/version.js';
 export type { HandoverResult } from './handover.js';
 export { HANDOVER_ENV } from './handover.js';
-export { DataError, InstallError, NotsotufError, TransportError, UsageError } from '../errors.js';
+export {
+  DataError,
+  ERROR_CODES,
+  InstallError,
+  InternalError,
+  NotsotufError,
+  TransportError,
+  UsageError,
+} from '../errors.js';
+export type {
+  DataErrorCode,
+  ErrorCode,
+  InstallErrorCode,
+  InternalErrorCode,
+  TransportErrorCode,
+  UsageErrorCode,
+} from '../errors.js';
 export { HttpStatusError } from './fetcher.js';
 export type { FetchFn } from './fetcher.js';

@@ -1,4 +1,5 @@
 import { InstallError, NotsotufError, UsageError } from '../errors.js';
+import type { InstallErrorCode } from '../errors.js';
 
 /**
  * The one mapping of file-system errors to ours. Every area says what the file is and which code a
@@ -16,7 +17,7 @@ export interface FsErrorContext {
   /** The file is the caller's input: a missing one is a usage error. */
   readonly input?: boolean;
   /** Code of any other failure, e.g. WRITE_FAILED. */
-  readonly code: string;
+  readonly code: InstallErrorCode;
   /** Message of any other failure (default: "cannot access WHAT PATH: MESSAGE"). */
   readonly message?: (error: Error) => string;
   /** What to do once space is freed (default: "retry."). */

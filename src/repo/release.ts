@@ -8,7 +8,7 @@ import { applyPatch, createPatch, PATCH_FORMAT } from '../diff/index.js';
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
-import { InstallError, UsageError, messageOf } from '../errors.js';
+import { InternalError, UsageError, messageOf } from '../errors.js';
 import { digestFile } from '../io/digest.js';
 import { findNonCanonical } from './canonical-json.js';
 import type { RepoConfig } from './config.js';
@@ -295,7 +295,7 @@ async function addReleaseLocked(
       const made = await maker.create(sourceTar, tarPath, patchPath);
       const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
       if (!same(made.source, previous.meta.tar) || !same(made.result, packed.tar)) {
-        throw new InstallError(
+        throw new InternalError(
           'PATCH_MISMATCH',
           `the patch engine made a patch from/to other tars than ${app} ${previous.version} -> ${ver}; nothing was changed (retry with --skip-patch and report this)`,
         );
@@ -308,7 +308,7 @@ async function addReleaseLocked(
             result: packed.tar,
           });
         } catch (cause) {
-          throw new InstallError(
+          throw new InternalError(
             'PATCH_CHECK_FAILED',
             `the patch ${previous.version} -> ${ver} does not rebuild the new tar (${messageOf(cause)}); nothing was changed (retry with --skip-patch and report this)`,
             { cause },
