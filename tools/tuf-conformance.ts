@@ -12,7 +12,7 @@
  * loader): a test harness, kept out of src/ so it never ships in the package.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFetcher, type Fetcher } from '../src/client/fetcher.js';
@@ -116,6 +116,8 @@ async function run(argv: readonly string[], io: ConformanceIo): Promise<string> 
       io,
       now,
     );
+    // The README's commands start in an empty folder: the target folder may not exist yet.
+    await mkdir(targetDir, { recursive: true });
     await removeLeftovers(targetDir);
     // One refresh, one updater, every target in order; the first failure stops the run.
     await client.refresh();
