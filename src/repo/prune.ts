@@ -40,7 +40,10 @@ export function pruneRepository(config: RepoConfig, options: PruneOptions = {}):
 async function pruneLocked(config: RepoConfig, options: PruneOptions): Promise<PruneResult> {
   const keep = options.keep ?? 3;
   if (!Number.isInteger(keep) || keep < 2) {
-    throw new UsageError('INVALID_KEEP', `--keep ${keep} must be a whole number of at least 2`);
+    throw new UsageError(
+      'INVALID_KEEP',
+      `--keep ${keep} must be a whole number of at least 2: a client that read the previous snapshot a moment ago must still find the files it names (use --keep 2 to keep the least)`,
+    );
   }
   const state = await loadForEdit(config.repository, options.now ?? new Date());
   const files = await readMetadataFiles(config.repository);

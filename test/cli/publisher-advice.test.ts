@@ -58,3 +58,12 @@ test('one size convention (decimal kB/MB) for publisher and client output', asyn
   assert.match(r.stdout, /tar 301\.\d kB\)/);
   assert.doesNotMatch(r.stdout, /KiB|MiB/);
 });
+
+test('release prune --keep 1 says why at least 2 versions are kept, and --help says the minimum', async () => {
+  const dir = await tempDir();
+  assert.equal((await cli(['init', '--yes', '--app', 'demo'], { cwd: dir })).code, 0);
+  const r = await cli(['release', 'prune', '--keep', '1'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /at least 2: a client that read the previous snapshot/);
+  assert.match((await cli(['release', 'prune', '--help'])).stdout, /--keep VALUE +.*at least 2/);
+});

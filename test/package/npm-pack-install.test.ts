@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -58,6 +58,7 @@ test(
       'dist/src/client/index.js',
       'dist/src/client/index.d.ts',
       'dist/src/repo/index.js',
+      'dist/src/diff/index.js',
       'package.json',
     ])
       assert.ok(files.includes(needed), `${needed} is in the tarball`);
@@ -99,11 +100,19 @@ test(
       [
         "import { Client, NotsotufError } from 'notsotuf';",
         "import { readReleases } from 'notsotuf/repo';",
+        "import { applyPatch, createPatch, readPatchHeader } from 'notsotuf/diff';",
         "const releases = await readReleases({ repository: 'repository', keys: 'keys', cache: '.notsotuf-cache', app: 'demo', expiry: { root: 365, targets: 90, snapshot: 7, timestamp: 1 } });",
-        "console.log(typeof Client, typeof NotsotufError, releases.map((r) => r.version).join(','));",
+        "import { writeFileSync } from 'node:fs';",
+        "writeFileSync('old.bin', 'hello world, version one');",
+        "writeFileSync('new.bin', 'hello world, version two!');",
+        "await createPatch('old.bin', 'new.bin', 'p.patch');",
+        "await applyPatch('old.bin', 'p.patch', 'out.bin');",
+        "const header = await readPatchHeader('p.patch');",
+        "console.log(typeof Client, typeof NotsotufError, releases.map((r) => r.version).join(','), typeof header);",
       ].join('\n'),
     );
     const used = await run(process.execPath, ['use.mjs'], { cwd: user });
-    assert.equal(used.stdout.trim(), 'function function 1.0.0');
+    assert.equal(used.stdout.trim(), 'function function 1.0.0 object');
+    assert.equal(await readFile(join(user, 'out.bin'), 'utf8'), 'hello world, version two!');
   },
 );

@@ -181,7 +181,7 @@ const releasePrune: Command = {
   options: { config: { type: 'string' }, keep: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   optionHelp: {
     ...CONFIG_HELP,
-    keep: 'keep what the last N targets/snapshot versions name (default 3)',
+    keep: 'keep what the last N targets/snapshot versions name (default 3, at least 2)',
     'dry-run': 'only list what would be removed',
   },
   async run(ctx) {
