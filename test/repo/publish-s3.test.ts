@@ -71,7 +71,7 @@ async function objects(bucket: string): Promise<Record<string, string>> {
 
 /** `notsotuf publish s3://BUCKET/app` through the CLI, with the test server's credentials. */
 function publishCli(
-  project: Project,
+  configFile: string,
   bucket: string,
   extra: string[] = [],
   env: Record<string, string> = s3.env,
@@ -85,7 +85,7 @@ function publishCli(
       '--acl',
       'public-read',
       '--config',
-      project.config.file,
+      configFile,
       ...extra,
     ],
     { env },
@@ -130,7 +130,7 @@ test(
       await ts.arrayBuffer();
 
       await project.publish('1.1.0');
-      const second = await publishCli(project, bucket, ['--cache-max-age', '30']);
+      const second = await publishCli(project.config.file, bucket, ['--cache-max-age', '30']);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /5 file\(s\) copied/);
       const ts2 = await fetch(`${base}/metadata/timestamp.json`);
@@ -153,7 +153,7 @@ test(
       const bucket = await newBucket();
       for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
         await project.publish(v);
-        const r = await publishCli(project, bucket);
+        const r = await publishCli(project.config.file, bucket);
         assert.equal(r.code, 0, r.stderr);
       }
       proxy = await startCuttingProxy(s3.endpoint);
@@ -206,6 +206,28 @@ test(
   },
 );
 
+/**
+ * The version a client with 1.0.0 installed is offered by the bucket (over plain HTTP, no
+ * credentials); with `download`, it also downloads and verifies the update's files.
+ */
+async function offeredFromBucket(
+  project: Project,
+  bucket: string,
+  root: string,
+  options: { download?: boolean } = {},
+): Promise<string> {
+  const dir = await mkdtemp(join(root, 'client-'));
+  const installDir = join(dir, 'demo');
+  await installVersion(project, '1.0.0', installDir);
+  const client = new Client(
+    clientOptions(project, `${s3.endpoint}/${bucket}/app`, installDir, join(dir, 'state')),
+  );
+  const update = await client.check();
+  if (update.kind === 'none') return 'none';
+  if (options.download === true) await client.download(update);
+  return update.version;
+}
+
 function killedPublish(repo: string, bucket: string, afterFiles: number): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -231,42 +253,22 @@ test(
       const bucket = await newBucket();
       await project.publish('1.0.0');
       await project.publish('1.1.0');
-      assert.equal((await publishCli(project, bucket)).code, 0);
+      assert.equal((await publishCli(project.config.file, bucket)).code, 0);
       await project.publish('1.2.0');
       // 1.2.0 adds two targets, two versioned metadata files and timestamp.json: kill after each
       // of the first four uploads in turn; the next publish run resumes where the last one stopped.
       for (const afterFiles of [1, 1, 1, 1]) {
         assert.equal(await killedPublish(project.config.repository, bucket, afterFiles), 'SIGKILL');
-        const installDir = join(root, `apps-${Math.random()}`, 'demo');
-        await mkdir(dirname(installDir), { recursive: true });
-        await installVersion(project, '1.0.0', installDir);
-        const client = new Client(
-          clientOptions(
-            project,
-            `${s3.endpoint}/${bucket}/app`,
-            installDir,
-            join(root, `state-${Math.random()}`),
-          ),
-        );
-        const update = await client.check();
         assert.equal(
-          update.kind === 'none' ? 'none' : update.version,
+          await offeredFromBucket(project, bucket, root, { download: true }),
           '1.1.0',
           'clients still see the old release, whole',
         );
-        if (update.kind !== 'none') await client.download(update);
       }
-      const done = await publishCli(project, bucket);
+      const done = await publishCli(project.config.file, bucket);
       assert.equal(done.code, 0, done.stderr);
       assert.match(done.stdout, /1 file\(s\) copied/, 'only timestamp.json was left to upload');
-      const installDir = join(root, 'final', 'demo');
-      await mkdir(dirname(installDir), { recursive: true });
-      await installVersion(project, '1.0.0', installDir);
-      const client = new Client(
-        clientOptions(project, `${s3.endpoint}/${bucket}/app`, installDir, join(root, 'state-final')),
-      );
-      const update = await client.check();
-      assert.equal(update.kind === 'none' ? 'none' : update.version, '1.2.0');
+      assert.equal(await offeredFromBucket(project, bucket, root), '1.2.0');
     } finally {
       await rm(root, { recursive: true, force: true });
       await project.cleanup();
@@ -282,24 +284,14 @@ test(
     try {
       const bucket = await newBucket();
       await project.publish('1.0.0');
-      assert.equal((await publishCli(project, bucket)).code, 0);
+      assert.equal((await publishCli(project.config.file, bucket)).code, 0);
       const staleDir = `${project.dir}-stale`;
       await cp(project.dir, staleDir, { recursive: true });
       try {
         await project.publish('1.1.0');
-        assert.equal((await publishCli(project, bucket)).code, 0);
+        assert.equal((await publishCli(project.config.file, bucket)).code, 0);
         const before = await objects(bucket);
-        const stale = await cli(
-          [
-            'publish',
-            `s3://${bucket}/app`,
-            '--endpoint',
-            s3.endpoint,
-            '--config',
-            join(staleDir, 'publisher', 'notsotuf.json'),
-          ],
-          { env: s3.env },
-        );
+        const stale = await publishCli(join(staleDir, 'publisher', 'notsotuf.json'), bucket);
         assert.equal(stale.code, 2, stale.stdout + stale.stderr);
         assert.match(stale.stderr, /already has timestamp\.json version \d+ .*published from another copy/);
         assert.deepEqual(await objects(bucket), before, 'the bucket is unchanged');
@@ -320,7 +312,7 @@ test(
     try {
       const bucket = await newBucket();
       for (const v of ['1.0.0', '1.1.0', '1.2.0']) await project.publish(v);
-      assert.equal((await publishCli(project, bucket)).code, 0);
+      assert.equal((await publishCli(project.config.file, bucket)).code, 0);
       const pruned = await cli(['release', 'prune', '--keep', '2', '--config', project.config.file]);
       assert.equal(pruned.code, 0, pruned.stderr);
       await project.publish('1.3.0');
@@ -354,7 +346,7 @@ test(
     try {
       await project.publish('1.0.0');
       const bucket = await newBucket();
-      const wrong = await publishCli(project, bucket, [], {
+      const wrong = await publishCli(project.config.file, bucket, [], {
         ...s3.env,
         AWS_SECRET_ACCESS_KEY: 'wrong-secret-value-123',
       });
@@ -364,7 +356,7 @@ test(
       assert.ok(!`${wrong.stdout}${wrong.stderr}`.includes(S3_SECRET_KEY));
       assert.deepEqual(await objects(bucket), {});
 
-      const missing = await publishCli(project, 'no-such-bucket');
+      const missing = await publishCli(project.config.file, 'no-such-bucket');
       assert.equal(missing.code, 2, missing.stderr);
       assert.match(missing.stderr, /bucket no-such-bucket does not exist/);
 
