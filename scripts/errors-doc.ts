@@ -1,6 +1,6 @@
 // Writes docs/errors.md from the source: every error code of src/errors.ts with the messages that
 // src/ gives it (each says what happened and what to do). test/docs/errors-doc.test.ts fails when
-// the page is not current. Usage: npm run docs:errors
+// the page misses a code or lists one that is gone. Usage: npm run docs:errors
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
