@@ -58,6 +58,8 @@ before(async () => {
   await transpileForWindows(
     [
       'src/errors.ts',
+      'src/io/atomic-write.ts',
+      'src/io/temp-name.ts',
       'src/client/handover.ts',
       'src/client/handover-files.ts',
       'src/client/install.ts',
