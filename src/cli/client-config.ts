@@ -2,7 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ClientOptions } from '../client/client-options.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
-import { parseChannel } from '../core/version.js';
+import { parseChannel, parseVersion } from '../core/version.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from './command.js';
 
@@ -209,4 +209,26 @@ export async function clientOptionsFrom(
     channel: parseChannel(settings.channel ?? 'stable'),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
   };
+}
+
+/**
+ * A note on stderr when the settings name a currentVersion that the client's own record of the
+ * install folder contradicts (an update.json written before an update): the record wins.
+ */
+export function noteStaleVersion(
+  ctx: CommandContext,
+  given: string | undefined,
+  installed: string | undefined,
+): void {
+  if (given === undefined || installed === undefined || ctx.values.json === true) return;
+  let same = false;
+  try {
+    same = parseVersion(given).text === installed;
+  } catch {
+    same = false;
+  }
+  if (!same)
+    ctx.stderr.write(
+      `note: currentVersion says ${given}, but notsotuf installed ${installed} in this folder: using ${installed} (remove currentVersion from update.json; the client knows the installed version)\n`,
+    );
 }

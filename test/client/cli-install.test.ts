@@ -176,6 +176,10 @@ test('update --yes, then check with the same update.json (even one with a stale 
     );
     // the installed version's tar survives the check (the next update patches from it)
     assert.equal((await stat(join(w.stateDir, 'tars', '1.1.0.tar'))).size, tarOf('1.1.0')?.length);
+    const human = await cli(['check', '--config', w.config]);
+    assert.equal(human.code, EXIT.ok, human.stderr);
+    assert.match(human.stdout, /demo 1\.1\.0 is up to date/);
+    assert.match(human.stderr, /currentVersion says 1\.0\.0, but notsotuf installed 1\.1\.0 in this folder/);
     const again = await cli(['update', '--config', w.config, '--yes', '--json']);
     assert.equal(again.code, EXIT.ok, again.stderr);
     assert.equal(json(again.stdout).status, 'none');

@@ -1,5 +1,10 @@
 import { Client } from '../../client/client.js';
-import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
+import {
+  CLIENT_CONFIG_HELP,
+  CLIENT_CONFIG_OPTIONS,
+  clientOptionsFrom,
+  noteStaleVersion,
+} from '../client-config.js';
 import { formatSize } from '../format-size.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command } from '../command.js';
@@ -14,8 +19,10 @@ export const checkCommand: Command = {
   optionHelp: CLIENT_CONFIG_HELP,
   async run(ctx) {
     noExtraArguments(ctx);
-    const client = new Client(await clientOptionsFrom(ctx));
+    const options = await clientOptionsFrom(ctx);
+    const client = new Client(options);
     const result = await client.check();
+    noteStaleVersion(ctx, options.currentVersion, client.currentVersion);
     const last = client.lastHandover;
     const lastHandover = last === undefined ? {} : { lastHandover: last };
     if (ctx.values.json === true) {

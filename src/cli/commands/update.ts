@@ -4,7 +4,12 @@ import { Client } from '../../client/client.js';
 import type { HandoverResult } from '../../client/handover.js';
 import { readHandoverResult } from '../../client/handover.js';
 import { InstallError, UsageError } from '../../errors.js';
-import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
+import {
+  CLIENT_CONFIG_HELP,
+  CLIENT_CONFIG_OPTIONS,
+  clientOptionsFrom,
+  noteStaleVersion,
+} from '../client-config.js';
 import { formatSize } from '../format-size.js';
 import { noExtraArguments } from '../arguments.js';
 import type { Command, CommandContext } from '../command.js';
@@ -95,6 +100,7 @@ export const updateCommand: Command = {
     const client = new Client(restart ? options : { ...options, waitTimeoutSeconds: WAIT_TIMEOUT_SECONDS });
     const json = ctx.values.json === true;
     const update = await client.check();
+    noteStaleVersion(ctx, options.currentVersion, client.currentVersion);
     if (update.kind === 'none') {
       if (json)
         ctx.stdout.write(`${JSON.stringify({ status: 'none', currentVersion: client.currentVersion })}\n`);
