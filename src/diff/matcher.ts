@@ -51,6 +51,12 @@ function hashAt(buf: Buffer, pos: number): number {
 
 export interface OldIndex {
   readonly table: Uint32Array;
+  /**
+   * The low byte of each slot's window hash: a window whose hash differs cannot match, and this
+   * byte (one small array, one cache line for a bucket) rules most candidates out without reading
+   * the slot's position and then the old archive there, two random memory accesses.
+   */
+  readonly check: Uint8Array;
   readonly shift: number;
   readonly step: number;
   /** Start of the longest run of zero bytes in old (-1 if none as long as a window). */
@@ -62,8 +68,9 @@ export function indexOld(old: Buffer, step: number): OldIndex {
   const samples = old.length >= WINDOW ? Math.floor((old.length - WINDOW) / step) + 1 : 0;
   const bits = Math.min(MAX_TABLE_BITS, Math.max(10, Math.floor(Math.log2(samples + 1))));
   const table = new Uint32Array(2 ** bits);
+  const check = new Uint8Array(2 ** bits);
   const shift = 32 - bits;
-  if (samples === 0) return { table, shift, step, zeroRun: -1 };
+  if (samples === 0) return { table, check, shift, step, zeroRun: -1 };
   // Zero windows (tar padding, executables' alignment gaps) are not put in the table: their first
   // occurrence is usually a short run (a tar header's name field), which would give a string of
   // short copies. The matcher uses the longest run of zero windows instead.
@@ -88,11 +95,12 @@ export function indexOld(old: Buffer, step: number): OldIndex {
     for (let k = base; k < base + BUCKET; k++) {
       if (table[k] === 0) {
         table[k] = q + 1;
+        check[k] = h & 255;
         break;
       }
     }
   }
-  return { table, shift, step, zeroRun: zeroRunLength >= WINDOW ? zeroRun : -1 };
+  return { table, check, shift, step, zeroRun: zeroRunLength >= WINDOW ? zeroRun : -1 };
 }
 
 /** Best length (0..max) to extend alignment `off` forward from `start`: maximises matches - mismatches. */
@@ -144,7 +152,7 @@ export async function matchArchives(
   options: { step?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   const step = options.step ?? 8;
-  const { table, shift, zeroRun } = indexOld(old, step);
+  const { table, check, shift, zeroRun } = indexOld(old, step);
   const n = nu.length;
   const oldLen = old.length;
 
@@ -205,6 +213,39 @@ export async function matchArchives(
     const limit = hint === undefined ? n : Math.min(n, Math.max(hint.newStart, i));
     const scanEnd = Math.min(limit, n - WINDOW + 1);
     while (i < scanEnd) {
+      // Fast path: skip positions where neither the current alignment nor a table candidate can
+      // give a seed (what the full check below would conclude), keeping the rolling hash. New
+      // bytes that match nothing (incompressible new files) cost a few operations per byte.
+      if (hashPos === i - 1) {
+        const off = lastOff ?? 0;
+        const hasOff = lastOff !== undefined;
+        while (i < scanEnd) {
+          if (hasOff && i >= curCheck) {
+            const o = i + off;
+            if (o >= 0 && o + WINDOW <= oldLen && old[o] === nu[i]) break;
+          }
+          const hi = (Math.imul(h - Math.imul(nu[i - 1] as number, B_OUT), B) + (nu[i + WINDOW - 1] as number)) | 0;
+          if (hi === 0) break;
+          const base = (Math.imul(hi, MIX) >>> shift) & ~(BUCKET - 1);
+          let maybe = false;
+          const low = hi & 255;
+          for (let k = base; k < base + BUCKET; k++) {
+            if (check[k] !== low) continue; // another window (or an empty slot)
+            const cand = table[k] as number;
+            if (cand === 0) break;
+            const o = (cand - 1) * step;
+            if (old[o] === nu[i] && old[o + 1] === nu[i + 1]) {
+              maybe = true;
+              break;
+            }
+          }
+          if (maybe) break;
+          h = hi;
+          hashPos = i;
+          i++;
+        }
+        if (i >= scanEnd) break;
+      }
       let seedOld = -1;
       if (lastOff !== undefined && i >= curCheck) {
         const o = i + lastOff;

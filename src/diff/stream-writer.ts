@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { constants, createBrotliCompress, type BrotliCompress } from 'node:zlib';
+import { brotliCompressSync, constants, createBrotliCompress, type BrotliCompress } from 'node:zlib';
 import { matchLength } from './match-length.js';
 import type { MatchSink } from './matcher.js';
 import { OP_ADD, OP_COPY, OP_INSERT, OP_SEEK } from './format.js';
@@ -26,6 +26,25 @@ export interface StreamCompression {
   readonly strong: { quality: number; lgwin: number };
   readonly fast: { quality: number; lgwin: number };
   readonly bufferUpTo: number;
+  /**
+   * For a stream that may hold incompressible bytes (new random or already compressed files):
+   * each chunk is probed first, and once `after` bytes of it did not compress, the strong setting
+   * is dropped for `setting`. Brotli's strong settings are very slow on such bytes (quality 11:
+   * minutes for 8 MB of random data; quality 9: 0.5 s per MB) for no gain.
+   */
+  readonly incompressible?: { readonly after: number; readonly setting: { quality: number; lgwin: number } };
+}
+
+const PROBE = 64 << 10;
+
+/** Whether a sample of `bytes` does not compress (brotli quality 1 gains under 2 %). */
+function looksIncompressible(bytes: Buffer): boolean {
+  if (bytes.length < 4096) return false;
+  const sample = bytes.subarray(0, Math.min(bytes.length, PROBE));
+  const packed = brotliCompressSync(sample, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_LGWIN]: 16 },
+  });
+  return packed.length > sample.length * 0.98;
 }
 
 /** One output stream: buffered input, compressed on zlib's thread pool, output kept in memory. */
@@ -41,6 +60,7 @@ class Compressed {
   private held: Buffer[] = [];
   private heldLength = 0;
   private failure: Error | undefined;
+  private incompressibleBytes = 0;
   uncompressed = 0;
 
   constructor(
@@ -71,15 +91,28 @@ class Compressed {
     }
     this.held.push(bytes);
     this.heldLength += bytes.length;
+    const inc = this.how.incompressible;
+    if (inc !== undefined && looksIncompressible(bytes)) {
+      this.incompressibleBytes += bytes.length;
+      if (this.incompressibleBytes >= inc.after) {
+        this.switchTo(inc.setting);
+        return;
+      }
+    }
     if (this.heldLength <= this.how.bufferUpTo) {
       // Not waiting for 'drain': what it queues is `held`, which is kept anyway.
       this.strong?.write(bytes);
       return;
     }
+    this.switchTo(this.how.fast);
+  }
+
+  /** Drops the strong compressor and sends everything so far and from now on through `setting`. */
+  private switchTo(setting: { quality: number; lgwin: number }): void {
     this.strong?.destroy();
     this.strong = undefined;
     this.strongOut = [];
-    this.fast = this.make(this.how.fast, this.sizeHint, this.fastOut);
+    this.fast = this.make(setting, this.sizeHint, this.fastOut);
     for (const h of this.held) this.fast.write(h);
     this.held = [];
   }
@@ -154,7 +187,12 @@ class Compressed {
 export const COMPRESSION: Readonly<Record<'control' | 'diff' | 'extra', StreamCompression>> = {
   control: { strong: { quality: 10, lgwin: 18 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 2 << 20 },
   diff: { strong: { quality: 10, lgwin: 16 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 16 << 20 },
-  extra: { strong: { quality: 11, lgwin: 24 }, fast: { quality: 9, lgwin: 22 }, bufferUpTo: 2 << 20 },
+  extra: {
+    strong: { quality: 11, lgwin: 24 },
+    fast: { quality: 9, lgwin: 22 },
+    bufferUpTo: 2 << 20,
+    incompressible: { after: 1 << 20, setting: { quality: 1, lgwin: 22 } },
+  },
 };
 
 /**
