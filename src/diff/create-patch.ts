@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { entryHints } from './entry-hints.js';
 import { digestBytes } from '../io/digest.js';
 import { readWhole, writeAtomically } from './file-io.js';
-import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, HEADER_LENGTH, type Digest } from './format.js';
+import { transformInPlace } from './exe-transform.js';
+import { CHECKSUM_2_LENGTH, encodeHeader2, PATCH_FORMAT_2 } from './format-2.js';
+import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, PATCH_FORMAT, type Digest } from './format.js';
+import { chooseTransforms } from './transform-choice.js';
+import { regionsOf, type TransformTable } from './transform-table.js';
 import { matchArchives } from './matcher.js';
 import { StreamWriter } from './stream-writer.js';
 
@@ -11,12 +15,19 @@ export interface PatchInfo {
   readonly result: Digest;
   readonly patchLength: number;
   readonly patchSha256: string;
+  /** The patch's format name (what the signed metadata of the patch carries). */
+  readonly format: string;
 }
+
+/** The formats createPatch writes: 2 (default) transforms machine code first; 1 for old clients. */
+export type PatchFormatVersion = 1 | 2;
 
 export interface CreatePatchOptions {
   readonly signal?: AbortSignal;
   /** Sample every `step`-th window of the old archive (default 8: less memory than 4, about as good). */
   readonly step?: number;
+  /** Format to write (default 2). Clients older than format 2 only apply format 1. */
+  readonly format?: PatchFormatVersion;
 }
 
 /**
@@ -36,6 +47,15 @@ export async function createPatch(
   signal?.throwIfAborted();
   const source = digestBytes(old);
   const result = digestBytes(nu);
+  const version = options.format ?? 2;
+  let transforms: TransformTable = { source: [], result: [] };
+  if (version === 2) {
+    // Both archives are matched with their machine code transformed (in place: nothing else reads
+    // them); the applier transforms the source the same way and undoes the result's transform.
+    transforms = await chooseTransforms(old, nu);
+    transformInPlace(old, regionsOf(transforms.source), 1);
+    transformInPlace(nu, regionsOf(transforms.result), 1);
+  }
   const hints = entryHints(old, nu);
   const writer = new StreamWriter(old, nu);
   let streams;
@@ -47,7 +67,7 @@ export async function createPatch(
     throw error;
   }
   const length = (parts: Buffer[]): number => parts.reduce((n, p) => n + p.length, 0);
-  const header = encodeHeader({
+  const fields = {
     source,
     result,
     compression: COMPRESSION_BROTLI,
@@ -61,14 +81,22 @@ export async function createPatch(
       diff: writer.diff.uncompressed,
       extra: writer.extra.uncompressed,
     },
-  });
+  };
+  const header = version === 2 ? encodeHeader2({ ...fields, transforms }) : encodeHeader(fields);
+  const checksumOffset = version === 2 ? header.length - CHECKSUM_2_LENGTH : CHECKSUM_OFFSET;
   const body = [...streams.control, ...streams.diff, ...streams.extra];
-  const checksum = createHash('sha256').update(header.subarray(0, CHECKSUM_OFFSET));
+  const checksum = createHash('sha256').update(header.subarray(0, checksumOffset));
   for (const b of body) checksum.update(b);
-  checksum.digest().copy(header, CHECKSUM_OFFSET);
+  checksum.digest().copy(header, checksumOffset, 0, header.length - checksumOffset);
   const whole = createHash('sha256').update(header);
   for (const b of body) whole.update(b);
   signal?.throwIfAborted();
   await writeAtomically(patchPath, [header, ...body]);
-  return { source, result, patchLength: HEADER_LENGTH + length(body), patchSha256: whole.digest('hex') };
+  return {
+    source,
+    result,
+    patchLength: header.length + length(body),
+    patchSha256: whole.digest('hex'),
+    format: version === 2 ? PATCH_FORMAT_2 : PATCH_FORMAT,
+  };
 }

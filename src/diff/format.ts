@@ -1,5 +1,6 @@
 import type { Digest } from '../core/custom-metadata.js';
 import { DataError } from '../errors.js';
+import type { TransformTable } from './transform-table.js';
 
 /**
  * The on-disk layout of a `notsotuf-diff-1` patch (documented in docs/patch-format.md). All integers
@@ -32,6 +33,12 @@ export type StreamName = (typeof STREAMS)[number];
 
 export interface PatchHeader {
   readonly format: string;
+  /** Where the checksum field is, how long it is, and where the streams start. */
+  readonly checksumOffset: number;
+  readonly checksumLength: number;
+  readonly bodyStart: number;
+  /** Machine-code regions (format 2): transformed in the source before, undone in the result after. */
+  readonly transforms: TransformTable;
   readonly source: Digest;
   readonly result: Digest;
   readonly compressed: Readonly<Record<StreamName, number>>;
@@ -61,7 +68,12 @@ function readU64(buf: Buffer, offset: number, field: string): number {
 }
 
 /** The header bytes, with a zero checksum field (the writer fills it in at the end). */
-export function encodeHeader(h: Omit<PatchHeader, 'format' | 'checksum'>): Buffer {
+export function encodeHeader(
+  h: Omit<
+    PatchHeader,
+    'format' | 'checksum' | 'checksumOffset' | 'checksumLength' | 'bodyStart' | 'transforms'
+  >,
+): Buffer {
   const buf = Buffer.alloc(HEADER_LENGTH);
   MAGIC.copy(buf, 0);
   writeU64(buf, 16, h.source.length);
@@ -86,7 +98,7 @@ export function decodeHeader(buf: Buffer): PatchHeader {
     throw new DataError(
       looksLikeOurs ? 'PATCH_UNSUPPORTED_FORMAT' : 'PATCH_NOT_A_PATCH',
       looksLikeOurs
-        ? `the patch uses a format this version cannot read (expected ${PATCH_FORMAT}); update notsotuf or download the full archive`
+        ? `the patch uses a format this version cannot read (this version reads notsotuf-diff-1 and notsotuf-diff-2); update notsotuf or download the full archive`
         : `the file is not a ${PATCH_FORMAT} patch (wrong magic bytes); check that you passed a patch made by "notsotuf diff"`,
     );
   }
@@ -106,10 +118,31 @@ export function decodeHeader(buf: Buffer): PatchHeader {
   if (compression !== COMPRESSION_BROTLI || !buf.subarray(145, 152).equals(Buffer.alloc(7))) {
     throw new DataError('PATCH_CORRUPT', 'the patch header is corrupt: unknown compression or flags');
   }
-  // Bound the work a patch can ask for by the size of its result: every record but a SEEK produces
-  // a byte or more, and no writer needs more than two records (16 bytes) per output byte; the
-  // run-length coded differences take at most 2 bytes per difference; extra bytes are output bytes.
-  const resultLength = readU64(buf, 56, 'result length');
+  checkStreamBounds(uncompressed, readU64(buf, 56, 'result length'));
+  return {
+    format: PATCH_FORMAT,
+    source: { length: readU64(buf, 16, 'source length'), sha256: buf.toString('hex', 24, 56) },
+    result: { length: readU64(buf, 56, 'result length'), sha256: buf.toString('hex', 64, 96) },
+    compressed,
+    uncompressed,
+    compression,
+    checksum: buf.toString('hex', CHECKSUM_OFFSET, HEADER_LENGTH),
+    checksumOffset: CHECKSUM_OFFSET,
+    checksumLength: HEADER_LENGTH - CHECKSUM_OFFSET,
+    bodyStart: HEADER_LENGTH,
+    transforms: { source: [], result: [] },
+  };
+}
+
+/**
+ * Bounds the work a patch can ask for by the size of its result: every record but a SEEK produces
+ * a byte or more, and no writer needs more than two records (16 bytes) per output byte; the
+ * run-length coded differences take at most 2 bytes per difference; extra bytes are output bytes.
+ */
+export function checkStreamBounds(
+  uncompressed: Readonly<Record<StreamName, number>>,
+  resultLength: number,
+): void {
   if (
     uncompressed.control > resultLength * 16 + 64 ||
     uncompressed.diff > resultLength * 2 + 16 ||
@@ -120,18 +153,9 @@ export function decodeHeader(buf: Buffer): PatchHeader {
       'the patch header is corrupt: its streams are longer than its result can need',
     );
   }
-  return {
-    format: PATCH_FORMAT,
-    source: { length: readU64(buf, 16, 'source length'), sha256: buf.toString('hex', 24, 56) },
-    result: { length: readU64(buf, 56, 'result length'), sha256: buf.toString('hex', 64, 96) },
-    compressed,
-    uncompressed,
-    compression,
-    checksum: buf.toString('hex', CHECKSUM_OFFSET, HEADER_LENGTH),
-  };
 }
 
 /** Total file length the header announces. */
 export function patchLengthOf(h: PatchHeader): number {
-  return HEADER_LENGTH + h.compressed.control + h.compressed.diff + h.compressed.extra;
+  return h.bodyStart + h.compressed.control + h.compressed.diff + h.compressed.extra;
 }

@@ -1,7 +1,8 @@
 import { open } from 'node:fs/promises';
 import { DataError } from '../errors.js';
 import { fsError } from './file-io.js';
-import { decodeHeader, HEADER_LENGTH, patchLengthOf, type Digest, type PatchHeader } from './format.js';
+import { decodeAnyHeader, HEADER_2_READ } from './format-2.js';
+import { patchLengthOf, type Digest, type PatchHeader } from './format.js';
 
 /** Reads and checks the header, and that the file has the length the header announces. */
 export async function readPatchHeaderFull(patchPath: string): Promise<{ header: PatchHeader; raw: Buffer }> {
@@ -9,9 +10,16 @@ export async function readPatchHeaderFull(patchPath: string): Promise<{ header: 
   try {
     fh = await open(patchPath, 'r');
     const { size } = await fh.stat();
-    const raw = Buffer.alloc(Math.min(size, HEADER_LENGTH));
+    let raw = Buffer.alloc(Math.min(size, HEADER_2_READ));
     await fh.read(raw, 0, raw.length, 0);
-    const header = decodeHeader(raw);
+    let header = decodeAnyHeader(raw, size);
+    if (typeof header === 'number') {
+      // A format-2 header with a long transform table (its length is bounded by the decoder).
+      raw = Buffer.alloc(header);
+      await fh.read(raw, 0, raw.length, 0);
+      header = decodeAnyHeader(raw, size);
+      if (typeof header === 'number') throw new Error('patch header grew while read');
+    }
     const want = patchLengthOf(header);
     if (size !== want) {
       throw new DataError(

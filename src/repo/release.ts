@@ -4,7 +4,13 @@ import { TargetFile } from '@tufjs/models';
 import { folderFilePaths, gunzipTo, packFolder, tarFilePaths } from '../archive/index.js';
 import { toCustom } from '../core/custom-metadata.js';
 import { droppedFiles, dropsMostFiles } from '../core/dropped-files.js';
-import { applyPatch, createPatch, PATCH_FORMAT } from '../diff/index.js';
+import {
+  applyPatch,
+  createPatch,
+  PATCH_FORMAT,
+  PATCH_FORMAT_2,
+  type PatchFormatVersion,
+} from '../diff/index.js';
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
@@ -65,7 +71,12 @@ export interface AddReleaseOptions {
   readonly force?: boolean;
   readonly passphrase?: PassphraseSource;
   readonly now?: Date;
-  /** The patch engine (default: src/diff's createPatch, format notsotuf-diff-1). */
+  /**
+   * Patch format of src/diff's engine (default 2). Format 2 patches are smaller for ARM64 code but
+   * clients older than format 2 cannot apply them (they take the full archive): see docs/publisher.md.
+   */
+  readonly patchFormat?: PatchFormatVersion;
+  /** The patch engine (default: src/diff's createPatch in `patchFormat`). */
   readonly patchMaker?: PatchMaker;
   /** Test seam, see commitWrites. */
   readonly onStep?: StepHook;
@@ -80,17 +91,22 @@ export interface AddReleaseResult {
   readonly targetsVersion: number;
 }
 
-/** The patch engine of src/diff. */
-export const DIFF_PATCH_MAKER: PatchMaker = {
-  format: PATCH_FORMAT,
-  create: (oldTar, newTar, patchPath) => createPatch(oldTar, newTar, patchPath),
-  check: async (oldTar, patchPath, outPath, expected) => {
-    await applyPatch(oldTar, patchPath, outPath, {
-      expectedSource: expected.source,
-      expectedResult: expected.result,
-    });
-  },
-};
+/** The patch engine of src/diff, writing format `version`. */
+export function diffPatchMaker(version: PatchFormatVersion): PatchMaker {
+  return {
+    format: version === 1 ? PATCH_FORMAT : PATCH_FORMAT_2,
+    create: (oldTar, newTar, patchPath) => createPatch(oldTar, newTar, patchPath, { format: version }),
+    check: async (oldTar, patchPath, outPath, expected) => {
+      await applyPatch(oldTar, patchPath, outPath, {
+        expectedSource: expected.source,
+        expectedResult: expected.result,
+      });
+    },
+  };
+}
+
+/** The patch engine of src/diff in its newest format. */
+export const DIFF_PATCH_MAKER: PatchMaker = diffPatchMaker(2);
 
 async function checkFolder(folder: string): Promise<void> {
   let info;
@@ -287,7 +303,7 @@ async function addReleaseLocked(
     writes.push({ rel: targetFileRel(aName, packed.archive.sha256), file: archivePath, move: true });
 
     let patch: AddReleaseResult['patch'];
-    const maker = options.patchMaker ?? DIFF_PATCH_MAKER;
+    const maker = options.patchMaker ?? diffPatchMaker(options.patchFormat ?? 2);
     if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
       const pName = patchName(app, ver);
       const patchPath = join(workDir, pName);

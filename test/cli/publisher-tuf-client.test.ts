@@ -64,7 +64,7 @@ test('init plus three release add is read by an independent TUF client (tuf-js U
         });
         assert.equal(meta.tar.length % 512, 0);
       } else {
-        assert.equal(meta.format, 'notsotuf-diff-1');
+        assert.equal(meta.format, 'notsotuf-diff-2');
         assert.equal(meta.source.version, meta.version === '1.1.0' ? '1.0.0' : '1.1.0');
       }
     }

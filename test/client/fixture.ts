@@ -10,7 +10,7 @@ import type { HandoverResult } from '../../src/client/handover.js';
 import { readHandoverResult } from '../../src/client/handover.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { PatchInfo } from '../../src/diff/index.js';
-import { createPatch, PATCH_FORMAT } from '../../src/diff/index.js';
+import { createPatch, PATCH_FORMAT_2 } from '../../src/diff/index.js';
 import type { RepoConfig } from '../../src/repo/config.js';
 import { initRepository } from '../../src/repo/init.js';
 import type { AddReleaseResult } from '../../src/repo/release.js';
@@ -140,7 +140,7 @@ export async function makeProject(app = 'demo'): Promise<Project> {
       await writeApp(folder, version, behaviour);
       const result = await addRelease(config, version, folder, {
         patchMaker: {
-          format: PATCH_FORMAT,
+          format: PATCH_FORMAT_2,
           create: options.corruptPatch === true ? createCorruptPatch : (a, b, c) => createPatch(a, b, c),
         },
         ...(options.required === true ? { required: true } : {}),

@@ -196,6 +196,24 @@ test('an unknown patch format means full', () => {
   assert.equal(planUpdate(targets, base).kind, 'full');
 });
 
+test('a client that knows only format 1 takes the full archive for a format-2 patch; a newer client patches', () => {
+  const targets = [
+    archive('1.0.0'),
+    archive('1.1.0'),
+    archive('1.2.0'),
+    patch('1.0.0', '1.1.0'),
+    patch('1.1.0', '1.2.0', { format: 'notsotuf-diff-2' }),
+  ];
+  // An old client (format 1 only): one step of its chain is format 2, so the whole update is full.
+  const old = planUpdate(targets, base);
+  assert.equal(old.kind, 'full');
+  assert.equal(versionOf(old), '1.2.0');
+  // A client that reads both formats patches through both steps.
+  const both = planUpdate(targets, { ...base, patchFormats: [FORMAT, 'notsotuf-diff-2'] });
+  assert.equal(both.kind, 'patches');
+  assert.equal(versionOf(both), '1.2.0');
+});
+
 test('no source tar (fresh install whose folder does not rebuild): full', () => {
   assert.equal(planUpdate(linear, { ...base, sourceTarAvailable: false }).kind, 'full');
 });

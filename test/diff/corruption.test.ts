@@ -83,7 +83,7 @@ test('not a patch at all, or a newer format, is refused by name', async () => {
     'PATCH_NOT_A_PATCH',
   );
   const newer = Buffer.from(PATCH);
-  newer.write('notsotuf-diff-2\n', 0, 'latin1');
+  newer.write('notsotuf-diff-3\n', 0, 'latin1');
   await expectRefused(newer, 'PATCH_UNSUPPORTED_FORMAT');
 });
 
@@ -182,7 +182,7 @@ test('readPatchHeader returns the format and digests; header length is stable', 
   await withTempDir(async (dir) => {
     await writeFile(join(dir, 'p'), PATCH);
     const h = await readPatchHeader(join(dir, 'p'));
-    assert.deepEqual(h, { format: 'notsotuf-diff-1', source: digest(OLD), result: digest(NEW) });
+    assert.deepEqual(h, { format: 'notsotuf-diff-2', source: digest(OLD), result: digest(NEW) });
   });
   assert.equal(HEADER_LENGTH, 184);
 });

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { brotliCompressSync } from 'node:zlib';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader } from '../../src/diff/format.js';
+import { decodeAnyHeader, encodeHeader2 } from '../../src/diff/format-2.js';
+import type { TransformTable } from '../../src/diff/transform-table.js';
 import { writeVarint } from '../../src/diff/varint.js';
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -73,6 +75,10 @@ export function handMadePatch(p: {
   /** Override the declared uncompressed lengths. */
   declared?: Partial<Record<'control' | 'diff' | 'extra', number>>;
   resultDigest?: { sha256: string; length: number };
+  /** Write format 2 (varint header) with this transform table. */
+  transforms?: TransformTable;
+  /** Format 2: the compression ("format") byte after the magic. */
+  compressionByte?: number;
 }): Buffer {
   const ctl = Buffer.alloc(p.ops.length * 9);
   let o = 0;
@@ -81,7 +87,7 @@ export function handMadePatch(p: {
   const diff = p.diff ?? Buffer.alloc(0);
   const extra = p.extra ?? Buffer.alloc(0);
   const streams = [control, diff, extra].map((s) => brotliCompressSync(s)) as [Buffer, Buffer, Buffer];
-  const header = encodeHeader({
+  const fields = {
     source: digest(p.source),
     result: p.resultDigest ?? digest(p.result),
     compression: COMPRESSION_BROTLI,
@@ -91,9 +97,26 @@ export function handMadePatch(p: {
       diff: p.declared?.diff ?? diff.length,
       extra: p.declared?.extra ?? extra.length,
     },
-  });
-  const sum = createHash('sha256').update(header.subarray(0, CHECKSUM_OFFSET));
-  for (const s of streams) sum.update(s);
-  sum.digest().copy(header, CHECKSUM_OFFSET);
-  return Buffer.concat([header, ...streams]);
+  };
+  if (p.transforms !== undefined) {
+    const header = encodeHeader2({ ...fields, transforms: p.transforms });
+    if (p.compressionByte !== undefined) header[16] = p.compressionByte;
+    return reseal(Buffer.concat([header, ...streams]), header.length - 16, header.length);
+  }
+  const header = encodeHeader(fields);
+  return reseal(Buffer.concat([header, ...streams]), CHECKSUM_OFFSET, 184);
+}
+
+/** Recomputes the checksum field [at, end) of a patch of either format (in place). */
+export function reseal(patch: Buffer, at: number, end: number): Buffer {
+  const sum = createHash('sha256').update(patch.subarray(0, at)).update(patch.subarray(end)).digest();
+  sum.copy(patch, at, 0, end - at);
+  return patch;
+}
+
+/** Where the checksum field and the streams of a well-formed patch of either format are. */
+export function patchLayout(patch: Buffer): { checksumOffset: number; bodyStart: number } {
+  const h = decodeAnyHeader(patch, patch.length);
+  if (typeof h === 'number') throw new Error('header longer than the patch');
+  return { checksumOffset: h.checksumOffset, bodyStart: h.bodyStart };
 }

@@ -7,19 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { hostilePatchTests } from '../faults/hostile-patch-suite.js';
-import { handMadePatch } from '../diff/helpers.js';
-
-const HEADER_LENGTH = 184;
-const CHECKSUM_OFFSET = 152;
+import { handMadePatch, patchLayout, reseal } from '../diff/helpers.js';
 
 hostilePatchTests('hostile patch with flipped stream bytes and a recomputed checksum', ({ patch }) => {
   const bytes = Buffer.from(patch);
-  for (let at = HEADER_LENGTH + 7; at < bytes.length; at += 97) bytes[at] = bytes[at]! ^ 0x5a;
-  const sum = createHash('sha256')
-    .update(bytes.subarray(0, CHECKSUM_OFFSET))
-    .update(bytes.subarray(HEADER_LENGTH))
-    .digest();
-  sum.copy(bytes, CHECKSUM_OFFSET);
+  const { checksumOffset, bodyStart } = patchLayout(bytes);
+  for (let at = bodyStart + 7; at < bytes.length; at += 97) bytes[at] = bytes[at]! ^ 0x5a;
+  reseal(bytes, checksumOffset, bodyStart);
   return { bytes, refusedAt: 'apply', code: 'PATCH_CORRUPT' };
 });
 

@@ -7,9 +7,12 @@ import { EXIT } from '../exit-codes.js';
 export const diffCommand: Command = {
   path: ['diff'],
   summary: 'Create a patch that turns the uncompressed tar OLD into NEW',
-  usage: 'OLD.tar NEW.tar PATCH [--json]',
-  options: { json: { type: 'boolean' } },
-  optionHelp: { json: 'print the result as JSON' },
+  usage: 'OLD.tar NEW.tar PATCH [--format 1|2] [--json]',
+  options: { json: { type: 'boolean' }, format: { type: 'string' } },
+  optionHelp: {
+    json: 'print the result as JSON',
+    format: 'patch format, 2 (default) or 1 (for clients older than format 2)',
+  },
   async run(ctx) {
     if (ctx.positionals.length !== 3) {
       throw new UsageError('BAD_ARGUMENTS', 'diff needs three arguments: OLD.tar NEW.tar PATCH');
@@ -19,7 +22,11 @@ export const diffCommand: Command = {
       string,
       string,
     ];
-    const info = await createPatch(oldTar, newTar, patch);
+    const format = ctx.values.format ?? '2';
+    if (format !== '1' && format !== '2') {
+      throw new UsageError('INVALID_OPTION', `--format must be 1 or 2, got "${String(format)}"`);
+    }
+    const info = await createPatch(oldTar, newTar, patch, { format: format === '1' ? 1 : 2 });
     if (ctx.values.json === true) ctx.stdout.write(`${JSON.stringify(info)}\n`);
     else {
       ctx.stdout.write(

@@ -43,7 +43,7 @@ const releaseAdd: Command = {
   path: ['release', 'add'],
   summary: 'Pack a folder as a new release, make the patch from the previous one, sign and write',
   usage:
-    'VERSION FOLDER [--app NAME] [--required] [--rollout PERCENT] [--meta JSON] [--skip-patch] [--keep-mtime] [--force]',
+    'VERSION FOLDER [--app NAME] [--required] [--rollout PERCENT] [--meta JSON] [--skip-patch] [--patch-format 1|2] [--keep-mtime] [--force]',
   options: {
     ...SIGNING_OPTIONS,
     app: { type: 'string' },
@@ -51,6 +51,7 @@ const releaseAdd: Command = {
     rollout: { type: 'string' },
     meta: { type: 'string' },
     'skip-patch': { type: 'boolean' },
+    'patch-format': { type: 'string' },
     'keep-mtime': { type: 'boolean' },
     force: { type: 'boolean' },
   },
@@ -61,6 +62,8 @@ const releaseAdd: Command = {
     rollout: 'offer it to this percentage of installs, 1-100 (default 100)',
     meta: 'JSON object signed with the release, e.g. \'{"notes":"Fixes a crash"}\' (no fractions)',
     'skip-patch': 'make no patch from the previous release (clients download the archive)',
+    'patch-format':
+      'patch format, 2 (default: smaller for machine code) or 1 (for clients older than format 2; see docs/publisher.md)',
     'keep-mtime': "keep the files' modification times in the archive (default: a fixed time)",
     force: "release even if the folder lacks most of the previous release's files",
   },
@@ -76,6 +79,10 @@ const releaseAdd: Command = {
     const user = parseMeta(ctx);
     const rollout = intOption(ctx, 'rollout');
     const app = stringOption(ctx, 'app');
+    const patchFormat = intOption(ctx, 'patch-format');
+    if (patchFormat !== undefined && patchFormat !== 1 && patchFormat !== 2) {
+      throw new UsageError('INVALID_OPTION', `--patch-format must be 1 or 2, got "${patchFormat}"`);
+    }
     const r = await addRelease(
       { ...config, keys: keyDirOf(ctx, config) },
       version,
@@ -86,6 +93,7 @@ const releaseAdd: Command = {
         skipPatch: ctx.values['skip-patch'] === true,
         keepMtime: ctx.values['keep-mtime'] === true,
         force: ctx.values.force === true,
+        ...(patchFormat === undefined ? {} : { patchFormat }),
         ...(app === undefined ? {} : { app }),
         ...(rollout === undefined ? {} : { rollout }),
         ...(user === undefined ? {} : { user }),

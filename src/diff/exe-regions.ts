@@ -1,0 +1,247 @@
+import { KIND_ARM64, KIND_X86 } from './exe-transform.js';
+
+/**
+ * Finds the code sections of an executable or library (ELF, PE/COFF, Mach-O, including fat Mach-O)
+ * from its headers, for the machine-code transform. It only proposes regions: a wrong one costs
+ * patch size, never correctness (the transform is a bijection, the result is checked by its hash),
+ * so on anything it does not understand it returns no regions and the file is diffed as plain
+ * bytes. Offsets are relative to the start of `file`.
+ */
+export interface CodeRegion {
+  readonly kind: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly vaddr: number;
+  readonly bits: number;
+}
+
+/** Files smaller than this are not worth a region (the transform table costs bytes). */
+export const MIN_CODE_FILE = 4096;
+const MIN_SECTION = 256;
+const MAX_SECTIONS = 4096;
+
+/** Width of the x86 displacements converted: enough for any call inside an image of `span` bytes. */
+export function x86Bits(span: number): number {
+  return Math.min(32, Math.max(20, Math.ceil(Math.log2(Math.max(span, 2))) + 2));
+}
+
+class View {
+  constructor(
+    readonly b: Uint8Array,
+    readonly little: boolean,
+  ) {}
+  u8(o: number): number {
+    const v = this.b[o];
+    if (v === undefined) throw new RangeError('out of bounds');
+    return v;
+  }
+  u16(o: number): number {
+    return this.little ? this.u8(o) | (this.u8(o + 1) << 8) : (this.u8(o) << 8) | this.u8(o + 1);
+  }
+  u32(o: number): number {
+    return this.little
+      ? (this.u16(o) + this.u16(o + 2) * 65536) >>> 0
+      : (this.u16(o) * 65536 + this.u16(o + 2)) >>> 0;
+  }
+  u64(o: number): number {
+    const lo = this.u32(this.little ? o : o + 4);
+    const hi = this.u32(this.little ? o + 4 : o);
+    const v = hi * 4294967296 + lo;
+    if (!Number.isSafeInteger(v)) throw new RangeError('64-bit value too large');
+    return v;
+  }
+}
+
+function clampRegion(
+  out: CodeRegion[],
+  fileLength: number,
+  kind: number,
+  offset: number,
+  length: number,
+  vaddr: number,
+  bits: number,
+): void {
+  if (offset >= fileLength || length < MIN_SECTION) return;
+  out.push({ kind, offset, length: Math.min(length, fileLength - offset), vaddr, bits });
+}
+
+function elf(b: Uint8Array): CodeRegion[] {
+  const cls = b[4];
+  const data = b[5];
+  if ((cls !== 1 && cls !== 2) || (data !== 1 && data !== 2)) return [];
+  const v = new View(b, data === 1);
+  const is64 = cls === 2;
+  const machine = v.u16(18);
+  const kind = machine === 62 || machine === 3 ? KIND_X86 : machine === 183 ? KIND_ARM64 : 0;
+  if (kind === 0) return [];
+  const shoff = is64 ? v.u64(40) : v.u32(32);
+  const shentsize = v.u16(is64 ? 58 : 46);
+  const shnum = v.u16(is64 ? 60 : 48);
+  const phoff = is64 ? v.u64(32) : v.u32(28);
+  const phentsize = v.u16(is64 ? 54 : 42);
+  const phnum = v.u16(is64 ? 56 : 44);
+  const raw: { offset: number; length: number; vaddr: number }[] = [];
+  let lo = Infinity;
+  let hi = 0;
+  if (shoff > 0 && shnum > 0 && shnum <= MAX_SECTIONS && shentsize >= (is64 ? 64 : 40)) {
+    for (let k = 0; k < shnum; k++) {
+      const s = shoff + k * shentsize;
+      const type = v.u32(s + 4);
+      const flags = is64 ? v.u64(s + 8) : v.u32(s + 8);
+      const addr = is64 ? v.u64(s + 16) : v.u32(s + 12);
+      const offset = is64 ? v.u64(s + 24) : v.u32(s + 16);
+      const size = is64 ? v.u64(s + 32) : v.u32(s + 20);
+      const alloc = (flags & 2) !== 0;
+      if (alloc && addr > 0) {
+        lo = Math.min(lo, addr);
+        hi = Math.max(hi, addr + size);
+      }
+      // SHT_PROGBITS with SHF_EXECINSTR
+      if (type === 1 && (flags & 4) !== 0) raw.push({ offset, length: size, vaddr: addr });
+    }
+  } else if (phoff > 0 && phnum > 0 && phnum <= MAX_SECTIONS) {
+    for (let k = 0; k < phnum; k++) {
+      const s = phoff + k * phentsize;
+      const type = v.u32(s);
+      const flags = v.u32(is64 ? s + 4 : s + 24);
+      const offset = is64 ? v.u64(s + 8) : v.u32(s + 4);
+      const addr = is64 ? v.u64(s + 16) : v.u32(s + 8);
+      const size = is64 ? v.u64(s + 32) : v.u32(s + 16);
+      if (type !== 1) continue; // PT_LOAD
+      lo = Math.min(lo, addr);
+      hi = Math.max(hi, addr + size);
+      if ((flags & 1) !== 0) raw.push({ offset, length: size, vaddr: addr });
+    }
+  }
+  const bits = kind === KIND_X86 ? x86Bits(hi > lo ? hi - lo : b.length) : 0;
+  const out: CodeRegion[] = [];
+  for (const r of raw) clampRegion(out, b.length, kind, r.offset, r.length, r.vaddr, bits);
+  return out;
+}
+
+function pe(b: Uint8Array): CodeRegion[] {
+  const v = new View(b, true);
+  const peOff = v.u32(0x3c);
+  if (v.u32(peOff) !== 0x00004550) return [];
+  const machine = v.u16(peOff + 4);
+  const kind = machine === 0x8664 || machine === 0x14c ? KIND_X86 : machine === 0xaa64 ? KIND_ARM64 : 0;
+  if (kind === 0) return [];
+  const nsec = v.u16(peOff + 6);
+  const optSize = v.u16(peOff + 20);
+  const secTable = peOff + 24 + optSize;
+  if (nsec > MAX_SECTIONS) return [];
+  const raw: { offset: number; length: number; vaddr: number }[] = [];
+  let hi = 0;
+  for (let k = 0; k < nsec; k++) {
+    const s = secTable + k * 40;
+    const vsize = v.u32(s + 8);
+    const rva = v.u32(s + 12);
+    const rawSize = v.u32(s + 16);
+    const rawPtr = v.u32(s + 20);
+    const chars = v.u32(s + 36);
+    hi = Math.max(hi, rva + Math.max(vsize, rawSize));
+    // IMAGE_SCN_CNT_CODE or IMAGE_SCN_MEM_EXECUTE
+    if ((chars & 0x20) !== 0 || (chars & 0x20000000) !== 0) {
+      raw.push({ offset: rawPtr, length: vsize > 0 ? Math.min(vsize, rawSize) : rawSize, vaddr: rva });
+    }
+  }
+  const bits = kind === KIND_X86 ? x86Bits(hi) : 0;
+  const out: CodeRegion[] = [];
+  for (const r of raw) clampRegion(out, b.length, kind, r.offset, r.length, r.vaddr, bits);
+  return out;
+}
+
+function machO(b: Uint8Array, base: number, length: number): CodeRegion[] {
+  const sub = b.subarray(base, base + length);
+  const v = new View(sub, true);
+  const magic = v.u32(0);
+  if (magic !== 0xfeedfacf && magic !== 0xfeedface) return [];
+  const is64 = magic === 0xfeedfacf;
+  const cpu = v.u32(4);
+  const kind = cpu === 0x0100000c ? KIND_ARM64 : cpu === 0x01000007 || cpu === 7 ? KIND_X86 : 0;
+  if (kind === 0) return [];
+  const ncmds = v.u32(16);
+  if (ncmds > MAX_SECTIONS) return [];
+  let at = is64 ? 32 : 28;
+  const raw: { offset: number; length: number; vaddr: number }[] = [];
+  let lo = Infinity;
+  let hi = 0;
+  for (let k = 0; k < ncmds; k++) {
+    const cmd = v.u32(at);
+    const size = v.u32(at + 4);
+    if (size < 8) return [];
+    const seg64 = cmd === 0x19;
+    if (seg64 || cmd === 0x1) {
+      const vmaddr = seg64 ? v.u64(at + 24) : v.u32(at + 24);
+      const vmsize = seg64 ? v.u64(at + 32) : v.u32(at + 28);
+      if (vmsize > 0 && !(vmaddr === 0 && vmsize <= 2 ** 32 && v.u32(at + (seg64 ? 60 : 44)) === 0)) {
+        // (skip __PAGEZERO: no protection, address 0)
+        lo = Math.min(lo, vmaddr);
+        hi = Math.max(hi, vmaddr + vmsize);
+      }
+      const nsects = v.u32(at + (seg64 ? 64 : 48));
+      let s = at + (seg64 ? 72 : 56);
+      for (let j = 0; j < nsects && j < MAX_SECTIONS; j++) {
+        const addr = seg64 ? v.u64(s + 32) : v.u32(s + 32);
+        const ssize = seg64 ? v.u64(s + 40) : v.u32(s + 36);
+        const offset = v.u32(s + (seg64 ? 48 : 40));
+        const flags = v.u32(s + (seg64 ? 64 : 56));
+        // S_ATTR_PURE_INSTRUCTIONS or S_ATTR_SOME_INSTRUCTIONS, and not zero-fill
+        const type = flags & 0xff;
+        if ((flags & 0x80000400) !== 0 && type !== 1 && offset > 0) {
+          raw.push({ offset: base + offset, length: ssize, vaddr: addr });
+        }
+        s += seg64 ? 80 : 68;
+      }
+    }
+    at += size;
+  }
+  const bits = kind === KIND_X86 ? x86Bits(hi > lo ? hi - lo : length) : 0;
+  const out: CodeRegion[] = [];
+  for (const r of raw) clampRegion(out, base + length, kind, r.offset, r.length, r.vaddr, bits);
+  return out;
+}
+
+function fatMachO(b: Uint8Array): CodeRegion[] {
+  const v = new View(b, false);
+  const n = v.u32(4);
+  if (n === 0 || n > 32) return [];
+  const out: CodeRegion[] = [];
+  for (let k = 0; k < n; k++) {
+    const a = 8 + k * 20;
+    const offset = v.u32(a + 8);
+    const size = v.u32(a + 12);
+    if (offset + size > b.length) continue;
+    out.push(...machO(b, offset, size));
+  }
+  return out;
+}
+
+/** The code regions of `file`, sorted and non-overlapping; [] for anything else. */
+export function codeRegions(file: Uint8Array): CodeRegion[] {
+  if (file.length < MIN_CODE_FILE) return [];
+  let found: CodeRegion[];
+  try {
+    const m0 = file[0];
+    const m1 = file[1];
+    if (m0 === 0x7f && m1 === 0x45 && file[2] === 0x4c && file[3] === 0x46) found = elf(file);
+    else if (m0 === 0x4d && m1 === 0x5a) found = pe(file);
+    else if (m0 === 0xca && m1 === 0xfe && file[2] === 0xba && file[3] === 0xbe) found = fatMachO(file);
+    else if ((m0 === 0xcf || m0 === 0xce) && m1 === 0xfa && file[2] === 0xed && file[3] === 0xfe)
+      found = machO(file, 0, file.length);
+    else return [];
+  } catch {
+    return []; // headers point outside the file: plain bytes
+  }
+  found.sort((a, b) => a.offset - b.offset);
+  const out: CodeRegion[] = [];
+  let end = 0;
+  for (const r of found) {
+    const start = Math.max(r.offset, end);
+    const stop = r.offset + r.length;
+    if (stop - start < MIN_SECTION) continue;
+    out.push({ ...r, offset: start, length: stop - start, vaddr: r.vaddr + (start - r.offset) });
+    end = stop;
+  }
+  return out;
+}
