@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { Digest } from '../core/custom-metadata.js';
@@ -51,7 +51,17 @@ class Hasher {
   }
 }
 
-async function* fileData(entry: FolderEntry, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+/**
+ * The bytes of a file in chunks. With `scratch`, every chunk is a view of that one buffer, valid
+ * only until the generator resumes: the caller must be done with it by then (hash it, await its
+ * write). Reusing one buffer keeps memory flat: a fresh 256 KB Buffer per read is external memory
+ * that V8 collects only after tens of MB have piled up.
+ */
+async function* fileData(
+  entry: FolderEntry,
+  signal: AbortSignal | undefined,
+  scratch?: Buffer,
+): AsyncGenerator<Buffer> {
   let fh: FileHandle;
   try {
     fh = await open(entry.absolutePath, 'r');
@@ -64,7 +74,8 @@ async function* fileData(entry: FolderEntry, signal: AbortSignal | undefined): A
     let remaining = entry.size;
     while (remaining > 0) {
       signal?.throwIfAborted();
-      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
+      const want = Math.min(READ_CHUNK, remaining);
+      const buf = scratch === undefined ? Buffer.allocUnsafe(want) : scratch.subarray(0, want);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       remaining -= bytesRead;
@@ -109,6 +120,8 @@ async function* tarChunks(
   hasher: Hasher,
   signal: AbortSignal | undefined,
   onProgress?: (done: number, total: number) => void,
+  /** Read large files through this buffer (see fileData: the consumer must finish each chunk). */
+  scratch?: Buffer,
 ): AsyncGenerator<Buffer> {
   const total = onProgress ? tarLength(entries) : 0;
   let done = 0;
@@ -141,7 +154,7 @@ async function* tarChunks(
     if (entry.type !== 'file') continue;
     const small = ahead.get(i);
     ahead.delete(i);
-    const data = small ? [await small] : fileData(entry, signal);
+    const data = small ? [await small] : fileData(entry, signal, scratch);
     for await (const chunk of data) {
       if (chunk.length > 0) yield out(chunk);
     }
@@ -173,14 +186,6 @@ function fixGzipHeader(): Transform {
       if (seen <= 9 && seen + chunk.length > 9) chunk[9 - seen] = GZIP_OS_UNKNOWN;
       seen += chunk.length;
       done(null, chunk);
-    },
-  });
-}
-
-function hashSink(): Writable {
-  return new Writable({
-    write(_chunk, _enc, done) {
-      done();
     },
   });
 }
@@ -250,13 +255,18 @@ export async function packTar(
   try {
     return await writeFilesAtomic([tarPath], async ([temp]) => {
       const hasher = new Hasher();
-      await pipeline(
-        tarChunks(entries, hasher, options.signal, options.onProgress),
-        createWriteStream(temp as string, { flags: 'wx', flush: true }),
-        {
-          signal: options.signal,
-        },
-      );
+      // Each chunk is written before the next is read, so one read buffer serves the whole tar.
+      const fh = await open(temp as string, 'wx');
+      try {
+        const scratch = Buffer.allocUnsafe(READ_CHUNK);
+        for await (const chunk of tarChunks(entries, hasher, options.signal, options.onProgress, scratch)) {
+          let o = 0;
+          while (o < chunk.length) o += (await fh.write(chunk, o, chunk.length - o)).bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       return { tar: hasher.digest(), entries: entries.length };
     });
   } catch (error) {
@@ -274,8 +284,10 @@ export async function hashFolderAsTar(
 ): Promise<Digest> {
   const entries = await listFolder(folder, options);
   const hasher = new Hasher();
-  await pipeline(tarChunks(entries, hasher, options.signal, options.onProgress), hashSink(), {
-    signal: options.signal,
-  });
+  // Chunks are hashed as they are produced (tarChunks' out()), so one read buffer is enough.
+  const scratch = Buffer.allocUnsafe(READ_CHUNK);
+  for await (const chunk of tarChunks(entries, hasher, options.signal, options.onProgress, scratch)) {
+    void chunk;
+  }
   return hasher.digest();
 }
