@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     outfile: ENTRY,
     logLevel: 'warning',
   });
-  const work = join(CACHE, 'work');
+  const work = join(CACHE, `work-${process.pid}`); // per run: two runs may share the cache
   mkdirSync(join(CACHE, 'tar'), { recursive: true });
   const rows: string[] = [];
   const results: unknown[] = [];
