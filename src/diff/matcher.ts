@@ -224,7 +224,8 @@ export async function matchArchives(
             const o = i + off;
             if (o >= 0 && o + WINDOW <= oldLen && old[o] === nu[i]) break;
           }
-          const hi = (Math.imul(h - Math.imul(nu[i - 1] as number, B_OUT), B) + (nu[i + WINDOW - 1] as number)) | 0;
+          const hi =
+            (Math.imul(h - Math.imul(nu[i - 1] as number, B_OUT), B) + (nu[i + WINDOW - 1] as number)) | 0;
           if (hi === 0) break;
           const base = (Math.imul(hi, MIX) >>> shift) & ~(BUCKET - 1);
           let maybe = false;
