@@ -32,7 +32,7 @@ export type { VerifyOptions, VerifyReport } from './verify.js';
 export type { Problem, RoleStatus } from './inspect-metadata.js';
 export { inspectRepositoryMetadata } from './repository-files.js';
 export type { Inspection } from './inspect-metadata.js';
-export { publishRepository, publishTo } from './publish.js';
+export { checkPublishDestination, publishRepository, publishTo } from './publish.js';
 export { folderDestination } from './publish-destination.js';
 export { parseS3Url, s3Destination } from './s3-destination.js';
 export type { S3Location, S3Options } from './s3-destination.js';

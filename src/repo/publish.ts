@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, InstallError, NotsotufError, UsageError, messageOf } from '../errors.js';
 import type { LocalFile, PublishDestination } from './publish-destination.js';
@@ -21,6 +21,8 @@ export interface PublishOptions {
   readonly deleteExtra?: boolean;
   /** Check everything and say what would be copied and deleted, but write nothing. */
   readonly dryRun?: boolean;
+  /** The key folder: publishRepository refuses a DEST that holds it (DEST is served to everyone). */
+  readonly keyDir?: string;
 }
 
 export interface PublishResult {
@@ -195,5 +197,58 @@ export async function publishRepository(
       `${dest} is inside the repository ${repoDir}: publish to a folder outside it`,
     );
   }
+  await checkPublishDestination(dest, options.keyDir);
   return publishTo(repoDir, folderDestination(dest), options);
+}
+
+function isWithin(parent: string, child: string): boolean {
+  const r = relative(resolve(parent), resolve(child));
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/** How deep below DEST to look for private key files (a copied key folder, the project folder). */
+const KEY_SCAN_DEPTH = 2;
+const KEY_SCAN_MAX_ENTRIES = 10_000;
+
+/**
+ * DEST is served to everyone: it must not hold the key folder nor any private key file. Looks at
+ * DEST and the folders up to KEY_SCAN_DEPTH below it (bounded), for `.key` files that are PEM
+ * private keys: the project folder itself, or a key folder copied into the web root.
+ */
+export async function checkPublishDestination(dest: string, keyDir: string | undefined): Promise<void> {
+  const refuse = (what: string): never => {
+    throw new UsageError(
+      'DEST_HOLDS_KEYS',
+      `${dest} holds ${what}: publish to a folder of its own (it is served to everyone, private keys included), e.g. ../published`,
+    );
+  };
+  if (keyDir !== undefined && isWithin(dest, keyDir))
+    throw new UsageError(
+      'DEST_HOLDS_KEYS',
+      `${dest} contains the key folder ${keyDir}: publish to a folder of its own (it is served to everyone), e.g. ../published`,
+    );
+  let seen = 0;
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (++seen > KEY_SCAN_MAX_ENTRIES) return;
+      const path = join(dir, e.name);
+      if (e.isFile() && e.name.endsWith('.key') && (await isPrivateKeyFile(path)))
+        refuse(`the private key ${path}`);
+      if (e.isDirectory() && depth < KEY_SCAN_DEPTH) await walk(path, depth + 1);
+    }
+  };
+  await walk(dest, 0);
+}
+
+async function isPrivateKeyFile(path: string): Promise<boolean> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (fh === undefined) return false;
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return /-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(head.subarray(0, bytesRead).toString('latin1'));
+  } finally {
+    await fh.close();
+  }
 }

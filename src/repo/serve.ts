@@ -135,7 +135,7 @@ export function serveRepository(options: ServeOptions): Promise<RunningServer> {
 
 function listen(server: ReturnType<typeof createServer>, options: ServeOptions): Promise<RunningServer> {
   return new Promise((resolvePromise, reject) => {
-    server.once('error', reject);
+    server.once('error', (cause: NodeJS.ErrnoException) => reject(listenError(cause, options)));
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -150,4 +150,24 @@ function listen(server: ReturnType<typeof createServer>, options: ServeOptions):
       });
     });
   });
+}
+
+/** Errors of listen() that mean "pick another port or host", not a bug. */
+const LISTEN_ADVICE: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'is already in use: stop the other server or pick another port (0 picks a free one)',
+  EACCES: 'needs privileges: use a port above 1023',
+  EADDRNOTAVAIL: 'is not an address of this machine: use host 127.0.0.1',
+  ENOTFOUND: 'is not a known host name: use host 127.0.0.1',
+};
+
+function listenError(cause: NodeJS.ErrnoException, options: ServeOptions): Error {
+  const advice = cause.code === undefined ? undefined : LISTEN_ADVICE[cause.code];
+  const where = `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`;
+  return new UsageError(
+    'CANNOT_LISTEN',
+    advice === undefined
+      ? `cannot listen on ${where}: ${messageOf(cause)}`
+      : `${where} ${advice} (${messageOf(cause)})`,
+    { cause },
+  );
 }

@@ -2,7 +2,13 @@ import { stat } from 'node:fs/promises';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { PublishOptions, PublishResult } from '../../repo/index.js';
-import { parseS3Url, publishRepository, publishTo, s3Destination } from '../../repo/index.js';
+import {
+  checkPublishDestination,
+  parseS3Url,
+  publishRepository,
+  publishTo,
+  s3Destination,
+} from '../../repo/index.js';
 import { formatSize } from '../format-size.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -113,11 +119,10 @@ export const publishCommand: Command = {
         `${dest} is a file, not a folder: pass the folder to publish to`,
       );
     }
-    // The published folder is served to everyone: it must never hold the private keys.
-    for (const [what, path] of [
-      ['key folder', config.keys],
-      ['project file', config.file],
-    ] as const) {
+    // The published folder is served to everyone: no key folder or private key (checked again by
+    // publishRepository), and no project file either.
+    await checkPublishDestination(dest, config.keys);
+    for (const [what, path] of [['project file', config.file]] as const) {
       if (within(dest, path)) {
         throw new UsageError(
           'DEST_HOLDS_KEYS',
@@ -125,7 +130,13 @@ export const publishCommand: Command = {
         );
       }
     }
-    ctx.stdout.write(summary(dest, await publishRepository(config.repository, dest, options), dryRun));
+    ctx.stdout.write(
+      summary(
+        dest,
+        await publishRepository(config.repository, dest, { ...options, keyDir: config.keys }),
+        dryRun,
+      ),
+    );
     return EXIT.ok;
   },
 };

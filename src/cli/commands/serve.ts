@@ -60,11 +60,14 @@ export const serveCommand: Command = {
         host,
         onRequest: (method, path, status) => ctx.stderr.write(`${method} ${path} ${status}\n`),
       });
-    } catch (cause) {
-      const code = (cause as { code?: unknown }).code;
-      const advice = typeof code === 'string' ? LISTEN_ERRORS[code] : undefined;
-      if (advice === undefined) throw cause;
-      throw new UsageError('CANNOT_LISTEN', `${host}:${port} ${advice} (${messageOf(cause)})`, { cause });
+    } catch (error) {
+      // The library says it in its own words (CANNOT_LISTEN); here the advice names the flags.
+      const listen = (error as { cause?: { code?: unknown } }).cause;
+      const advice = typeof listen?.code === 'string' ? LISTEN_ERRORS[listen.code] : undefined;
+      if (advice === undefined) throw error;
+      throw new UsageError('CANNOT_LISTEN', `${host}:${port} ${advice} (${messageOf(listen)})`, {
+        cause: error,
+      });
     }
     ctx.stdout.write(
       `Serving ${root}\n  metadata: ${server.url}/metadata/\n  targets:  ${server.url}/targets/\nPress Ctrl-C to stop.\n`,
