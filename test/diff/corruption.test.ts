@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import { applyPatch, createPatch, readPatchHeader } from '../../src/diff/index.js';
-import { HEADER_LENGTH } from '../../src/diff/format.js';
+import { CHECKSUM_OFFSET, HEADER_LENGTH, MAGIC } from '../../src/diff/format.js';
 import { zigzag } from '../../src/diff/varint.js';
 import { digest, handMadePatch, prng, withTempDir } from './helpers.js';
 
@@ -19,6 +19,7 @@ async function expectRefused(
   code: string | RegExp,
   old: Buffer = OLD,
   options = {},
+  message?: RegExp,
 ): Promise<void> {
   await withTempDir(async (dir) => {
     await writeFile(join(dir, 'old'), old);
@@ -27,6 +28,7 @@ async function expectRefused(
       assert.ok(e instanceof DataError, `not a DataError: ${String(e)}`);
       if (typeof code === 'string') assert.equal(e.code, code, e.message);
       else assert.match(e.code, code, e.message);
+      if (message !== undefined) assert.match(e.message, message);
       return true;
     });
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch'], 'output or .partial left behind');
@@ -54,11 +56,22 @@ test('a patch with trailing bytes is refused', async () => {
   await expectRefused(Buffer.concat([PATCH, Buffer.from([0])]), 'PATCH_CORRUPT');
 });
 
-test('a flipped bit anywhere in the patch is refused with no output', async () => {
+test('a flipped bit anywhere in the patch is refused with no output, by the check that owns that byte', async () => {
   for (let i = 0; i < PATCH.length; i++) {
     const bad = Buffer.from(PATCH);
     bad[i] = bad[i]! ^ (1 << (i % 8));
-    await expectRefused(bad, /^PATCH_/);
+    if (i < MAGIC.length) {
+      // The magic names the format: another one is not a notsotuf patch of this format.
+      await expectRefused(bad, /^PATCH_(NOT_A_PATCH|UNSUPPORTED_FORMAT)$/);
+    } else if (i < CHECKSUM_OFFSET) {
+      // Header fields: out of their bounds, lengths the file does not have, or else caught by the
+      // checksum that covers them.
+      await expectRefused(bad, /^PATCH_(CORRUPT|TRUNCATED)$/);
+    } else {
+      // The checksum field and every byte of the streams: only the checksum can catch a flip
+      // here before any output (a flip in a stream might still decompress to something).
+      await expectRefused(bad, 'PATCH_CORRUPT', OLD, {}, /checksum does not match its content/);
+    }
   }
 });
 

@@ -55,7 +55,7 @@ test('disk full while downloading: InstallError about free space, no partial fil
     await installVersion(project, '1.0.0', installDir);
     await writeFile(join(installDir, 'local-change.txt'), 'x'); // plan: the full archive
     const stateDir = join(fs.dir, 'state');
-    const options = { ...clientOptions(project, server.url, installDir, stateDir), stallTimeoutMs: 2000 };
+    const options = clientOptions(project, server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();
@@ -103,7 +103,7 @@ test('disk full while unpacking: InstallError about free space, no staging folde
     const installDir = join(fs.dir, 'demo');
     await installVersion(project, '1.0.0', installDir);
     const stateDir = join(root, 'state');
-    const options = { ...clientOptions(project, server.url, installDir, stateDir), stallTimeoutMs: 2000 };
+    const options = clientOptions(project, server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();
@@ -150,7 +150,7 @@ test('disk full while rebuilding the new tar from the patch: InstallError about 
     await installVersion(project, '1.0.0', installDir);
     // Room for the metadata, the patch and the installed version's tar (about 270 KiB), not for a second tar.
     const stateDir = join(fs.dir, 'state');
-    const options = { ...clientOptions(project, server.url, installDir, stateDir), stallTimeoutMs: 2000 };
+    const options = clientOptions(project, server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();

@@ -110,7 +110,8 @@ export async function freshInstall(
   const options: ClientOptions = {
     ...clientOptions(project, baseUrl, installDir, stateDir),
     currentVersion: opts.version ?? '1.0.0',
-    stallTimeoutMs: 1500,
+    // The client's own stall timeout (30 s): these installs download honestly on a loaded machine.
+    // A test of a stalling server passes a short one to the client it expects to stall.
   };
   return {
     root,
