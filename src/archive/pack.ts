@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Transform } from 'node:stream';
@@ -218,6 +219,7 @@ export async function packFolder(
       const tarHash = new Hasher();
       const gzHash = new Hasher();
       const tarFile = tarTemp === undefined ? undefined : await open(tarTemp, 'wx');
+      const out = createWriteStream(archiveTemp as string, { flags: 'wx', flush: true });
       try {
         await pipeline(
           tarChunks(entries, tarHash, options.signal, options.onProgress),
@@ -231,10 +233,15 @@ export async function packFolder(
           }),
           fixGzipHeader(),
           tap(gzHash),
-          createWriteStream(archiveTemp as string, { flags: 'wx', flush: true }),
+          out,
           { signal: options.signal },
         );
         if (tarFile) await tarFile.sync();
+      } catch (error) {
+        // A write stream destroyed before its file was opened still opens (then closes) it: wait,
+        // or the temp file appears after writeFilesAtomic removed it (an aborted pack left one).
+        if (!out.closed) await once(out, 'close');
+        throw error;
       } finally {
         await tarFile?.close();
       }
