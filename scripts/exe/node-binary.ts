@@ -88,9 +88,9 @@ async function verifyBinary(platform: ExePlatform, file: string, what: string): 
  * .cache/node-<platform>-<version>/ (temp folder, then rename) and checked against its pinned sha256
  * on every call.
  */
-export async function nodeBinary(platform: ExePlatform): Promise<string> {
+export async function nodeBinary(platform: ExePlatform, cacheDir = join(ROOT, '.cache')): Promise<string> {
   const pinned = PINNED[platform];
-  const dir = join(ROOT, '.cache', `node-${platform}-${NODE_VERSION}`);
+  const dir = join(cacheDir, `node-${platform}-${NODE_VERSION}`);
   const file = join(dir, platform === 'win-x64' ? 'node.exe' : 'node');
   if (existsSync(file)) {
     await verifyBinary(platform, file, 'the cached Node binary');
