@@ -3,12 +3,12 @@
  * hostile archives can say anything a real attacker's tar could.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile, lstat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DataError } from '../../src/errors.js';
 import { unpackArchive } from '../../src/archive/index.js';
+import { tempDir as tempDirRemovedAfter } from '../support/temp-dir.js';
 import type { UnpackLimits } from '../../src/archive/index.js';
 
 export interface RawEntry {
@@ -108,8 +108,8 @@ export function gz(tar: Buffer): Buffer {
   return gzipSync(tar);
 }
 
-export async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'notsotuf-archive-test-'));
+export function tempDir(): Promise<string> {
+  return tempDirRemovedAfter('notsotuf-archive-test-');
 }
 
 /** Every path under `dir` (relative, sorted), not following symlinks. */

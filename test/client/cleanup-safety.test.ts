@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
-import type { Project } from './fixture.js';
-import { clientOptions, installVersion, makeProject, waitForResult } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

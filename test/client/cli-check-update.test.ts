@@ -7,8 +7,8 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { runMain } from '../../src/cli/main.js';
 import { cli, cliProcess } from '../helpers/cli.js';
-import type { Project } from './fixture.js';
-import { installVersion, makeProject } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { installVersion, makeProject } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli, cliProcess } from '../helpers/cli.js';
-import type { Project } from './fixture.js';
-import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

@@ -12,7 +12,7 @@ import { initRepository } from '../../src/repo/init.js';
 import type { AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease } from '../../src/repo/release.js';
 import { cli, cliProcess } from '../helpers/cli.js';
-import { pseudoRandom, readLog, waitFor, waitForResult } from './fixture.js';
+import { pseudoRandom, readLog, waitFor, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

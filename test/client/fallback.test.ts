@@ -7,8 +7,8 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import type { DownloadProgress } from '../../src/client/client-options.js';
 import { readState, stateLayout } from '../../src/client/state.js';
-import type { Project } from './fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

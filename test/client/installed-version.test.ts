@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { UsageError } from '../../src/errors.js';
-import type { Project } from './fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

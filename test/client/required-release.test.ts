@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from './fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 
 test('a required release published with the real publisher stops the update there; the next one goes on', async () => {

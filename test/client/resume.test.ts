@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import type { DownloadProgress } from '../../src/client/client-options.js';
-import type { Project } from './fixture.js';
-import { clientOptions, installVersion, makeProject } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { readState, stateLayout } from '../../src/client/state.js';
-import { clientOptions, installVersion, makeProject, readLog, runApp, waitFor } from './fixture.js';
+import { clientOptions, installVersion, makeProject, readLog, runApp, waitFor } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 
 test('a new version that crashes at start is rolled back; the old one runs again and the bad release is skipped', async () => {

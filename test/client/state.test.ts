@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { EMPTY_STATE, installRolloutId, readState, stateLayout, writeState } from '../../src/client/state.js';
 import { acquireUpdateLock } from '../../src/client/update-lock.js';
-import { exitedPid } from './fixture.js';
+import { exitedPid } from '../support/fixture.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-state-'));

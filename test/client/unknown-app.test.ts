@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { cli } from '../helpers/cli.js';
-import type { Project } from './fixture.js';
-import { clientOptions, installVersion, makeProject } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import type { StaticServer } from './static-server.js';
 

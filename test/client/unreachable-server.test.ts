@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { networkFailure } from '../../src/client/network-failure.js';
 import { cli } from '../helpers/cli.js';
-import type { Project } from './fixture.js';
-import { clientOptions, installVersion, makeProject } from './fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
 
 /**
  * An update server that cannot be reached must say why (connection refused, name not found, TLS,

@@ -7,7 +7,7 @@ import { hashFolderAsTar, unpackArchive } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { publisherTarPath } from '../../src/repo/release.js';
 import { nginxMissing, startNginx } from '../helpers/nginx.js';
-import type { Project } from './fixture.js';
+import type { Project } from '../support/fixture.js';
 import {
   clientOptions,
   installVersion,
@@ -16,7 +16,7 @@ import {
   runApp,
   waitFor,
   waitForResult,
-} from './fixture.js';
+} from '../support/fixture.js';
 import { startStaticServer } from './static-server.js';
 import { skipUnlessTool } from '../helpers/skip.js';
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { brotliCompressSync } from 'node:zlib';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
@@ -8,15 +7,9 @@ import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader } from '../../src/dif
 import { decodeAnyHeader, encodeHeader2 } from '../../src/diff/format-2.js';
 import type { TransformTable } from '../../src/diff/transform-table.js';
 import { writeVarint } from '../../src/diff/varint.js';
+import { withTempDir } from '../support/temp-dir.js';
 
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'notsotuf-diff-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export { withTempDir };
 
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
 export function prng(seed: number): (n: number) => Buffer {

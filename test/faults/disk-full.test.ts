@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
-import type { Project } from '../client/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
-import { cachedState, folderDigest, holdsVersion, unfinished } from './world.js';
+import { cachedState, folderDigest, holdsVersion, unfinished } from '../support/world.js';
 import { skipTestUnlessTool } from '../helpers/skip.js';
 
 let project: Project;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { installerDied } from '../../src/client/interrupted-swap.js';
 import type { PendingHandover } from '../../src/client/state.js';
-import { exitedPid } from '../client/fixture.js';
+import { exitedPid } from '../support/fixture.js';
 
 async function withPidFile(
   pid: number | string,

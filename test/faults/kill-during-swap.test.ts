@@ -14,13 +14,13 @@ import { spawn } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Project } from '../client/fixture.js';
-import { makeProject, waitFor, waitForResult, exitedPid } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { makeProject, waitFor, waitForResult, exitedPid } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { blocker, exited, pidsWithArg, topPidsWithArg } from './processes.js';
-import type { Install } from './world.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
+import type { Install } from '../support/world.js';
+import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 const linux = process.platform === 'linux';
 

@@ -11,14 +11,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, TSX_LOADER, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, makeProject, TSX_LOADER, waitForResult } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { exited } from './processes.js';
 import type { ChildSettings, KillAt } from './updater-child.js';
-import type { Install } from './world.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
+import type { Install } from '../support/world.js';
+import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./updater-child.ts', import.meta.url));
 

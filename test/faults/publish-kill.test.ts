@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { isTempName } from '../../src/io/temp-name.js';
 import { addRelease, initRepository } from '../../src/repo/index.js';
 import { publishRepository } from '../../src/repo/publish.js';
-import { pseudoRandom, TSX_LOADER } from '../client/fixture.js';
+import { pseudoRandom, TSX_LOADER } from '../support/fixture.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
 import type { PublishChildSettings } from './publish-child.js';
 import { exited } from './processes.js';

@@ -15,12 +15,12 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
-import type { Project } from '../client/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
-import { folderDigest, holdsVersion } from './world.js';
+import { folderDigest, holdsVersion } from '../support/world.js';
 import { skipTestUnlessTool } from '../helpers/skip.js';
 
 const run = promisify(execFile);

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NotsotufError, TransportError } from '../../src/errors.js';
 import { refreshRepository } from '../../src/repo/refresh.js';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
 import type { Fault, FaultServer, PathMatch } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
-import { cachedState, folderDigest, freshInstall, holdsVersion, unfinished } from './world.js';
+import { cachedState, folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 let project: Project;
 let server: FaultServer;

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { isTempName } from '../../src/io/temp-name.js';
-import type { Project } from '../client/fixture.js';
-import { makeProject, TSX_LOADER } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { makeProject, TSX_LOADER } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { exited } from './processes.js';
 import type { TornWriteSettings } from './torn-write-child.js';
-import { freshInstall } from './world.js';
+import { freshInstall } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./torn-write-child.ts', import.meta.url));
 

@@ -13,14 +13,14 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, TSX_LOADER, waitFor } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, makeProject, TSX_LOADER, waitFor } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import type { RaceOutcome, RaceSettings } from './lock-race-child.js';
 import { exited } from './processes.js';
-import type { Install } from './world.js';
-import { freshInstall } from './world.js';
+import type { Install } from '../support/world.js';
+import { freshInstall } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./lock-race-child.ts', import.meta.url));
 

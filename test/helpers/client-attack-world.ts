@@ -9,8 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { loadSigner } from '../../src/repo/key-store.js';
-import { exitedPid, makeProject, type Project } from '../client/fixture.js';
-import { cachedState, folderDigest, freshInstall, type Install } from '../faults/world.js';
+import { exitedPid, makeProject, type Project } from '../support/fixture.js';
+import { cachedState, folderDigest, freshInstall, type Install } from '../support/world.js';
 import { startHostileServer, type HostileServer } from './hostile-server.js';
 
 export interface ClientAttackWorld {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
-import { readLog, waitFor } from '../client/fixture.js';
+import { readLog, waitFor } from '../support/fixture.js';
 import type { StaticServer } from '../client/static-server.js';
 import { startStaticServer } from '../client/static-server.js';
 import { pidsWithArg } from '../faults/processes.js';

@@ -13,7 +13,7 @@ import { cli } from '../helpers/cli.js';
 import type { CuttingProxy, S3Server } from '../helpers/s3proxy.js';
 import { S3_SECRET_KEY, s3proxyMissing, startCuttingProxy, startS3Server } from '../helpers/s3proxy.js';
 import { skipUnlessTool } from '../helpers/skip.js';
-import type { Project } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
 import {
   clientOptions,
   installVersion,
@@ -22,7 +22,7 @@ import {
   runApp,
   waitFor,
   waitForResult,
-} from '../client/fixture.js';
+} from '../support/fixture.js';
 
 /**
  * `notsotuf publish s3://...` against a real S3-compatible server (s3proxy on 127.0.0.1), and our

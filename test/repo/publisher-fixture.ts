@@ -1,18 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after } from 'node:test';
 
 /**
- * Helpers for publisher tests: temp folders removed after the test file, small app folders, and a
+ * Helpers for publisher tests: small app folders, and a
  * hash of a whole folder tree (every file, link and temp file) to prove "byte for byte unchanged".
  */
-export async function tempDir(prefix = 'notsotuf-repo-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+export { tempDir } from '../support/temp-dir.js';
 
 /** A small app folder whose content depends on `version` (so patches differ from archives). */
 export async function appFolder(parent: string, version: string, extra = ''): Promise<string> {

@@ -12,8 +12,8 @@ import { createFetcher } from '../../src/client/fetcher.js';
 import { verifyTargetFile } from '../../src/client/tuf/index.js';
 import { newKey } from '../helpers/tuf-repo.js';
 import { refused, tufWorld } from '../helpers/tuf-world.js';
-import { exitedPid } from '../client/fixture.js';
-import { folderDigest } from '../faults/world.js';
+import { exitedPid } from '../support/fixture.js';
+import { folderDigest } from '../support/world.js';
 import { clientAttackWorld, updateRefused, type ClientAttackWorld } from '../helpers/client-attack-world.js';
 
 for (const name of ['app-1.1.0.tar.gz', 'app-1.1.0.patch']) {

@@ -9,12 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import type { Channel } from '../../src/core/version.js';
 import { loadForEdit } from '../../src/repo/repository-files.js';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import { cachedState, folderDigest, freshInstall, holdsVersion } from '../faults/world.js';
+import { cachedState, folderDigest, freshInstall, holdsVersion } from '../support/world.js';
 
 let project: Project;
 let server: FaultServer;

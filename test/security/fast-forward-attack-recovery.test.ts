@@ -18,7 +18,7 @@ import {
   resignedTimestamp,
   type ClientAttackWorld,
 } from '../helpers/client-attack-world.js';
-import { cachedState, folderDigest } from '../faults/world.js';
+import { cachedState, folderDigest } from '../support/world.js';
 
 test('fast-forward recovery: after a timestamp key rotation, real timestamps are accepted again', async () => {
   await using w = await tufWorld();

@@ -3,10 +3,10 @@
  * and recomputes the patch's own checksum, so both the TUF hash and the checksum pass; or writes a
  * well-formed patch program whose output differs from the promised result. The patch engine refuses
  * both (decompression or the result's sha256), the client falls back to the full archive, and
- * nothing half-written is left. See test/faults/hostile-patch-suite.ts.
+ * nothing half-written is left. See test/support/hostile-patch-suite.ts.
  */
 import { createHash } from 'node:crypto';
-import { hostilePatchTests } from '../faults/hostile-patch-suite.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 import { handMadePatch, patchLayout, reseal } from '../diff/helpers.js';
 
 hostilePatchTests('hostile patch with flipped stream bytes and a recomputed checksum', ({ patch }) => {

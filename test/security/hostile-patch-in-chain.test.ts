@@ -9,12 +9,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readState, stateLayout } from '../../src/client/state.js';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from '../faults/world.js';
+import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 let project: Project;
 let server: FaultServer;

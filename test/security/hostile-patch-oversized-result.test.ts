@@ -3,9 +3,9 @@
  * whose header promises exactly the signed 1.1.0 tar but whose program writes more bytes (4 KiB
  * more, or 2^40 bytes: a decompression bomb aimed at the disk). The patch engine stops at the
  * promised length and refuses it, the client falls back to the full archive, and nothing
- * half-written is left. See test/faults/hostile-patch-suite.ts.
+ * half-written is left. See test/support/hostile-patch-suite.ts.
  */
-import { hostilePatchTests } from '../faults/hostile-patch-suite.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 import { handMadePatch } from '../diff/helpers.js';
 
 hostilePatchTests('hostile patch writing 4 KiB more than its signed result', ({ oldTar, newTar }) => {

@@ -4,10 +4,10 @@
  * source (the patch engine refuses it: its header names another source) or with signed metadata
  * that lies about the source (the plan refuses the chain: it does not start from the installed
  * tar). Either way the client installs from the full archive and nothing half-written is left.
- * See test/faults/hostile-patch-suite.ts.
+ * See test/support/hostile-patch-suite.ts.
  */
 import { createHash } from 'node:crypto';
-import { hostilePatchTests } from '../faults/hostile-patch-suite.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 import { handMadePatch } from '../diff/helpers.js';
 
 function otherSource(oldTar: Buffer): Buffer {

@@ -11,13 +11,13 @@ import type { NotsotufMeta } from '../../src/core/custom-metadata.js';
 import { parseCustomMetadata } from '../../src/core/custom-metadata.js';
 import { planUpdate } from '../../src/core/plan.js';
 import type { PlanTargetInput } from '../../src/core/plan.js';
-import type { Project } from '../client/fixture.js';
-import { makeProject } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { makeProject } from '../support/fixture.js';
 import { toTrustedTarget } from '../../src/client/tuf/trusted-target.js';
 import { loadForEdit } from '../../src/repo/repository-files.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import type { Install } from '../faults/world.js';
-import { cachedState, folderDigest, freshInstall } from '../faults/world.js';
+import type { Install } from '../support/world.js';
+import { cachedState, folderDigest, freshInstall } from '../support/world.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 

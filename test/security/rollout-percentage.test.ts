@@ -9,11 +9,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
-import type { Project } from '../client/fixture.js';
-import { makeProject } from '../client/fixture.js';
+import type { Project } from '../support/fixture.js';
+import { makeProject } from '../support/fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
-import { cachedState, folderDigest, freshInstall, publishWith } from '../faults/world.js';
+import { cachedState, folderDigest, freshInstall, publishWith } from '../support/world.js';
 
 let project: Project;
 let server: FaultServer;

@@ -4,10 +4,10 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { unpackArchive } from '../../src/archive/index.js';
 import type { HandoverResult } from '../../src/client/handover.js';
 import { readHandoverResult } from '../../src/client/handover.js';
+import { waitFor } from './wait-for.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { PatchInfo } from '../../src/diff/index.js';
 import { createPatch, PATCH_FORMAT_2 } from '../../src/diff/index.js';
@@ -200,21 +200,6 @@ export function runApp(
   });
 }
 
-/** Polls until `predicate` holds (the installer and restarted apps run detached). */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  seconds = 60,
-): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 export async function readLog(file: string): Promise<string[]> {
   try {
     return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
@@ -227,11 +212,6 @@ export function waitForResult(stateDir: string, seconds = 60): Promise<HandoverR
   return waitFor('the installer result', () => readHandoverResult(stateDir), seconds);
 }
 
-/** The pid of a process that has already exited (the installer then swaps at once). */
-export function exitedPid(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', () => (child.pid === undefined ? reject(new Error('no pid')) : resolve(child.pid)));
-  });
-}
+// Shared with tests outside the client area through this module until they import test/support directly.
+export { waitFor } from './wait-for.js';
+export { exitedPid } from './processes.js';

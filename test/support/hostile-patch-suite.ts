@@ -15,12 +15,12 @@ import { readState, stateLayout } from '../../src/client/state.js';
 import { applyPatch } from '../../src/diff/index.js';
 import { DataError, TransportError } from '../../src/errors.js';
 import { publisherTarPath } from '../../src/repo/release.js';
-import type { Project } from '../client/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../client/fixture.js';
+import type { Project } from './fixture.js';
+import { exitedPid, makeProject, waitForResult } from './fixture.js';
 import type { FaultServer } from '../helpers/fault-server.js';
 import { startFaultServer } from '../helpers/fault-server.js';
-import type { CustomEdit } from './compromised-targets.js';
-import { compromisedTargets } from './compromised-targets.js';
+import type { CustomEdit } from '../faults/compromised-targets.js';
+import { compromisedTargets } from '../faults/compromised-targets.js';
 import { cachedState, folderDigest, freshInstall, holdsVersion, releaseTar, unfinished } from './world.js';
 
 export interface HostilePatchContext {

@@ -10,8 +10,8 @@ import { dirname, join, relative } from 'node:path';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
-import type { Project } from '../client/fixture.js';
-import { clientOptions, installVersion, writeApp } from '../client/fixture.js';
+import type { Project } from './fixture.js';
+import { clientOptions, installVersion, writeApp } from './fixture.js';
 import type { AddReleaseOptions, AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease, DIFF_PATCH_MAKER } from '../../src/repo/release.js';
 
