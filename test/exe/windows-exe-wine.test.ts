@@ -23,7 +23,7 @@ import type { RepoConfig } from '../../src/repo/config.js';
 import { initRepository } from '../../src/repo/init.js';
 import type { AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease } from '../../src/repo/release.js';
-import { pseudoRandom, waitFor } from '../client/fixture.js';
+import { pseudoRandom, waitFor } from '../support/fixture.js';
 import type { StaticServer } from '../client/static-server.js';
 import { startStaticServer } from '../client/static-server.js';
 import { cli } from '../helpers/cli.js';

@@ -3,13 +3,13 @@
  * header (with a valid checksum) has a machine-code transform region outside its tar entry, a
  * transformed entry past the end of the archive, or an unknown format (compression) byte. The patch
  * engine refuses each before writing anything (PATCH_CORRUPT), the client falls back to the full
- * archive, and nothing half-written is left. See test/faults/hostile-patch-suite.ts.
+ * archive, and nothing half-written is left. See test/support/hostile-patch-suite.ts.
  */
 import { KIND_ARM64, KIND_X86 } from '../../src/diff/exe-transform.js';
 import type { TransformTable } from '../../src/diff/transform-table.js';
-import { hostilePatchTests } from '../faults/hostile-patch-suite.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 import { handMadePatch } from '../diff/helpers.js';
-import type { HostilePatchContext } from '../faults/hostile-patch-suite.js';
+import type { HostilePatchContext } from '../support/hostile-patch-suite.js';
 
 /** A patch that stores the whole new tar as extra bytes, with the given header oddities. */
 function withTable(ctx: HostilePatchContext, transforms: TransformTable, compressionByte?: number): Buffer {
