@@ -6,7 +6,8 @@
 //   client's own cache of it at hand: tufup's archive, our tar), served over loopback HTTP: wall
 //   time and peak memory of the whole client process (refresh, download, patch, verify, install).
 // Each side runs as its own process under /usr/bin/time -v; ours is our CLI bundled to plain
-// JavaScript (no TypeScript loader). Prints a markdown table (docs/benchmarks.md) with ratios
+// JavaScript (no TypeScript loader); the client update runs the client-only entry of the
+// single-file executables (src/cli/client-bin.ts), as an app ships it. Prints a markdown table (docs/benchmarks.md) with ratios
 // tufup / ours and saves it in .cache/bench/tufup-results.md.
 // Options: --pairs=label,label (default: all; the big Node.js pair runs last).
 // Targets (issue 12): release add >= 4x faster with >= 4x less memory; update by patch >= 5x
@@ -37,6 +38,8 @@ const PYTHON = join(ROOT, '.venv', 'tufup', 'bin', 'python');
 const PUBLISH_PY = join(ROOT, 'test', 'interop', 'tufup', 'publish.py');
 const UPDATE_PY = join(ROOT, 'bench', 'tufup-update.py');
 const CLI_JS = join(ROOT, CACHE, 'tufup-bench', 'notsotuf.mjs');
+/** The client-only entry of the single-file executables: what an app ships to update itself. */
+const CLIENT_JS = join(ROOT, CACHE, 'tufup-bench', 'notsotuf-client.mjs');
 const APP = 'demo';
 
 if (!existsSync(PYTHON)) {
@@ -56,18 +59,23 @@ execFileSync(process.execPath, [join(ROOT, 'scripts', 'fetch-bench-data.mjs')], 
   cwd: ROOT,
 });
 
-await build({
-  entryPoints: [join(ROOT, 'src', 'cli', 'bin.ts')],
-  outfile: CLI_JS,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-});
+for (const [entry, outfile] of [
+  ['bin.ts', CLI_JS],
+  ['client-bin.ts', CLIENT_JS],
+] as const) {
+  await build({
+    entryPoints: [join(ROOT, 'src', 'cli', entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+}
 
 /** Runs a command (not measured), throwing with its output when it fails. */
 function run(command: string, args: string[], cwd: string): string {
@@ -186,7 +194,7 @@ async function benchPair(label: string, oldDir: string, newDir: string): Promise
         join(oState, 'tars', '1.0.0.tar'),
       );
       console.log(`  ${label}: notsotuf client update ...`);
-      const args = [CLI_JS, 'update', '--yes', '--json', '--app-name', APP, '--install-dir', oApp];
+      const args = [CLIENT_JS, 'update', '--yes', '--json', '--app-name', APP, '--install-dir', oApp];
       args.push('--current-version', '1.0.0', '--state-dir', oState);
       args.push('--metadata-url', `${ourServer.url}/metadata`, '--targets-url', `${ourServer.url}/targets`);
       args.push('--trusted-root', join(ourRepo, 'metadata', '1.root.json'));
