@@ -30,10 +30,7 @@ export const TARGETS = [
       'test/archive/windows-path-rules.test.ts',
     ],
   },
-  {
-    file: 'src/core/plan.ts',
-    tests: ['test/core/plan.test.ts', 'test/security/malformed-custom-metadata.test.ts'],
-  },
+  { file: 'src/core/plan.ts', tests: ['test/core/plan.test.ts'] },
   {
     file: 'src/core/custom-metadata.ts',
     tests: ['test/core/plan.test.ts', 'test/security/malformed-custom-metadata.test.ts'],

@@ -118,6 +118,12 @@ const CASES: readonly Case[] = [
     says: /tar\.sha256 must be 64 hex digits/,
   },
   {
+    name: 'tar.sha256 with a prefix',
+    on: 'archive',
+    edit: set('tar.sha256', `x${'ab'.repeat(32)}`),
+    says: /tar\.sha256 must be 64 hex digits/,
+  },
+  {
     name: 'tar.length missing',
     on: 'archive',
     edit: drop('tar.length'),
@@ -284,8 +290,27 @@ function assertRefused(e: unknown, c: Case, target: string): true {
   assert.equal(err.code, 'BAD_CUSTOM_METADATA', err.message);
   assert.match(err.message, new RegExp(`target ${target.replaceAll('.', '\\.')}`), err.message);
   assert.match(err.message, c.says, `${c.name}: ${err.message}`);
+  // Where another check found the problem (version, app name), its error is kept as the cause.
+  if (/is not a version|bad app name/.test(err.message))
+    assert.ok(err.cause instanceof Error, 'the cause is kept');
   return true;
 }
+
+test('defaults and edges that are valid: no required/rollout/user fields, a zero length', () => {
+  const meta = structuredClone(honest.get(archiveName)!);
+  delete meta.required;
+  delete meta.rollout;
+  delete meta.user;
+  (meta.tar as Meta).length = 0;
+  const parsed = parseCustomMetadata(archiveName, { notsotuf: meta });
+  assert.ok(parsed?.kind === 'archive');
+  assert.equal(parsed.required, false, 'a release is not required unless it says so');
+  assert.equal(parsed.rollout, 100, 'a release is offered to every install unless it says otherwise');
+  assert.deepEqual(parsed.user, {});
+  assert.equal(parsed.tar.length, 0);
+  assert.equal(parseCustomMetadata(archiveName, { notsotuf: { ...meta, rollout: 100 } })?.kind, 'archive');
+  assert.equal(parseCustomMetadata(archiveName, { other: {} }), undefined, "another tool's target");
+});
 
 test('the honest metadata of the fixture parses (the table edits a valid object)', () => {
   for (const [target, meta] of honest) {
