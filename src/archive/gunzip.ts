@@ -17,7 +17,7 @@ export async function gunzipTo(
   archivePath: string,
   tarPath: string,
   expected?: Digest,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; onProgress?: (tarBytes: number) => void } = {},
 ): Promise<Digest> {
   try {
     return await writeFilesAtomic([tarPath], async ([temp]) => {
@@ -35,6 +35,7 @@ export async function gunzipTo(
             );
           }
           hash.update(chunk);
+          options.onProgress?.(length);
           done(null, chunk);
         },
       });

@@ -15,7 +15,7 @@ export function progressBar(ctx: CommandContext): ((p: DownloadProgress) => void
     const fraction = p.totalBytes > 0 ? Math.min(1, p.bytesDone / p.totalBytes) : 1;
     const filled = Math.round(fraction * width);
     ctx.stderr.write(
-      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
+      `\r${p.stage.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
         `${formatSize(p.bytesDone)} / ${formatSize(p.totalBytes)} ${formatSize(Math.round(p.bytesPerSecond))}/s\u001b[K` +
         (p.bytesDone >= p.totalBytes ? '\n' : ''),
     );

@@ -40,14 +40,19 @@ export interface ClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
-/** Progress over a whole update (every file it downloads), for a progress bar. */
+/**
+ * Progress of an update in bytes, for a progress bar, about ten calls a second at most (each
+ * stage's first report and its end always come). `download`: every file of the update (resumed
+ * bytes count as done); during `install`, then `rebuild` (bytes of the new version's tar written,
+ * by patches or from the archive) and `unpack` (bytes of that tar unpacked), each from 0 to its total.
+ */
 export interface DownloadProgress {
-  /** Bytes of the update already on disk (resumed bytes count as done). */
+  readonly stage: 'download' | 'rebuild' | 'unpack';
   readonly bytesDone: number;
   readonly totalBytes: number;
-  /** Average transfer rate of this download call, bytes per second (0 until known). */
+  /** Average rate of this stage, bytes per second (0 until known). */
   readonly bytesPerSecond: number;
-  /** The file being downloaded now. */
+  /** The file being downloaded or written now. */
   readonly file: string;
 }
 

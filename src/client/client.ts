@@ -39,6 +39,7 @@ import {
   writeInstalledRecord,
 } from './installed-record.js';
 import { rebuildTar } from './rebuild-tar.js';
+import { throttleProgress } from './progress.js';
 import { acquireUpdateLock } from './update-lock.js';
 import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
 import type { ClientState, PendingHandover, StateLayout } from './state.js';
@@ -378,10 +379,13 @@ export class Client {
       }
     }
     stage('rebuild');
+    const tarFile = `${this.appName}-${update.version}.tar`;
+    const rebuildProgress = workProgress('rebuild', tarFile, options.onProgress);
     const rebuilt = await rebuildTar({
       workDir: layout.workDir,
       release: update.release,
       chain,
+      ...(rebuildProgress ? { onProgress: rebuildProgress } : {}),
       ...(sourceTar !== undefined ? { sourceTar } : {}),
       fullArchive: async () => {
         // The patches failed (or were refused): remember it before the archive is fetched, so a
@@ -410,10 +414,15 @@ export class Client {
     try {
       // The tar was checked when it was built; the unpack checks it again as it reads it (the
       // bytes on disk could have changed since), so only the signed tar is ever staged.
+      const unpackProgress = workProgress('unpack', tarFile, options.onProgress);
+      const tarLength = update.release.tar.length;
+      unpackProgress?.(0, tarLength);
       await unpackArchive(rebuilt.tarPath, stagingDir, {
         expectedTar: update.release.tar,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(unpackProgress ? { onProgress: (n: number) => unpackProgress(n, tarLength) } : {}),
       });
+      unpackProgress?.(tarLength, tarLength);
     } catch (error) {
       await rm(stagingDir, { recursive: true, force: true });
       throw error;
@@ -902,4 +911,28 @@ async function rememberNoPatches(layout: StateLayout, version: string): Promise<
   const state = await readState(layout);
   if (!state.noPatchesTo.includes(version))
     await writeState(layout, { ...state, noPatchesTo: [...state.noPatchesTo, version] });
+}
+
+/**
+ * Byte progress of a local stage of install (rebuild, unpack) in the same shape as the download's,
+ * throttled the same way; undefined when the caller wants no progress.
+ */
+function workProgress(
+  stage: 'rebuild' | 'unpack',
+  file: string,
+  onProgress: ((p: DownloadProgress) => void) | undefined,
+): ((done: number, total: number) => void) | undefined {
+  if (onProgress === undefined) return undefined;
+  const report = throttleProgress(onProgress);
+  const started = performance.now();
+  return (done, total) => {
+    const seconds = (performance.now() - started) / 1000;
+    report({
+      stage,
+      bytesDone: done,
+      totalBytes: total,
+      bytesPerSecond: seconds > 0 ? done / seconds : 0,
+      file,
+    });
+  };
 }

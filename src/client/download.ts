@@ -8,6 +8,7 @@ import type { DownloadOptions } from './client-options.js';
 import type { Fetcher } from './fetcher.js';
 import { localWriteError } from './local-write-error.js';
 import type { TrustedTarget } from './tuf/index.js';
+import { throttleProgress } from './progress.js';
 import { verifyTargetFile } from './tuf/index.js';
 
 /**
@@ -87,9 +88,11 @@ export async function downloadTargets(
   let doneBefore = 0;
   let transferred = 0;
   const started = now();
+  const onProgress = options.onProgress && throttleProgress(options.onProgress, 100, now);
   const report = (file: string, inFile: number): void => {
     const seconds = (now() - started) / 1000;
-    options.onProgress?.({
+    onProgress?.({
+      stage: 'download',
       // A server that ignored Range resends from 0: never report more than the whole.
       bytesDone: Math.min(doneBefore + inFile, totalBytes),
       totalBytes,

@@ -20,6 +20,8 @@ export interface RebuildInput {
   /** Gives the verified local path of the full archive (downloading it when needed). */
   readonly fullArchive: () => Promise<string>;
   readonly signal?: AbortSignal;
+  /** Bytes of the new tar written so far (patch steps count as one run to the final length). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface RebuildResult {
@@ -36,6 +38,9 @@ export async function rebuildTar(input: RebuildInput): Promise<RebuildResult> {
   if (input.chain.length > 0 && input.sourceTar !== undefined) {
     try {
       let source = input.sourceTar;
+      // Every step writes a whole tar; their lengths together are the work to do.
+      const total = input.chain.reduce((sum, step) => sum + step.meta.result.length, 0);
+      let before = 0;
       for (const [i, step] of input.chain.entries()) {
         const last = i === input.chain.length - 1;
         const stepOut = last ? out : join(input.workDir, `step-${i}.tar`);
@@ -43,7 +48,10 @@ export async function rebuildTar(input: RebuildInput): Promise<RebuildResult> {
           expectedSource: { sha256: step.meta.source.sha256, length: step.meta.source.length },
           expectedResult: step.meta.result,
           ...(input.signal ? { signal: input.signal } : {}),
+          ...(input.onProgress ? { onProgress: (n: number) => input.onProgress?.(before + n, total) } : {}),
         });
+        before += step.meta.result.length;
+        input.onProgress?.(before, total);
         if (source !== input.sourceTar) await rm(source, { force: true });
         source = stepOut;
       }
@@ -59,7 +67,13 @@ export async function rebuildTar(input: RebuildInput): Promise<RebuildResult> {
   }
   const archive = await input.fullArchive();
   const tmp = `${out}.gunzip`;
-  await gunzipTo(archive, tmp, input.release.tar);
+  const tarLength = input.release.tar.length;
+  input.onProgress?.(0, tarLength);
+  await gunzipTo(archive, tmp, input.release.tar, {
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(input.onProgress ? { onProgress: (n: number) => input.onProgress?.(n, tarLength) } : {}),
+  });
+  input.onProgress?.(tarLength, tarLength);
   await rename(tmp, out);
   return patchError === undefined ? { tarPath: out, via: 'full' } : { tarPath: out, via: 'full', patchError };
 }

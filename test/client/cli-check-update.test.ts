@@ -155,7 +155,7 @@ test('update on a terminal draws a progress bar on stderr that reaches 100%', as
       prompt: undefined,
     });
     assert.equal(code, EXIT.updated, stderr);
-    assert.match(stderr, /\r\[#{30}\] 100% /);
+    assert.match(stderr, /\r(download|rebuild|unpack) +\[#{30}\] 100% /);
     assert.match(stdout, /updated demo 1\.0\.0 -> 1\.1\.0/);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -50,7 +50,12 @@ await client.install(update, {
   restart: false,
   pid: settings.pid,
   onProgress: (p) => {
-    if (settings.killAt === 'download' && p.bytesDone > 0 && p.bytesDone < p.totalBytes)
+    if (
+      settings.killAt === 'download' &&
+      p.stage === 'download' &&
+      p.bytesDone > 0 &&
+      p.bytesDone < p.totalBytes
+    )
       die(`download ${p.bytesDone}/${p.totalBytes}`);
   },
   onStage: (stage) => {
