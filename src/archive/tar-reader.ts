@@ -155,10 +155,14 @@ class ByteSource {
       this.chunk = this.chunk.subarray(take);
       got += take;
     }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    // Always a copy: the source may reuse its buffers once the next chunk is asked for.
+    return Buffer.concat(parts, n);
   }
 
-  /** The next n bytes as they arrive (no copy, no accumulation). */
+  /**
+   * The next n bytes as they arrive (no copy, no accumulation). Each chunk is valid only until the
+   * next one is asked for (the source may read into the same buffer again).
+   */
   async *stream(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {

@@ -355,9 +355,10 @@ export async function unpackArchive(
         const target = where(entry.path);
         if (entry.size <= SMALL_FILE) {
           // small files (most of an app) are read here and written a few at a time
-          const parts: Buffer[] = [];
-          for await (const chunk of data()) parts.push(chunk);
-          const content = Buffer.concat(parts);
+          // Copied as it comes: the chunks are views of a read buffer that is reused.
+          const content = Buffer.allocUnsafe(entry.size);
+          let filled = 0;
+          for await (const chunk of data()) filled += chunk.copy(content, filled);
           await pool.add(() => writeFileExclusive(target, [content], mode, entry.mtime, signal));
         } else {
           await writeFileExclusive(target, data(), mode, entry.mtime, signal);
@@ -382,11 +383,35 @@ export async function unpackArchive(
         done(null, chunk);
       },
     });
-    const file = createReadStream(archivePath, { highWaterMark: READ_CHUNK });
     if (gzip) {
+      const file = createReadStream(archivePath, { highWaterMark: READ_CHUNK });
       await pipeline(file, createGunzip({ chunkSize: READ_CHUNK }), verify, consume, { signal });
     } else {
-      await pipeline(file, verify, consume, { signal });
+      // A plain tar (the patch path) is read through one reused buffer: the consumer is done with
+      // each chunk before asking for the next (headers and small files are copied, large files
+      // written), and a fresh Buffer per read would pile up as garbage (see docs/benchmarks.md).
+      const fh = await open(archivePath, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(READ_CHUNK);
+        const chunks = async function* (): AsyncGenerator<Buffer> {
+          for (;;) {
+            signal?.throwIfAborted();
+            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+            if (bytesRead === 0) return;
+            const chunk = buf.subarray(0, bytesRead);
+            tarLength += bytesRead;
+            if (expected && tarLength > expected.length) {
+              throw tarMismatch(archivePath, `more than the signed ${expected.length} bytes`);
+            }
+            tarHash.update(chunk);
+            options.onProgress?.(tarLength, expected?.length);
+            yield chunk;
+          }
+        };
+        await consume(chunks());
+      } finally {
+        await fh.close();
+      }
     }
     const sha256 = tarHash.digest('hex');
     if (expected && (sha256 !== expected.sha256 || tarLength !== expected.length)) {
