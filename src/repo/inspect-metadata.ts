@@ -155,6 +155,36 @@ function unique(problems: Problem[]): Problem[] {
   return problems.filter((p) => (seen.has(p.message) ? false : (seen.add(p.message), true)));
 }
 
+/**
+ * A role that another lists by version, length and hashes (snapshot in timestamp, targets in
+ * snapshot; TUF spec 5.5, 5.6): its `<version>.<role>.json` is read, checked against what lists it,
+ * and its signatures counted. Undefined when it is missing or unreadable (a problem says why).
+ */
+function listedRole<T extends Snapshot | Targets>(
+  kind: MetadataKind.Snapshot | MetadataKind.Targets,
+  role: 'snapshot' | 'targets',
+  listed: { version: number; length?: number; hashes?: Record<string, string> },
+  signer: Root,
+  files: MetadataFiles,
+  problems: Problem[],
+): { metadata: Metadata<T>; bytes: Buffer; valid: string[]; threshold: number } | undefined {
+  const name = `${listed.version}.${role}.json`;
+  const bytes = files.get(name);
+  const parsed = parse<Metadata<Snapshot> | Metadata<Targets>>(kind, name, bytes, problems, role);
+  if (parsed === undefined || bytes === undefined) return undefined;
+  // parse() checked the kind: a Snapshot kind gives snapshot metadata, a Targets kind targets.
+  const metadata = parsed as Metadata<T>;
+  checkMetaFile(name, bytes, listed.length, listed.hashes, problems, role);
+  if (metadata.signed.version !== listed.version) {
+    problems.push({
+      kind: 'corrupt',
+      role,
+      message: `metadata/${name} says version ${metadata.signed.version}`,
+    });
+  }
+  return { metadata, bytes, ...countSignatures(signer, role, parsed, name, problems) };
+}
+
 export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
   const problems: Problem[] = [];
   const roles: RoleStatus[] = [];
@@ -278,26 +308,17 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
 
   const snapMeta = timestamp.signed.snapshotMeta;
   const snapName = `${snapMeta.version}.snapshot.json`;
-  const snapshotBytes = files.get(snapName);
-  const snapshot = parse<Metadata<Snapshot>>(
+  const snap = listedRole<Snapshot>(
     MetadataKind.Snapshot,
-    snapName,
-    snapshotBytes,
-    problems,
     'snapshot',
+    snapMeta,
+    root.signed,
+    files,
+    problems,
   );
-  if (snapshot === undefined || snapshotBytes === undefined)
-    return { state: undefined, roles, problems: unique(problems) };
-  checkMetaFile(snapName, snapshotBytes, snapMeta.length, snapMeta.hashes, problems, 'snapshot');
-  if (snapshot.signed.version !== snapMeta.version) {
-    problems.push({
-      kind: 'corrupt',
-      role: 'snapshot',
-      message: `metadata/${snapName} says version ${snapshot.signed.version}`,
-    });
-  }
-  const sn = countSignatures(root.signed, 'snapshot', snapshot, snapName, problems);
-  status('snapshot', snapshot, sn.valid, sn.threshold);
+  if (snap === undefined) return { state: undefined, roles, problems: unique(problems) };
+  const { metadata: snapshot, bytes: snapshotBytes } = snap;
+  status('snapshot', snapshot, snap.valid, snap.threshold);
 
   const targetsMeta = snapshot.signed.meta['targets.json'];
   if (targetsMeta === undefined) {
@@ -308,26 +329,9 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
     });
     return { state: undefined, roles, problems: unique(problems) };
   }
-  const targetsName = `${targetsMeta.version}.targets.json`;
-  const targetsBytes = files.get(targetsName);
-  const targets = parse<Metadata<Targets>>(
-    MetadataKind.Targets,
-    targetsName,
-    targetsBytes,
-    problems,
-    'targets',
-  );
-  if (targets === undefined || targetsBytes === undefined)
-    return { state: undefined, roles, problems: unique(problems) };
-  checkMetaFile(targetsName, targetsBytes, targetsMeta.length, targetsMeta.hashes, problems, 'targets');
-  if (targets.signed.version !== targetsMeta.version) {
-    problems.push({
-      kind: 'corrupt',
-      role: 'targets',
-      message: `metadata/${targetsName} says version ${targets.signed.version}`,
-    });
-  }
-  const tg = countSignatures(root.signed, 'targets', targets, targetsName, problems);
+  const tg = listedRole<Targets>(MetadataKind.Targets, 'targets', targetsMeta, root.signed, files, problems);
+  if (tg === undefined) return { state: undefined, roles, problems: unique(problems) };
+  const targets = tg.metadata;
   status('targets', targets, tg.valid, tg.threshold);
 
   return {
