@@ -1,0 +1,62 @@
+/**
+ * CLIENT_LIMITS (src/core/limits.ts) bound what the client reads where no signed length exists yet.
+ * Each value is checked at its edge here, so a changed or dropped limit shows (maxTargetBytes is in
+ * download-refusals.test.ts, maxPatchChainSteps and maxTargets in core/plan.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Client } from '../../src/client/client.js';
+import { readState, stateLayout } from '../../src/client/state.js';
+import { CLIENT_LIMITS } from '../../src/core/limits.js';
+import { withTempDir } from '../support/temp-dir.js';
+
+test('the values themselves (a change here is a change of the client contract: update docs/client.md)', () => {
+  assert.deepEqual(CLIENT_LIMITS, {
+    maxPatchChainSteps: 64,
+    maxTargets: 100_000,
+    maxTargetBytes: 8 * 1024 ** 3,
+    maxStateFileBytes: 1024 * 1024,
+    maxRootBytes: 512 * 1024,
+    maxConfigBytes: 64 * 1024,
+  });
+});
+
+test('maxStateFileBytes: a state.json over the limit is not read (as if absent); one at the limit is', async () => {
+  await withTempDir(async (stateDir) => {
+    const layout = stateLayout(stateDir);
+    await mkdir(stateDir, { recursive: true });
+    const body = JSON.stringify({ skipped: ['1.1.0'], noPatchesTo: [] });
+    const padded = (size: number): string => body + ' '.repeat(size - Buffer.byteLength(body));
+    await writeFile(layout.stateFile, padded(CLIENT_LIMITS.maxStateFileBytes));
+    assert.deepEqual((await readState(layout)).skipped, ['1.1.0']);
+    await writeFile(layout.stateFile, padded(CLIENT_LIMITS.maxStateFileBytes + 1));
+    assert.deepEqual((await readState(layout)).skipped, []);
+  });
+});
+
+test('maxRootBytes: a trusted root over the limit is refused (DataError TOO_LONG) before it is parsed', async () => {
+  await withTempDir(async (dir) => {
+    const root = join(dir, 'root.json');
+    await writeFile(root, ' '.repeat(CLIENT_LIMITS.maxRootBytes + 1));
+    const client = new Client({
+      appName: 'demo',
+      metadataUrl: 'http://127.0.0.1:9/metadata',
+      targetsUrl: 'http://127.0.0.1:9/targets',
+      trustedRoot: root,
+      installDir: join(dir, 'app'),
+      stateDir: join(dir, 'state'),
+      currentVersion: '1.0.0',
+    });
+    await assert.rejects(client.check(), (e: Error & { code?: string }) => {
+      assert.equal(e.name, 'DataError', e.message);
+      assert.equal(e.code, 'TOO_LONG');
+      assert.match(
+        e.message,
+        new RegExp(`is ${CLIENT_LIMITS.maxRootBytes + 1} bytes, over ${CLIENT_LIMITS.maxRootBytes}`),
+      );
+      return true;
+    });
+  });
+});
