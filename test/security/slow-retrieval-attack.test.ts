@@ -127,7 +127,13 @@ describe('slow retrieval through Client.check/install', () => {
   after(() => world.close());
 
   test('an archive download that stalls is stopped by the stall timeout', LIMIT, async () => {
-    const inst = await world.install('stall', { modified: true });
+    const installed = await world.install('stall', { modified: true });
+    // This client meets the stalling server: a short stall timeout, well under the server's own
+    // 8 s give-up (the default 30 s would see the server drop the connection first: NETWORK).
+    const inst = {
+      ...installed,
+      client: (extra = {}) => installed.client({ stallTimeoutMs: 1500, ...extra }),
+    };
     const archive = [...world.server.files.keys()].find((p) => p.endsWith('1.1.0.tar.gz'))!;
     await updateRefused(world, inst, 'STALLED', (server) =>
       server.behave(archive, { kind: 'stall', after: 1000 }),
