@@ -30,7 +30,9 @@ test(
     const path = new URL(c.targetUrl(t)).pathname;
     w.server.behave(path, { kind: 'stall', after: 20_000 }, 1);
     const partial = join(w.dir, 'app.partial');
-    const fetcher = createFetcher({ stallTimeoutMs: 500 });
+    // 2 s, well under the server's 8 s stall: at 500 ms a loaded machine sometimes timed out
+    // before the first bytes were written, and there was no partial file to resume from.
+    const fetcher = createFetcher({ stallTimeoutMs: 2000 });
     await assert.rejects(
       fetcher.downloadTo(c.targetUrl(t), partial, { offset: 0, maxLength: t.length }),
       refused(TransportError, 'STALLED'),
