@@ -60,6 +60,20 @@ async function newBucket(): Promise<string> {
   return bucket;
 }
 
+/** Runs one test with a new publisher project, an empty bucket and a temp folder, removed after. */
+async function inProject(
+  work: (project: Project, bucket: string, root: string) => Promise<void>,
+): Promise<void> {
+  const project = await makeProject();
+  const root = await mkdtemp(join(tmpdir(), 'notsotuf-s3-'));
+  try {
+    await work(project, await newBucket(), root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await project.cleanup();
+  }
+}
+
 /** Every object in the bucket with its ETag (to prove a refused publish changed nothing). */
 async function objects(bucket: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -95,11 +109,9 @@ function publishCli(
 test(
   'publish s3:// uploads targets, then versioned metadata, root.json and timestamp.json last, with CDN cache headers; the next publish uploads only what is new',
   { skip },
-  async () => {
-    const project = await makeProject();
-    try {
+  () =>
+    inProject(async (project, bucket) => {
       await project.publish('1.0.0');
-      const bucket = await newBucket();
       const dest = await s3Destination(
         { bucket, prefix: 'app' },
         { endpoint: s3.endpoint, env: s3.env, acl: 'public-read' },
@@ -136,74 +148,67 @@ test(
       const ts2 = await fetch(`${base}/metadata/timestamp.json`);
       assert.equal(ts2.headers.get('cache-control'), 'public, max-age=30');
       await ts2.arrayBuffer();
-    } finally {
-      await project.cleanup();
-    }
-  },
+    }),
 );
 
 test(
   'the client updates an installed app straight from the bucket by patches, and a cut download resumes with a Range request',
   { skip },
-  async () => {
-    const project = await makeProject();
-    const root = await mkdtemp(join(tmpdir(), 'notsotuf-s3-client-'));
-    let proxy: CuttingProxy | undefined;
-    try {
-      const bucket = await newBucket();
-      for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-        await project.publish(v);
-        const r = await publishCli(project.config.file, bucket);
-        assert.equal(r.code, 0, r.stderr);
+  () =>
+    inProject(async (project, bucket, root) => {
+      let proxy: CuttingProxy | undefined;
+      try {
+        for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+          await project.publish(v);
+          const r = await publishCli(project.config.file, bucket);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        proxy = await startCuttingProxy(s3.endpoint);
+        const baseUrl = `${proxy.url}/${bucket}/app`;
+        const installDir = join(root, 'apps', 'demo');
+        const stateDir = join(root, 'state');
+        await mkdir(dirname(installDir), { recursive: true });
+        await installVersion(project, '1.0.0', installDir);
+        const options = clientOptions(project, baseUrl, installDir, stateDir);
+
+        const client = new Client(options);
+        const update = await client.check();
+        assert.equal(update.kind, 'patches');
+        if (update.kind !== 'patches') return;
+        const firstPatch = update.chain[0]!.target;
+        proxy.cutNext(`.${firstPatch.path}`, Math.floor(firstPatch.length / 2));
+        await assert.rejects(client.download(update), { name: 'TransportError' });
+        const partials = (await readdir(join(stateDir, 'downloads'))).filter((n) => n.endsWith('.partial'));
+        assert.equal(partials.length, 1, 'the bytes before the cut are kept');
+        const keptBytes = (await stat(join(stateDir, 'downloads', partials[0]!))).size;
+        assert.ok(keptBytes > 0, 'the bytes before the cut are kept');
+
+        // The app starts again and updates itself; the download resumes where it was cut.
+        const log = join(root, 'app.log');
+        const settings = join(root, 'settings.json');
+        await writeFile(settings, JSON.stringify({ log, client: options }));
+        const run = await runApp(installDir, settings);
+        assert.equal(run.code, 0, run.stderr);
+        const lines = await waitFor('1.2.0 to run', async () => {
+          const l = await readLog(log);
+          return l.some((x) => x.startsWith('done 1.2.0') || x.startsWith('error')) ? l : undefined;
+        });
+        assert.ok(!lines.some((l) => l.startsWith('error')), lines.join('\n'));
+        assert.deepEqual(await waitForResult(stateDir), {
+          outcome: 'installed',
+          version: '1.2.0',
+          previousVersion: '1.0.0',
+        });
+        const patchRequests = proxy.log.filter((r) => r.path.endsWith(`.${firstPatch.path}`));
+        assert.equal(patchRequests.length, 2, JSON.stringify(proxy.log));
+        assert.match(patchRequests[1]!.range ?? '', /^bytes=\d+-$/);
+        assert.equal(patchRequests[1]!.status, 206);
+        assert.ok(!proxy.log.some((r) => r.path.endsWith('.tar.gz')), 'patches only, no full archive');
+        assert.deepEqual(await hashFolderAsTar(installDir), project.releases[2]!.result.tar);
+      } finally {
+        await proxy?.close();
       }
-      proxy = await startCuttingProxy(s3.endpoint);
-      const baseUrl = `${proxy.url}/${bucket}/app`;
-      const installDir = join(root, 'apps', 'demo');
-      const stateDir = join(root, 'state');
-      await mkdir(dirname(installDir), { recursive: true });
-      await installVersion(project, '1.0.0', installDir);
-      const options = clientOptions(project, baseUrl, installDir, stateDir);
-
-      const client = new Client(options);
-      const update = await client.check();
-      assert.equal(update.kind, 'patches');
-      if (update.kind !== 'patches') return;
-      const firstPatch = update.chain[0]!.target;
-      proxy.cutNext(`.${firstPatch.path}`, Math.floor(firstPatch.length / 2));
-      await assert.rejects(client.download(update), { name: 'TransportError' });
-      const partials = (await readdir(join(stateDir, 'downloads'))).filter((n) => n.endsWith('.partial'));
-      assert.equal(partials.length, 1, 'the bytes before the cut are kept');
-      const keptBytes = (await stat(join(stateDir, 'downloads', partials[0]!))).size;
-      assert.ok(keptBytes > 0, 'the bytes before the cut are kept');
-
-      // The app starts again and updates itself; the download resumes where it was cut.
-      const log = join(root, 'app.log');
-      const settings = join(root, 'settings.json');
-      await writeFile(settings, JSON.stringify({ log, client: options }));
-      const run = await runApp(installDir, settings);
-      assert.equal(run.code, 0, run.stderr);
-      const lines = await waitFor('1.2.0 to run', async () => {
-        const l = await readLog(log);
-        return l.some((x) => x.startsWith('done 1.2.0') || x.startsWith('error')) ? l : undefined;
-      });
-      assert.ok(!lines.some((l) => l.startsWith('error')), lines.join('\n'));
-      assert.deepEqual(await waitForResult(stateDir), {
-        outcome: 'installed',
-        version: '1.2.0',
-        previousVersion: '1.0.0',
-      });
-      const patchRequests = proxy.log.filter((r) => r.path.endsWith(`.${firstPatch.path}`));
-      assert.equal(patchRequests.length, 2, JSON.stringify(proxy.log));
-      assert.match(patchRequests[1]!.range ?? '', /^bytes=\d+-$/);
-      assert.equal(patchRequests[1]!.status, 206);
-      assert.ok(!proxy.log.some((r) => r.path.endsWith('.tar.gz')), 'patches only, no full archive');
-      assert.deepEqual(await hashFolderAsTar(installDir), project.releases[2]!.result.tar);
-    } finally {
-      await proxy?.close();
-      await rm(root, { recursive: true, force: true });
-      await project.cleanup();
-    }
-  },
+    }),
 );
 
 /**
@@ -246,11 +251,8 @@ function killedPublish(repo: string, bucket: string, afterFiles: number): Promis
 test(
   'a publish killed between uploads leaves a bucket that clients read as the old release, and the next publish completes it',
   { skip },
-  async () => {
-    const project = await makeProject();
-    const root = await mkdtemp(join(tmpdir(), 'notsotuf-s3-kill-'));
-    try {
-      const bucket = await newBucket();
+  () =>
+    inProject(async (project, bucket, root) => {
       await project.publish('1.0.0');
       await project.publish('1.1.0');
       assert.equal((await publishCli(project.config.file, bucket)).code, 0);
@@ -269,48 +271,34 @@ test(
       assert.equal(done.code, 0, done.stderr);
       assert.match(done.stdout, /1 file\(s\) copied/, 'only timestamp.json was left to upload');
       assert.equal(await offeredFromBucket(project, bucket, root), '1.2.0');
-    } finally {
-      await rm(root, { recursive: true, force: true });
-      await project.cleanup();
-    }
-  },
+    }),
 );
 
-test(
-  "a second publisher's newer upload is not overwritten by a stale copy of the project",
-  { skip },
-  async () => {
-    const project = await makeProject();
+test("a second publisher's newer upload is not overwritten by a stale copy of the project", { skip }, () =>
+  inProject(async (project, bucket) => {
+    await project.publish('1.0.0');
+    assert.equal((await publishCli(project.config.file, bucket)).code, 0);
+    const staleDir = `${project.dir}-stale`;
+    await cp(project.dir, staleDir, { recursive: true });
     try {
-      const bucket = await newBucket();
-      await project.publish('1.0.0');
+      await project.publish('1.1.0');
       assert.equal((await publishCli(project.config.file, bucket)).code, 0);
-      const staleDir = `${project.dir}-stale`;
-      await cp(project.dir, staleDir, { recursive: true });
-      try {
-        await project.publish('1.1.0');
-        assert.equal((await publishCli(project.config.file, bucket)).code, 0);
-        const before = await objects(bucket);
-        const stale = await publishCli(join(staleDir, 'publisher', 'notsotuf.json'), bucket);
-        assert.equal(stale.code, 2, stale.stdout + stale.stderr);
-        assert.match(stale.stderr, /already has timestamp\.json version \d+ .*published from another copy/);
-        assert.deepEqual(await objects(bucket), before, 'the bucket is unchanged');
-      } finally {
-        await rm(staleDir, { recursive: true, force: true });
-      }
+      const before = await objects(bucket);
+      const stale = await publishCli(join(staleDir, 'publisher', 'notsotuf.json'), bucket);
+      assert.equal(stale.code, 2, stale.stdout + stale.stderr);
+      assert.match(stale.stderr, /already has timestamp\.json version \d+ .*published from another copy/);
+      assert.deepEqual(await objects(bucket), before, 'the bucket is unchanged');
     } finally {
-      await project.cleanup();
+      await rm(staleDir, { recursive: true, force: true });
     }
-  },
+  }),
 );
 
 test(
   'release prune and a new release, then publish --delete removes the pruned files from the bucket only after the new timestamp',
   { skip },
-  async () => {
-    const project = await makeProject();
-    try {
-      const bucket = await newBucket();
+  () =>
+    inProject(async (project, bucket) => {
       for (const v of ['1.0.0', '1.1.0', '1.2.0']) await project.publish(v);
       assert.equal((await publishCli(project.config.file, bucket)).code, 0);
       const pruned = await cli(['release', 'prune', '--keep', '2', '--config', project.config.file]);
@@ -332,20 +320,15 @@ test(
       const left = Object.keys(await objects(bucket));
       for (const d of r.deleted) assert.ok(!left.includes(`app/${d}`), d);
       assert.ok(left.includes('app/metadata/1.root.json'), 'roots are never deleted');
-    } finally {
-      await project.cleanup();
-    }
-  },
+    }),
 );
 
 test(
   'wrong credentials, a missing bucket and an unreachable endpoint each give a clear error, without the secret, and upload nothing',
   { skip },
-  async () => {
-    const project = await makeProject();
-    try {
+  () =>
+    inProject(async (project, bucket) => {
       await project.publish('1.0.0');
-      const bucket = await newBucket();
       const wrong = await publishCli(project.config.file, bucket, [], {
         ...s3.env,
         AWS_SECRET_ACCESS_KEY: 'wrong-secret-value-123',
@@ -389,8 +372,5 @@ test(
       assert.equal(folderWithS3Option.code, 2);
       assert.match(folderWithS3Option.stderr, /only apply to s3:\/\/ destinations/);
       await assert.rejects(readdir(join(project.dir, 'out')), { code: 'ENOENT' });
-    } finally {
-      await project.cleanup();
-    }
-  },
+    }),
 );
