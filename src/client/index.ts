@@ -15,22 +15,6 @@ export type { Channel } from '../core/version.js';
 export { CHANNELS } from '../core/version.js';
 export type { HandoverResult } from './handover.js';
 export { HANDOVER_ENV } from './handover.js';
-export {
-  DataError,
-  ERROR_CODES,
-  InstallError,
-  InternalError,
-  NotsotufError,
-  TransportError,
-  UsageError,
-} from '../errors.js';
-export type {
-  DataErrorCode,
-  ErrorCode,
-  InstallErrorCode,
-  InternalErrorCode,
-  TransportErrorCode,
-  UsageErrorCode,
-} from '../errors.js';
+export * from '../error-exports.js';
 export { HttpStatusError } from './fetcher.js';
 export type { FetchFn } from './fetcher.js';

@@ -46,20 +46,4 @@ export { serveRepository } from './serve.js';
 export type { RunningServer, ServeOptions } from './serve.js';
 export { publishTufupBridge } from './tufup-bridge.js';
 export type { TufupBridgeOptions, TufupBridgeResult } from './tufup-bridge.js';
-export {
-  DataError,
-  ERROR_CODES,
-  InstallError,
-  InternalError,
-  NotsotufError,
-  TransportError,
-  UsageError,
-} from '../errors.js';
-export type {
-  DataErrorCode,
-  ErrorCode,
-  InstallErrorCode,
-  InternalErrorCode,
-  TransportErrorCode,
-  UsageErrorCode,
-} from '../errors.js';
+export * from '../error-exports.js';
