@@ -55,7 +55,7 @@ async function checkNotOlder(files: readonly LocalFile[], dest: PublishDestinati
   for (const name of ['metadata/timestamp.json', 'metadata/root.json']) {
     const local = files.find((f) => f.rel === name);
     if (local === undefined) continue;
-    const oursBytes = await readLocal(local);
+    const oursBytes = await readFile(local.path);
     const ours = versionIn(oursBytes);
     const found = await dest.read(name, MAX_COMPARED_METADATA);
     if (ours === undefined || found === undefined) continue;
@@ -68,10 +68,6 @@ async function checkNotOlder(files: readonly LocalFile[], dest: PublishDestinati
       );
     }
   }
-}
-
-async function readLocal(file: LocalFile): Promise<Buffer> {
-  return readFile(file.path);
 }
 
 /** Versioned metadata never changes its bytes: a different copy there is another publisher's. */
