@@ -20,6 +20,7 @@ export const TARGETS = [
       'test/archive/unpack.test.ts',
       'test/security/hostile-archive-*.test.ts',
       'test/archive/windows-path-rules.test.ts',
+      'test/security/staging-planted-symlink.test.ts',
     ],
   },
   {

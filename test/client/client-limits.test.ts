@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import { Client } from '../../src/client/client.js';
 import { readState, stateLayout } from '../../src/client/state.js';
 import { CLIENT_LIMITS } from '../../src/core/limits.js';
+import { cli } from '../helpers/cli.js';
 import { withTempDir } from '../support/temp-dir.js';
 
 test('the values themselves (a change here is a change of the client contract: update docs/client.md)', () => {
@@ -58,5 +60,35 @@ test('maxRootBytes: a trusted root over the limit is refused (DataError TOO_LONG
       );
       return true;
     });
+  });
+});
+
+test('maxConfigBytes: a --config file exactly at the limit is read; one byte over is refused with CONFIG_TOO_LARGE', async () => {
+  await withTempDir(async (dir) => {
+    const config = join(dir, 'update.json');
+    // Complete settings, but no install folder: reading past the config file shows it was parsed.
+    const body = JSON.stringify({
+      appName: 'demo',
+      installDir: 'app-not-installed',
+      metadataUrl: 'http://127.0.0.1:9/metadata',
+      targetsUrl: 'http://127.0.0.1:9/targets',
+      trustedRoot: 'root.json',
+    });
+    const padded = (size: number): string => body + ' '.repeat(size - Buffer.byteLength(body));
+
+    await writeFile(config, padded(CLIENT_LIMITS.maxConfigBytes));
+    const atLimit = await cli(['check', '--config', config]);
+    assert.equal(atLimit.code, EXIT.usage, atLimit.stderr);
+    assert.match(atLimit.stderr, /installDir \S*app-not-installed is not a folder/);
+    assert.doesNotMatch(atLimit.stderr, /over \d+ bytes/);
+
+    await writeFile(config, padded(CLIENT_LIMITS.maxConfigBytes + 1));
+    const over = await cli(['check', '--config', config, '--json']);
+    assert.equal(over.code, EXIT.usage, over.stderr);
+    const error = (JSON.parse(over.stdout) as { error: { name: string; code: string; message: string } })
+      .error;
+    assert.equal(error.name, 'UsageError');
+    assert.equal(error.code, 'CONFIG_TOO_LARGE');
+    assert.equal(error.message, `config file ${config} is over ${CLIENT_LIMITS.maxConfigBytes} bytes`);
   });
 });
