@@ -36,6 +36,11 @@ export interface InstallerOptions {
   /** The install folder written into update.json (relative to it unless absolute). */
   readonly installDir: string;
   readonly channel?: string;
+  /**
+   * The app's command line written into update.json (`"command"`): the program, relative to the
+   * install folder, then its arguments. `update --restart` starts it after an update.
+   */
+  readonly command?: readonly string[];
 }
 
 export interface InstallerResult {
@@ -125,6 +130,18 @@ async function checkOut(out: string): Promise<'missing' | 'empty'> {
   return 'empty';
 }
 
+/** The app's command line must name a program: update.json with an empty one would be refused by every client. */
+function checkCommand(command: readonly string[] | undefined): void {
+  if (command === undefined) return;
+  const [program] = command;
+  if (program === undefined || program === '' || command.some((word) => word.includes('\0'))) {
+    throw new UsageError(
+      'BAD_ARGUMENTS',
+      'the app\'s command needs a program (relative to the install folder), then its arguments, e.g. "-- myapp.exe --minimized"',
+    );
+  }
+}
+
 /**
  * Writes what an end user downloads to install the app: the client executable, the repository's
  * current trusted root.json (the signed bytes of the newest N.root.json) and an update.json with
@@ -133,6 +150,7 @@ async function checkOut(out: string): Promise<'missing' | 'empty'> {
  */
 export async function writeInstaller(options: InstallerOptions): Promise<InstallerResult> {
   const { metadataUrl, targetsUrl } = repositoryUrls(options.baseUrl);
+  checkCommand(options.command);
   const inspection = await inspectRepositoryMetadata(options.repository, new Date());
   const state = inspection.state;
   if (state === undefined || inspection.problems.length > 0) {
@@ -161,6 +179,7 @@ export async function writeInstaller(options: InstallerOptions): Promise<Install
     targetsUrl,
     trustedRoot: 'root.json',
     ...(options.channel === undefined ? {} : { channel: options.channel }),
+    ...(options.command === undefined ? {} : { command: options.command }),
   };
   const command = `${options.platform === 'win-x64' ? '' : './'}${exeName} install --config update.json`;
   const readme = `To install ${options.app}, run in this folder:\n\n  ${command}\n\nroot.json is the trusted root of the update repository (${metadataUrl}); keep it with update.json.\n`;

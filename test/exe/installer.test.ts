@@ -117,6 +117,30 @@ test('installer --platform win-x64 ships the Windows executable and a Windows IN
   });
 });
 
+test('installer -- PROGRAM ARGS writes the app command into update.json, and the client reads it', async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, 'download');
+    const r = await installer(out, [
+      '--platform',
+      'linux-x64',
+      '--base-url',
+      server.url,
+      '--',
+      'bin/demo',
+      '--minimized',
+      '--title=a b',
+    ]);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    const updateJson = JSON.parse(await readFile(join(out, 'update.json'), 'utf8')) as { command?: unknown };
+    assert.deepEqual(updateJson.command, ['bin/demo', '--minimized', '--title=a b']);
+    // The client executable accepts the file as written (it refuses an unknown or malformed setting).
+    const install = await runClientExe(['install', '--config', 'update.json', '--json'], { cwd: out });
+    assert.equal(install.code, EXIT.ok, install.stderr);
+    const check = await runClientExe(['check', '--config', 'update.json'], { cwd: out });
+    assert.equal(check.code, EXIT.ok, check.stderr);
+  });
+});
+
 /** Runs `installer` with `args` after the required ones, into `out`. */
 function installer(out: string, args: string[]): ReturnType<typeof cli> {
   return cli(['installer', '--config', project.config.file, '--out', out, ...args]);
@@ -139,6 +163,8 @@ test('installer bad input: clear usage errors (exit 2) and nothing written', asy
         /no release of other.*apps with releases: demo/,
       ],
       [['--platform', 'linux-x64', ...url, '--channel', 'nightly'], /not a channel/],
+      [['--platform', 'linux-x64', ...url, '--'], /command needs a program/],
+      [['--platform', 'linux-x64', ...url, '--', ''], /command needs a program/],
     ];
     for (const [args, message] of cases) {
       const r = await installer(out, args);

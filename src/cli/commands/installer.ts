@@ -34,7 +34,8 @@ export const installerCommand: Command = {
   path: ['installer'],
   summary: 'Write what a user downloads to install the app: client executable, root.json, update.json',
   usage:
-    '--platform linux-x64|win-x64 --base-url URL [--out DIR] [--app NAME] [--install-dir DIR] [--channel C] [--exe FILE] [--config FILE]',
+    '--platform linux-x64|win-x64 --base-url URL [--out DIR] [--app NAME] [--install-dir DIR] [--channel C] [--exe FILE] [--config FILE] [-- PROGRAM [ARGS...]]\n' +
+    '  after --: the app\'s command line for update.json "command" (PROGRAM relative to the install folder), started by "update --restart"',
   options: {
     config: { type: 'string' },
     platform: { type: 'string' },
@@ -45,6 +46,7 @@ export const installerCommand: Command = {
     channel: { type: 'string' },
     exe: { type: 'string' },
   },
+  passthrough: true,
   optionHelp: {
     ...CONFIG_HELP,
     platform: `the user's platform: ${INSTALLER_PLATFORMS.join(' or ')}`,
@@ -96,6 +98,7 @@ export const installerCommand: Command = {
       exe,
       installDir: isAbsolute(installDir) ? installDir : installDir.split('\\').join('/'),
       ...(channel === undefined ? {} : { channel }),
+      ...(ctx.passthrough === undefined ? {} : { command: ctx.passthrough }),
     };
     const write = (appName: string) =>
       writeInstaller({
