@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import type { ArchiveMeta, PatchMeta } from '../../src/core/custom-metadata.js';
 import { toCustom } from '../../src/core/custom-metadata.js';
 import type { PlanInput, PlanTargetInput, UpdatePlan } from '../../src/core/plan.js';
-import { planUpdate } from '../../src/core/plan.js';
+import { appReleases, chooseFirstInstall, planUpdate, releaseWithTar } from '../../src/core/plan.js';
 import { CLIENT_LIMITS } from '../../src/core/limits.js';
 
 const FORMAT = 'notsotuf-diff-1';
@@ -36,15 +36,26 @@ function archive(
 function patch(
   from: string,
   to: string,
-  opts: { length?: number; format?: string; sourceSha?: string } = {},
+  opts: {
+    length?: number;
+    format?: string;
+    sourceSha?: string;
+    sourceLength?: number;
+    result?: { sha256: string; length: number };
+  } = {},
 ): PlanTargetInput {
   const meta: PatchMeta = {
     kind: 'patch',
     app: 'app',
     version: to,
     format: opts.format ?? FORMAT,
-    source: { version: from, ...tarOf(from), ...(opts.sourceSha ? { sha256: opts.sourceSha } : {}) },
-    result: tarOf(to),
+    source: {
+      version: from,
+      ...tarOf(from),
+      ...(opts.sourceSha ? { sha256: opts.sourceSha } : {}),
+      ...(opts.sourceLength ? { length: opts.sourceLength } : {}),
+    },
+    result: opts.result ?? tarOf(to),
   };
   return {
     path: `app-${to}.patch`,
@@ -308,4 +319,179 @@ test('CLIENT_LIMITS.maxTargets: targets of the app past the limit are not looked
   assert.equal(versionOf(planUpdate(many, base)), `1.1.${CLIENT_LIMITS.maxTargets - 1}`);
   const past = [...many, archive('9.0.0')];
   assert.equal(versionOf(planUpdate(past, base)), `1.1.${CLIENT_LIMITS.maxTargets - 1}`);
+});
+
+test('a patch whose signed source length does not match the installed tar means full', () => {
+  const targets = [archive('1.0.0'), archive('1.1.0'), patch('1.0.0', '1.1.0', { sourceLength: 999 })];
+  assert.equal(planUpdate(targets, base).kind, 'full');
+});
+
+test('a patch whose signed result is not the release tar (digest or length) means full', () => {
+  for (const result of [
+    { sha256: sha('another tar'), length: tarOf('1.1.0').length },
+    { sha256: tarOf('1.1.0').sha256, length: tarOf('1.1.0').length + 1 },
+  ]) {
+    const targets = [archive('1.0.0'), archive('1.1.0'), patch('1.0.0', '1.1.0', { result })];
+    const plan = planUpdate(targets, base);
+    assert.equal(plan.kind, 'full', JSON.stringify(result));
+    assert.equal(versionOf(plan), '1.1.0');
+  }
+});
+
+test('a rollout id outside [0, 100) or not a number is refused (INVALID_ROLLOUT_ID)', () => {
+  const targets = [archive('1.0.0'), archive('1.1.0')];
+  for (const rolloutId of [-0.001, -1, 100, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(
+      () => planUpdate(targets, { ...base, rolloutId }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.name, 'UsageError');
+        assert.equal(e.code, 'INVALID_ROLLOUT_ID');
+        assert.match(e.message, /must be a number in \[0, 100\)/);
+        return true;
+      },
+      String(rolloutId),
+    );
+  }
+  assert.equal(versionOf(planUpdate(targets, { ...base, rolloutId: 99.999 })), '1.1.0');
+});
+
+test('a repository with no release of the app: APP_NOT_IN_REPOSITORY naming the apps it holds', () => {
+  const check = (targets: PlanTargetInput[], holds: string): void => {
+    assert.throws(
+      () => planUpdate(targets, base),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.name, 'UsageError');
+        assert.equal(e.code, 'APP_NOT_IN_REPOSITORY');
+        assert.equal(
+          e.message,
+          `the repository has no release of "app" (${holds}): check the app name (appName / --app-name) and the repository URL`,
+        );
+        return true;
+      },
+    );
+  };
+  check([], 'it holds no releases at all');
+  // Patches alone are no release; names are sorted and listed once.
+  check(
+    [
+      archive('1.0.0', { app: 'zeta' }),
+      archive('1.1.0', { app: 'zeta' }),
+      archive('2.0.0', { app: 'alpha' }),
+      patch('1.0.0', '1.1.0'),
+    ],
+    'it holds: alpha, zeta',
+  );
+  // A repository with many apps: the message names the first 20 it meets, not all of them.
+  const many = Array.from({ length: 30 }, (_, i) =>
+    archive('1.0.0', { app: `app${String(i).padStart(2, '0')}` }),
+  );
+  const twenty = Array.from({ length: 20 }, (_, i) => `app${String(i).padStart(2, '0')}`);
+  check(many, `it holds: ${twenty.join(', ')}`);
+});
+
+test("another app's targets do not count against maxTargets, and their metadata is not read", () => {
+  // Another app's (or tool's) targets may carry custom metadata this client would refuse: they are
+  // not this app's, so they neither break its update nor use up its share of the target limit.
+  const junk = (path: string): PlanTargetInput => ({
+    path,
+    length: 1,
+    hashes: { sha256: sha(path) },
+    custom: { notsotuf: { kind: 'archive', app: 'nonsense' } },
+  });
+  const targets = [archive('1.0.0'), junk('other-1.0.0.tar.gz'), junk('README.md'), archive('1.1.0')];
+  assert.equal(versionOf(planUpdate(targets, base)), '1.1.0');
+  const crowd: PlanTargetInput[] = [archive('1.0.0')];
+  for (let i = 0; i < CLIENT_LIMITS.maxTargets; i++) crowd.push(archive(`1.0.${i + 1}`, { app: 'other' }));
+  crowd.push(archive('1.1.0'));
+  assert.equal(versionOf(planUpdate(crowd, base)), '1.1.0');
+});
+
+test('a target whose signed metadata names another app or kind than its file name is ignored', () => {
+  const otherApp = { ...archive('1.5.0', { app: 'other' }), path: 'app-1.5.0.tar.gz' };
+  const patchAsArchive = { ...patch('1.1.0', '1.5.0'), path: 'app-1.5.0.tar.gz' };
+  for (const liar of [otherApp, patchAsArchive]) {
+    assert.equal(versionOf(planUpdate([archive('1.0.0'), archive('1.1.0'), liar], base)), '1.1.0');
+  }
+  // a patch file whose metadata says archive is not used as a patch: the update is full
+  const archiveAsPatch = { ...archive('1.1.0'), path: 'app-1.1.0.patch' };
+  assert.equal(planUpdate([archive('1.0.0'), archive('1.1.0'), archiveAsPatch], base).kind, 'full');
+});
+
+test('a release not rolled out to this install does not hold back a later one (only a required one does)', () => {
+  const targets = [archive('1.0.0'), archive('1.1.0', { rollout: 10 }), archive('1.2.0')];
+  assert.equal(versionOf(planUpdate(targets, { ...base, rolloutId: 50 })), '1.2.0');
+  // a required release whose rollout is exactly the install id does not include it: a ceiling
+  const gated = [
+    archive('1.0.0'),
+    archive('1.1.0'),
+    archive('1.2.0', { required: true, rollout: 50 }),
+    archive('1.3.0'),
+  ];
+  assert.equal(versionOf(planUpdate(gated, { ...base, rolloutId: 50 })), '1.1.0');
+  assert.equal(versionOf(planUpdate(gated, { ...base, rolloutId: 49.9 })), '1.2.0');
+});
+
+test('two required releases ahead: the install stops at the lower one', () => {
+  const targets = [
+    archive('1.0.0'),
+    archive('1.1.0', { required: true }),
+    archive('1.2.0', { required: true }),
+    archive('1.3.0'),
+  ];
+  assert.equal(versionOf(planUpdate(targets, base)), '1.1.0');
+  assert.equal(versionOf(planUpdate(targets, { ...base, currentVersion: '1.1.0' })), '1.2.0');
+});
+
+test('noPatchesTo and skipped versions match any spelling of the version', () => {
+  assert.equal(planUpdate(linear, { ...base, noPatchesTo: ['v1.2.0'] }).kind, 'full');
+  assert.equal(planUpdate(linear, { ...base, noPatchesTo: ['1.1.0'] }).kind, 'patches');
+  assert.equal(versionOf(planUpdate(linear, { ...base, skippedVersions: ['01.2.0'] })), '1.1.0');
+});
+
+test('the current version in any spelling finds its release tar for patches', () => {
+  const plan = planUpdate(linear, { ...base, currentVersion: 'v1.0.0' });
+  assert.equal(plan.kind, 'patches');
+  assert.equal(versionOf(plan), '1.2.0');
+});
+
+test('a full plan downloads the archive: its bytes are the archive length', () => {
+  const plan = planUpdate([archive('1.0.0'), archive('1.1.0', { length: 777 })], base);
+  assert.deepEqual(
+    plan.kind === 'full' && {
+      version: plan.version,
+      bytes: plan.downloadBytes,
+      path: plan.archive.target.path,
+    },
+    { version: '1.1.0', bytes: 777, path: 'app-1.1.0.tar.gz' },
+  );
+  assert.equal(plan.kind === 'full' && plan.release.version, '1.1.0');
+});
+
+test('first install: the newest release the channel accepts and the rollout includes; required is no stop', () => {
+  const { archives } = appReleases(
+    [
+      archive('1.0.0'),
+      archive('1.1.0', { required: true }),
+      archive('1.2.0'),
+      archive('1.3.0', { rollout: 20 }),
+      archive('1.4.0rc1'),
+      archive('0.9.0', { app: 'other' }),
+    ],
+    'app',
+  );
+  const first = (channel: PlanInput['channel'], rolloutId: number): string | undefined =>
+    chooseFirstInstall(archives, { channel, rolloutId })?.meta.version;
+  assert.equal(first('stable', 50), '1.2.0');
+  assert.equal(first('stable', 20), '1.2.0');
+  assert.equal(first('stable', 19.9), '1.3.0');
+  assert.equal(first('rc', 50), '1.4.0rc1');
+  const none = appReleases([archive('1.0.0', { rollout: 10 }), archive('1.1.0b1')], 'app').archives;
+  assert.equal(chooseFirstInstall(none, { channel: 'stable', rolloutId: 50 }), undefined);
+});
+
+test('releaseWithTar: the release whose signed tar has this digest and length', () => {
+  const { archives } = appReleases(linear, 'app');
+  assert.equal(releaseWithTar(archives, tarOf('1.1.0'))?.meta.version, '1.1.0');
+  assert.equal(releaseWithTar(archives, { ...tarOf('1.1.0'), length: 1001 }), undefined);
+  assert.equal(releaseWithTar(archives, { sha256: sha('unknown'), length: 1000 }), undefined);
 });
