@@ -72,12 +72,14 @@ const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
 const DEFAULT_RATE_WINDOW_MS = 30_000;
 
 export function createFetcher(options: FetcherOptions = {}): Fetcher {
-  const fetchFn: FetchFn = options.fetch ?? globalThis.fetch;
-  const baseHeaders = { ...options.headers };
-  const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  const rate = {
-    minBytesPerSecond: options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
-    windowMs: options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+  const base: BaseRequest = {
+    fetchFn: options.fetch ?? globalThis.fetch,
+    headers: { ...options.headers },
+    stallMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    rate: {
+      minBytesPerSecond: options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+      windowMs: options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+    },
   };
 
   async function fetchBytes(
@@ -89,11 +91,8 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
     const chunks: Uint8Array[] = [];
     let total = 0;
     await request(url, {
-      fetchFn,
-      headers: baseHeaders,
+      ...base,
       timeoutMs: options.timeoutMs ?? DEFAULT_METADATA_TIMEOUT_MS,
-      stallMs,
-      rate,
       signal: opts.signal,
       prepare: (response) => {
         if (response.status !== 200) throw new HttpStatusError(url, response.status);
@@ -107,100 +106,38 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
         return Promise.resolve();
       },
     });
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concat(chunks, total);
   }
 
-  async function downloadTo(
-    url: string,
-    partialPath: string,
-    opts: { offset: number; maxLength: number; signal?: AbortSignal; onBytes?: (n: number) => void },
-  ): Promise<void> {
+  async function downloadTo(url: string, partialPath: string, opts: DownloadOptions): Promise<void> {
     checkMaxLength(opts.maxLength);
     if (!Number.isSafeInteger(opts.offset) || opts.offset < 0 || opts.offset > opts.maxLength)
       throw new RangeError(`offset ${opts.offset} must be an integer in [0, maxLength]`);
-    let offset = opts.offset;
-    if (offset > 0) {
-      // Resume only from bytes that are really there; anything else starts over.
-      const size = await stat(partialPath).then(
-        (s) => s.size,
-        () => -1,
-      );
-      if (size < offset) offset = 0;
-    }
+    const offset = await resumableOffset(partialPath, opts.offset);
     if (offset === opts.maxLength && offset > 0) {
       // Already complete (the caller verifies); drop anything past the signed length.
       await truncate(partialPath, offset);
       return;
     }
-    let triedWithoutRange = false;
-    let restartReported = false;
+    const attempt: DownloadAttempt = {
+      url,
+      partialPath,
+      offset,
+      opts,
+      request: { ...base, timeoutMs: options.timeoutMs },
+      restartReported: false,
+    };
     for (;;) {
-      let fh: FileHandle | undefined;
-      let position = offset;
       try {
-        await request(url, {
-          fetchFn,
-          headers: baseHeaders,
-          ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
-          timeoutMs: options.timeoutMs,
-          stallMs,
-          rate,
-          signal: opts.signal,
-          prepare: async (response) => {
-            let start: number;
-            if (offset > 0 && response.status === 206) {
-              start = parseContentRangeStart(response.headers.get('content-range'), url);
-              if (start !== offset)
-                throw new TransportError(
-                  'BAD_RANGE',
-                  `The update server answered a resume request for ${url} from byte ${start} ` +
-                    `instead of ${offset}. Delete the partial download and retry.`,
-                );
-            } else if (response.status === 200) {
-              // A server that ignores Range sends the whole file: start over from byte 0.
-              start = 0;
-            } else {
-              throw new HttpStatusError(url, response.status);
-            }
-            refuseDeclaredLength(response, url, opts.maxLength - start);
-            fh = await open(partialPath, start === 0 ? 'w' : 'r+');
-            if (start > 0) await fh.truncate(start);
-            if (start === 0 && opts.offset > 0 && !restartReported) {
-              restartReported = true;
-              opts.onBytes?.(-opts.offset);
-            }
-            position = start;
-          },
-          onChunk: async (chunk) => {
-            if (fh === undefined) throw new Error('internal: no file open');
-            const room = opts.maxLength - position;
-            const take = chunk.length > room ? chunk.subarray(0, room) : chunk;
-            if (take.length > 0) {
-              await writeAll(fh, take, position);
-              position += take.length;
-              opts.onBytes?.(take.length);
-            }
-            // More bytes than the signed length: keep the first maxLength, stop reading, refuse.
-            if (take.length < chunk.length) throw tooLong(url, opts.maxLength);
-          },
-        });
+        await downloadOnce(attempt);
         return;
       } catch (error) {
         // 416: what we hold may already be the whole file, or the file changed: start over once.
-        if (error instanceof HttpStatusError && error.status === 416 && offset > 0 && !triedWithoutRange) {
-          triedWithoutRange = true;
-          offset = 0;
+        if (error instanceof HttpStatusError && error.status === 416 && attempt.offset > 0) {
+          attempt.offset = 0;
           continue;
         }
         throw error;
-      } finally {
-        if (fh !== undefined) await fh.close();
       }
     }
   }
@@ -208,18 +145,111 @@ export function createFetcher(options: FetcherOptions = {}): Fetcher {
   return { fetchBytes, downloadTo };
 }
 
-interface RequestOptions {
+type DownloadOptions = Parameters<Fetcher['downloadTo']>[2];
+
+/** The options of every request of one fetcher. */
+interface BaseRequest {
   fetchFn: FetchFn;
   /** The caller's configured headers: sent to the first URL's origin only (not across redirects). */
   headers: Record<string, string>;
+  stallMs: number;
+  rate: { minBytesPerSecond: number; windowMs: number };
+}
+
+interface RequestOptions extends BaseRequest {
   /** A Range header value, sent to wherever redirects lead. */
   range?: string;
   timeoutMs: number | undefined;
-  stallMs: number;
-  rate: { minBytesPerSecond: number; windowMs: number };
   signal: AbortSignal | undefined;
   prepare: (response: Response) => void | Promise<void>;
   onChunk: (chunk: Uint8Array) => Promise<void>;
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Resume only from bytes that are really there; anything else starts over. */
+async function resumableOffset(partialPath: string, offset: number): Promise<number> {
+  if (offset === 0) return 0;
+  const size = await stat(partialPath).then(
+    (s) => s.size,
+    () => -1,
+  );
+  return size < offset ? 0 : offset;
+}
+
+/** One download of `url` into `partialPath` from `offset`; shared across the retry from 0. */
+interface DownloadAttempt {
+  readonly url: string;
+  readonly partialPath: string;
+  offset: number;
+  readonly opts: DownloadOptions;
+  readonly request: BaseRequest & { timeoutMs: number | undefined };
+  /** The restart from 0 is reported to onBytes once, however often it happens. */
+  restartReported: boolean;
+}
+
+/** One GET that appends to the partial file, from the byte the server's answer starts at. */
+async function downloadOnce(a: DownloadAttempt): Promise<void> {
+  const { url, opts } = a;
+  let fh: FileHandle | undefined;
+  let position = a.offset;
+  try {
+    await request(url, {
+      ...a.request,
+      ...(a.offset > 0 ? { range: `bytes=${a.offset}-` } : {}),
+      signal: opts.signal,
+      prepare: async (response) => {
+        const start = answerStart(response, url, a.offset);
+        refuseDeclaredLength(response, url, opts.maxLength - start);
+        fh = await open(a.partialPath, start === 0 ? 'w' : 'r+');
+        if (start > 0) await fh.truncate(start);
+        if (start === 0 && opts.offset > 0 && !a.restartReported) {
+          a.restartReported = true;
+          opts.onBytes?.(-opts.offset);
+        }
+        position = start;
+      },
+      onChunk: async (chunk) => {
+        if (fh === undefined) throw new Error('internal: no file open');
+        const room = opts.maxLength - position;
+        const take = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        if (take.length > 0) {
+          await writeAll(fh, take, position);
+          position += take.length;
+          opts.onBytes?.(take.length);
+        }
+        // More bytes than the signed length: keep the first maxLength, stop reading, refuse.
+        if (take.length < chunk.length) throw tooLong(url, opts.maxLength);
+      },
+    });
+  } finally {
+    if (fh !== undefined) await fh.close();
+  }
+}
+
+/** The byte of the file that the answer to a (possibly ranged) GET starts at. */
+function answerStart(response: Response, url: string, offset: number): number {
+  if (offset > 0 && response.status === 206) {
+    const start = parseContentRangeStart(response.headers.get('content-range'), url);
+    if (start !== offset)
+      throw new TransportError(
+        'BAD_RANGE',
+        `The update server answered a resume request for ${url} from byte ${start} ` +
+          `instead of ${offset}. Delete the partial download and retry.`,
+      );
+    return start;
+  }
+  // A server that ignores Range sends the whole file: start over from byte 0.
+  if (response.status === 200) return 0;
+  throw new HttpStatusError(url, response.status);
 }
 
 /**
@@ -228,6 +258,40 @@ interface RequestOptions {
  * is cancelled so the connection does not keep delivering bytes.
  */
 async function request(url: string, o: RequestOptions): Promise<void> {
+  const watch = watchRequest(url, o);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    const response = await followRedirects(url, o, watch);
+    try {
+      await o.prepare(response);
+    } catch (error) {
+      await response.body?.cancel().catch(() => undefined);
+      throw error;
+    }
+    if (response.body === null) return;
+    reader = response.body.getReader();
+    await readBody(reader, url, o, watch);
+  } catch (error) {
+    if (reader !== undefined) await reader.cancel().catch(() => undefined);
+    else watch.abort();
+    throw watch.reason() ?? error;
+  } finally {
+    watch.dispose();
+  }
+}
+
+/** What stops one request: the caller's signal and our three timers (total, stall, rate). */
+interface RequestWatch {
+  readonly signal: AbortSignal;
+  /** Our own reason for stopping, once there is one (it wins over the error it causes). */
+  reason(): Error | undefined;
+  abort(): void;
+  /** Bytes arrived: re-arms the stall timer and counts for the rate window. */
+  arrived(n: number): void;
+  dispose(): void;
+}
+
+function watchRequest(url: string, o: RequestOptions): RequestWatch {
   const controller = new AbortController();
   let ownReason: Error | undefined;
   const stop = (reason: Error): void => {
@@ -242,136 +306,176 @@ async function request(url: string, o: RequestOptions): Promise<void> {
     );
   if (o.signal?.aborted === true) onCallerAbort();
   o.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const total =
-    o.timeoutMs !== undefined && o.timeoutMs > 0
-      ? setTimeout(
+  const total = totalTimer(url, o.timeoutMs, stop);
+  const stall = stallTimer(url, o.stallMs, stop);
+  const rate = rateTimer(url, o.rate, stop);
+  stall.arm();
+  return {
+    signal: controller.signal,
+    reason: () => ownReason,
+    abort: () => controller.abort(),
+    arrived: (n) => {
+      stall.arm();
+      rate.count(n);
+    },
+    dispose: () => {
+      clearTimeout(total);
+      stall.clear();
+      rate.clear();
+      o.signal?.removeEventListener('abort', onCallerAbort);
+    },
+  };
+}
+
+type Stop = (reason: Error) => void;
+
+function totalTimer(url: string, timeoutMs: number | undefined, stop: Stop): NodeJS.Timeout | undefined {
+  if (timeoutMs === undefined || timeoutMs <= 0) return undefined;
+  return setTimeout(
+    () =>
+      stop(
+        new TransportError(
+          'TIMEOUT',
+          `The download of ${url} took longer than ${timeoutMs} ms. Check the network and retry.`,
+        ),
+      ),
+    timeoutMs,
+  );
+}
+
+function stallTimer(url: string, stallMs: number, stop: Stop): { arm(): void; clear(): void } {
+  let stall: NodeJS.Timeout | undefined;
+  return {
+    arm: () => {
+      clearTimeout(stall);
+      if (stallMs > 0)
+        stall = setTimeout(
           () =>
             stop(
               new TransportError(
-                'TIMEOUT',
-                `The download of ${url} took longer than ${o.timeoutMs} ms. Check the network and retry.`,
+                'STALLED',
+                `The update server sent no data for ${stallMs} ms while downloading ${url}. ` +
+                  `Check the network and retry; the download resumes where it stopped.`,
               ),
             ),
-          o.timeoutMs,
-        )
-      : undefined;
-  let stall: NodeJS.Timeout | undefined;
-  const armStall = (): void => {
-    clearTimeout(stall);
-    if (o.stallMs > 0)
-      stall = setTimeout(
-        () =>
-          stop(
-            new TransportError(
-              'STALLED',
-              `The update server sent no data for ${o.stallMs} ms while downloading ${url}. ` +
-                `Check the network and retry; the download resumes where it stopped.`,
-            ),
-          ),
-        o.stallMs,
-      );
+          stallMs,
+        );
+    },
+    clear: () => clearTimeout(stall),
   };
+}
+
+function rateTimer(
+  url: string,
+  rate: RequestOptions['rate'],
+  stop: Stop,
+): { count(n: number): void; clear(): void } {
   // Bytes that arrived in the current rate window; checked at the end of each window.
   let windowBytes = 0;
-  const minPerWindow = (o.rate.minBytesPerSecond * o.rate.windowMs) / 1000;
-  const rateTimer =
-    o.rate.minBytesPerSecond > 0 && o.rate.windowMs > 0
+  const minPerWindow = (rate.minBytesPerSecond * rate.windowMs) / 1000;
+  const timer =
+    rate.minBytesPerSecond > 0 && rate.windowMs > 0
       ? setInterval(() => {
           if (windowBytes < minPerWindow)
             stop(
               new TransportError(
                 'TOO_SLOW',
-                `The update server sent only ${windowBytes} bytes in ${o.rate.windowMs} ms while ` +
-                  `downloading ${url} (less than ${o.rate.minBytesPerSecond} bytes per second). ` +
+                `The update server sent only ${windowBytes} bytes in ${rate.windowMs} ms while ` +
+                  `downloading ${url} (less than ${rate.minBytesPerSecond} bytes per second). ` +
                   `Check the network and retry; the download resumes where it stopped.`,
               ),
             );
           windowBytes = 0;
-        }, o.rate.windowMs)
+        }, rate.windowMs)
       : undefined;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  try {
-    armStall();
+  return {
+    count: (n) => {
+      windowBytes += n;
+    },
+    clear: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The GET of `url`, following redirects here, not in fetch: fetch keeps custom headers (a private
+ * repository's token) on a redirect to another origin, even to plain http. Those go to the first
+ * origin only.
+ */
+async function followRedirects(url: string, o: RequestOptions, watch: RequestWatch): Promise<Response> {
+  let current = url;
+  for (let hops = 0; ; hops++) {
+    const sameOrigin = new URL(current).origin === new URL(url).origin;
     let response: Response;
-    // Redirects are followed here, not by fetch: fetch keeps custom headers (a private repository's
-    // token) on a redirect to another origin, even to plain http. Those go to the first origin only.
-    let current = url;
-    for (let hops = 0; ; hops++) {
-      const sameOrigin = new URL(current).origin === new URL(url).origin;
-      try {
-        response = await o.fetchFn(current, {
-          headers: {
-            ...(sameOrigin ? o.headers : {}),
-            ...(o.range !== undefined ? { Range: o.range } : {}),
-            'Accept-Encoding': 'identity',
-          },
-          signal: controller.signal,
-          redirect: 'manual',
-        });
-      } catch (cause) {
-        throw (
-          ownReason ??
-          new TransportError(
-            'NETWORK',
-            `Could not reach the update server at ${url}: ${networkFailure(cause)}. Check the URL and the network, then retry.`,
-            { cause },
-          )
-        );
-      }
-      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
-      if (location === null) break;
-      await response.body?.cancel().catch(() => undefined);
-      let next: URL;
-      try {
-        next = new URL(location, current);
-      } catch {
-        next = new URL('invalid:');
-      }
-      if (hops >= MAX_REDIRECTS || (next.protocol !== 'http:' && next.protocol !== 'https:'))
-        throw new TransportError(
-          'BAD_REDIRECT',
-          `The update server redirected ${url} too many times or to an address that is not http(s). ` +
-            `Check the repository URL.`,
-        );
-      current = next.href;
-    }
     try {
-      await o.prepare(response);
-    } catch (error) {
-      await response.body?.cancel().catch(() => undefined);
-      throw error;
+      response = await o.fetchFn(current, {
+        headers: {
+          ...(sameOrigin ? o.headers : {}),
+          ...(o.range !== undefined ? { Range: o.range } : {}),
+          'Accept-Encoding': 'identity',
+        },
+        signal: watch.signal,
+        redirect: 'manual',
+      });
+    } catch (cause) {
+      throw (
+        watch.reason() ??
+        new TransportError(
+          'NETWORK',
+          `Could not reach the update server at ${url}: ${networkFailure(cause)}. Check the URL and the network, then retry.`,
+          { cause },
+        )
+      );
     }
-    if (response.body === null) return;
-    reader = response.body.getReader();
-    for (;;) {
-      let step: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        step = await reader.read();
-      } catch (cause) {
-        throw (
-          ownReason ??
-          new TransportError(
-            'NETWORK',
-            `The connection to the update server broke while downloading ${url}: ${networkFailure(cause)}. Retry.`,
-            { cause },
-          )
-        );
-      }
-      if (step.done) break;
-      armStall();
-      windowBytes += step.value.length;
-      await o.onChunk(step.value);
-      if (ownReason !== undefined) throw ownReason;
+    const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return response;
+    await response.body?.cancel().catch(() => undefined);
+    current = redirectTarget(url, current, location, hops);
+  }
+}
+
+/** Where a redirect leads; refused past MAX_REDIRECTS hops or to anything but http(s). */
+function redirectTarget(url: string, current: string, location: string, hops: number): string {
+  let next: URL;
+  try {
+    next = new URL(location, current);
+  } catch {
+    next = new URL('invalid:');
+  }
+  if (hops >= MAX_REDIRECTS || (next.protocol !== 'http:' && next.protocol !== 'https:'))
+    throw new TransportError(
+      'BAD_REDIRECT',
+      `The update server redirected ${url} too many times or to an address that is not http(s). ` +
+        `Check the repository URL.`,
+    );
+  return next.href;
+}
+
+/** Hands each chunk of the body to `onChunk` until the end, or until one of our reasons stops it. */
+async function readBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  url: string,
+  o: RequestOptions,
+  watch: RequestWatch,
+): Promise<void> {
+  for (;;) {
+    let step: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      step = await reader.read();
+    } catch (cause) {
+      throw (
+        watch.reason() ??
+        new TransportError(
+          'NETWORK',
+          `The connection to the update server broke while downloading ${url}: ${networkFailure(cause)}. Retry.`,
+          { cause },
+        )
+      );
     }
-  } catch (error) {
-    if (reader !== undefined) await reader.cancel().catch(() => undefined);
-    else controller.abort();
-    throw ownReason ?? error;
-  } finally {
-    clearTimeout(total);
-    clearTimeout(stall);
-    clearInterval(rateTimer);
-    o.signal?.removeEventListener('abort', onCallerAbort);
+    if (step.done) return;
+    watch.arrived(step.value.length);
+    await o.onChunk(step.value);
+    const reason = watch.reason();
+    if (reason !== undefined) throw reason;
   }
 }
 
