@@ -45,6 +45,14 @@ export const TARGETS = [
     ],
   },
   {
+    file: 'src/diff/old-reader.ts',
+    tests: [
+      'test/diff/corruption.test.ts',
+      'test/diff/round-trip.test.ts',
+      'test/security/hostile-patch-*.test.ts',
+    ],
+  },
+  {
     file: 'src/client/download.ts',
     tests: [
       'test/client/resume.test.ts',

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, readSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createBrotliDecompress } from 'node:zlib';
 import { DataError } from '../errors.js';
@@ -8,6 +8,7 @@ import { tempPathFor } from '../io/temp-name.js';
 import { digestFile, fsError } from './file-io.js';
 import { MAX_INSN, RegionCoder, type Region } from './exe-transform.js';
 import { OP_ADD, OP_COPY, OP_INSERT, STREAMS, type Digest, type PatchHeader } from './format.js';
+import { OldReader } from './old-reader.js';
 import { readPatchHeaderFull } from './read-patch-header.js';
 import { regionsOf } from './transform-table.js';
 import { unzigzag } from './varint.js';
@@ -22,111 +23,9 @@ export interface ApplyPatchOptions {
 }
 
 const OUT_CHUNK = 1 << 20;
-const OLD_WINDOW = 64 << 10;
 
 function sameDigest(a: Digest, b: Digest): boolean {
   return a.length === b.length && a.sha256.toLowerCase() === b.sha256.toLowerCase();
-}
-
-/**
- * Positional reads of the old archive. Large reads go straight into the output; small ones are
- * served from a 64 KB window. Window refills are synchronous reads: patches of executables seek
- * all over the old archive in small steps, and a thread-pool round trip per 64 KB read costs more
- * than the read itself (from the page cache, the old archive was just hashed).
- */
-class OldReader {
-  private readonly win = Buffer.allocUnsafe(OLD_WINDOW);
-  private start = 0;
-  private end = 0;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly size: number,
-    /** The source's transformed code regions, and where their bytes are in the overlay file. */
-    private readonly overlay?: {
-      readonly regions: readonly Region[];
-      readonly at: readonly number[];
-      readonly fd: number;
-    },
-  ) {}
-
-  /** Replaces target[o, o + n) (source bytes from `pos`) by the transformed bytes where they overlap a region. */
-  private applyOverlay(target: Buffer, o: number, pos: number, n: number): void {
-    const ov = this.overlay;
-    if (ov === undefined || ov.regions.length === 0) return;
-    // The first region ending after pos (binary search on starts).
-    let lo = 0;
-    let hi = ov.regions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const r = ov.regions[mid] as Region;
-      if (r.start + r.length <= pos) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let k = lo; k < ov.regions.length; k++) {
-      const r = ov.regions[k] as Region;
-      if (r.start >= pos + n) break;
-      const from = Math.max(r.start, pos);
-      const to = Math.min(r.start + r.length, pos + n);
-      let got = 0;
-      while (got < to - from) {
-        const b = readSync(
-          ov.fd,
-          target,
-          o + from - pos + got,
-          to - from - got,
-          (ov.at[k] as number) + from - r.start + got,
-        );
-        if (b === 0) throw this.changed();
-        got += b;
-      }
-    }
-  }
-
-  private changed(): DataError {
-    return new DataError(
-      'PATCH_SOURCE_CHANGED',
-      'the old archive changed while the patch was applied; try again',
-    );
-  }
-
-  async copyTo(target: Buffer, offset: number, pos: number, n: number): Promise<void> {
-    let o = offset;
-    let p = pos;
-    let left = n;
-    while (left > 0) {
-      if (p >= this.start && p < this.end) {
-        const c = Math.min(left, this.end - p);
-        this.win.copy(target, o, p - this.start, p - this.start + c);
-        o += c;
-        p += c;
-        left -= c;
-      } else if (left >= OLD_WINDOW) {
-        const o0 = o;
-        const p0 = p;
-        const n0 = left;
-        while (left > 0) {
-          const { bytesRead } = await this.fh.read(target, o, left, p);
-          if (bytesRead === 0) throw this.changed();
-          o += bytesRead;
-          p += bytesRead;
-          left -= bytesRead;
-        }
-        this.applyOverlay(target, o0, p0, n0);
-      } else {
-        const want = Math.min(OLD_WINDOW, this.size - p);
-        let got = 0;
-        while (got < want) {
-          const bytesRead = readSync(this.fh.fd, this.win, got, want - got, p + got);
-          if (bytesRead === 0) throw this.changed();
-          got += bytesRead;
-        }
-        this.applyOverlay(this.win, 0, p, want);
-        this.start = p;
-        this.end = p + want;
-      }
-    }
-  }
 }
 
 function corrupt(what: string): DataError {
@@ -217,21 +116,8 @@ async function hashSource(
   }
 }
 
-/**
- * Applies `patchPath` to `oldTarPath` and writes the result to `outPath`. Order of checks: the patch
- * header (and the signed digests, when given), the patch checksum, the old archive's size and
- * sha256; then the result is streamed into a temp file beside `outPath` (src/io's temp name), its
- * sha256 checked, and only then renamed to `outPath`. On any failure neither `outPath` nor the
- * temp file is left.
- */
-export async function applyPatch(
-  oldTarPath: string,
-  patchPath: string,
-  outPath: string,
-  options: ApplyPatchOptions = {},
-): Promise<Digest> {
-  const { signal } = options;
-  const { header, raw } = await readPatchHeaderFull(patchPath);
+/** Refuses a patch whose header disagrees with the digests of the signed metadata. */
+function checkAgainstMetadata(patchPath: string, header: PatchHeader, options: ApplyPatchOptions): void {
   if (options.expectedSource !== undefined && !sameDigest(options.expectedSource, header.source)) {
     throw new DataError(
       'PATCH_METADATA_MISMATCH',
@@ -244,8 +130,24 @@ export async function applyPatch(
       `the patch ${patchPath} produces a different archive than the signed metadata says; download the full archive`,
     );
   }
-  await verifyChecksum(patchPath, raw, header, signal);
+}
 
+/** What the read of the old archive leaves for the apply: where the overlay holds each region. */
+interface CheckedSource {
+  readonly regions: readonly Region[];
+  readonly at: readonly number[];
+}
+
+/**
+ * Checks that `oldTarPath` is the patch's source (size, then sha256) and writes the transformed
+ * bytes of its code regions to `overlayPath`. The caller removes `overlayPath` in any case.
+ */
+async function checkSource(
+  oldTarPath: string,
+  header: PatchHeader,
+  overlayPath: string,
+  signal?: AbortSignal,
+): Promise<CheckedSource> {
   const oldStat = await stat(oldTarPath).catch((e: unknown) => {
     throw fsError(e, oldTarPath, 'old archive');
   });
@@ -255,157 +157,205 @@ export async function applyPatch(
       `${oldTarPath} is not the archive this patch applies to (${got}; the patch expects ${header.source.length} bytes with sha256 ${header.source.sha256}); use the matching old archive or download the full archive`,
     );
   if (oldStat.size !== header.source.length) throw wrongSource(`it has ${oldStat.size} bytes`);
-  const partial = tempPathFor(outPath);
-  const overlayPath = tempPathFor(outPath);
-  const sourceRegions = regionsOf(header.transforms.source);
-  const resultRegions = regionsOf(header.transforms.result);
-  let source;
-  try {
-    source = await hashSource(oldTarPath, oldStat.size, sourceRegions, overlayPath, signal);
-  } catch (error) {
-    await rm(overlayPath, { force: true });
-    throw error;
+  const regions = regionsOf(header.transforms.source);
+  const { digest, at } = await hashSource(oldTarPath, oldStat.size, regions, overlayPath, signal);
+  if (digest.sha256 !== header.source.sha256) throw wrongSource(`its sha256 is ${digest.sha256}`);
+  return { regions, at };
+}
+
+/** Opens the patch's three compressed body streams as readers; `streams` collects what to destroy. */
+function openBodyStreams(
+  patchPath: string,
+  header: PatchHeader,
+  streams: { destroy(): void }[],
+): [control: ByteReader, diff: ByteReader, extra: ByteReader] {
+  const readers: ByteReader[] = [];
+  let start = header.bodyStart;
+  for (const name of STREAMS) {
+    const length = header.compressed[name];
+    const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
+    const z = createBrotliDecompress();
+    file.on('error', (e) => z.destroy(e));
+    // An empty range still has to decompress to an empty stream; feed nothing and end.
+    if (length === 0) {
+      file.destroy();
+      z.end();
+    } else file.pipe(z);
+    streams.push(file, z);
+    readers.push(
+      new ByteReader(z[Symbol.asyncIterator]() as AsyncIterator<Buffer>, header.uncompressed[name], name),
+    );
+    start += length;
   }
-  const oldDigest = source.digest;
-  if (oldDigest.sha256 !== header.source.sha256) {
-    await rm(overlayPath, { force: true });
-    throw wrongSource(`its sha256 is ${oldDigest.sha256}`);
+  return readers as [ByteReader, ByteReader, ByteReader];
+}
+
+/**
+ * Undoes the result's transform on bytes of the result as they stream out: `push` gets
+ * buf[0, length) holding result bytes from offset `pos` and returns how many of them are final
+ * (the rest are passed again at the start of the next buffer). RegionCoder is one.
+ */
+export interface ResultDecoder {
+  push(buf: Buffer, pos: number, length: number, last: boolean): number;
+}
+
+/**
+ * The result as it is produced: filled through `out` and `fill`, decoded, hashed and written to
+ * `fh`. Two output buffers: one is written (on the thread pool) and hashed while the other fills.
+ */
+class ResultSink {
+  private readonly buffers = [Buffer.allocUnsafe(OUT_CHUNK), Buffer.allocUnsafe(OUT_CHUNK)] as const;
+  private current = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly hash: Hash = createHash('sha256');
+  /** The buffer being filled, and the bytes waiting in it. */
+  out: Buffer = this.buffers[0];
+  fill = 0;
+  /** Bytes of the result produced. */
+  outPos = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    readonly total: number,
+    private readonly decoder: ResultDecoder | undefined,
+    private readonly options: ApplyPatchOptions,
+  ) {}
+
+  private async writeAll(buf: Buffer, n: number): Promise<void> {
+    let o = 0;
+    while (o < n) o += (await this.fh.write(buf, o, n - o)).bytesWritten;
   }
 
-  const readers: ByteReader[] = [];
+  async flush(last: boolean): Promise<void> {
+    await this.writing;
+    const full = this.out;
+    const n =
+      this.decoder === undefined
+        ? this.fill
+        : this.decoder.push(full, this.outPos - this.fill, this.fill, last);
+    this.writing = this.writeAll(full, n);
+    this.writing.catch(() => undefined); // awaited on the next flush; do not report it twice
+    this.hash.update(full.subarray(0, n));
+    this.current = 1 - this.current;
+    this.out = this.buffers[this.current] as Buffer;
+    full.copy(this.out, 0, n, this.fill);
+    this.fill -= n;
+    this.options.onProgress?.(this.outPos, this.total);
+    this.options.signal?.throwIfAborted();
+  }
+
+  /** Flushes the rest and waits for the last write; the digest of all that was written. */
+  async finish(): Promise<Digest> {
+    await this.flush(true);
+    await this.writing;
+    return { sha256: this.hash.digest('hex'), length: this.outPos };
+  }
+}
+
+/** One control record (a varint); undefined at the end of the control stream. */
+async function readControlVarint(control: ByteReader): Promise<number | undefined> {
+  let v = 0;
+  let scale = 1;
+  for (let i = 0; i < 8; i++) {
+    if (control.available === 0 && !(await control.fill())) {
+      if (i === 0) return undefined;
+      throw corrupt('a control record is cut short');
+    }
+    const b = control.byte();
+    v += (b % 128) * scale;
+    if (b < 128) {
+      if (!Number.isSafeInteger(v)) throw corrupt('a control record is out of range');
+      return v;
+    }
+    scale *= 128;
+  }
+  throw corrupt('a control record is too long');
+}
+
+/**
+ * Runs the control records until the result is complete: seeks in the old archive, copies from it
+ * (with the diff stream added for ADD) and inserts from the extra stream, into `sink`.
+ */
+async function runControl(
+  [control, diff, extra]: readonly [ByteReader, ByteReader, ByteReader],
+  old: OldReader,
+  sink: ResultSink,
+  srcLen: number,
+): Promise<void> {
+  const total = sink.total;
+  let oldPos = 0;
+  while (sink.outPos < total) {
+    const rec = await readControlVarint(control);
+    if (rec === undefined) throw corrupt('it ends before the result is complete');
+    const op = rec % 4;
+    const len = (rec - op) / 4;
+    if (op === 3) {
+      const to = oldPos + unzigzag(len);
+      if (to < 0 || to > srcLen) throw corrupt('it seeks outside the old archive');
+      oldPos = to;
+      continue;
+    }
+    if (len > total - sink.outPos) throw corrupt('it produces more bytes than the result has');
+    if (op !== OP_INSERT && len > srcLen - oldPos) throw corrupt('it reads past the end of the old archive');
+    let left = len;
+    while (left > 0) {
+      if (sink.fill === OUT_CHUNK) await sink.flush(false);
+      const c = Math.min(left, OUT_CHUNK - sink.fill);
+      if (op === OP_COPY || op === OP_ADD) {
+        await old.copyTo(sink.out, sink.fill, oldPos, c);
+        if (op === OP_ADD) await diff.addInto(sink.out, sink.fill, c);
+        oldPos += c;
+      } else {
+        await extra.readInto(sink.out, sink.fill, c);
+      }
+      sink.fill += c;
+      sink.outPos += c;
+      left -= c;
+    }
+  }
+}
+
+async function openOrFail(path: string, flags: 'r' | 'w', what: string): Promise<FileHandle> {
+  return open(path, flags).catch((e: unknown) => {
+    throw fsError(e, path, what);
+  });
+}
+
+/**
+ * Streams the result of the patch into a temp file beside `outPath`, checks its sha256 and renames
+ * it to `outPath`. On failure the temp file is removed.
+ */
+async function writeResult(
+  oldTarPath: string,
+  patchPath: string,
+  outPath: string,
+  header: PatchHeader,
+  source: CheckedSource & { readonly overlayPath: string },
+  options: ApplyPatchOptions,
+): Promise<Digest> {
+  const partial = tempPathFor(outPath);
   const streams: { destroy(): void }[] = [];
   let oldFh: FileHandle | undefined;
   let outFh: FileHandle | undefined;
   let ovFh: FileHandle | undefined;
   try {
-    let start = header.bodyStart;
-    for (const name of STREAMS) {
-      const length = header.compressed[name];
-      const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
-      const z = createBrotliDecompress();
-      file.on('error', (e) => z.destroy(e));
-      // An empty range still has to decompress to an empty stream; feed nothing and end.
-      if (length === 0) {
-        file.destroy();
-        z.end();
-      } else file.pipe(z);
-      streams.push(file, z);
-      readers.push(
-        new ByteReader(z[Symbol.asyncIterator]() as AsyncIterator<Buffer>, header.uncompressed[name], name),
-      );
-      start += length;
-    }
-    const [control, diff, extra] = readers as [ByteReader, ByteReader, ByteReader];
-    oldFh = await open(oldTarPath, 'r').catch((e: unknown) => {
-      throw fsError(e, oldTarPath, 'old archive');
-    });
-    outFh = await open(partial, 'w').catch((e: unknown) => {
-      throw fsError(e, partial, 'output');
-    });
-    if (sourceRegions.length > 0) {
-      ovFh = await open(overlayPath, 'r').catch((e: unknown) => {
-        throw fsError(e, overlayPath, 'temporary file');
-      });
-    }
-    const old = new OldReader(
-      oldFh,
-      header.source.length,
-      ovFh === undefined ? undefined : { regions: sourceRegions, at: source.at, fd: ovFh.fd },
-    );
+    const readers = openBodyStreams(patchPath, header, streams);
+    oldFh = await openOrFail(oldTarPath, 'r', 'old archive');
+    outFh = await openOrFail(partial, 'w', 'output');
+    if (source.regions.length > 0) ovFh = await openOrFail(source.overlayPath, 'r', 'temporary file');
+    const overlay = ovFh === undefined ? undefined : { regions: source.regions, at: source.at, fd: ovFh.fd };
+    const old = new OldReader(oldFh, header.source.length, overlay);
     // The result's code regions are decoded as the result streams out (a few bytes are held back
     // when an instruction straddles two output buffers).
-    const coder = resultRegions.length > 0 ? new RegionCoder(resultRegions, -1) : undefined;
-    // Two output buffers: one is written (on the thread pool) and hashed while the other fills.
-    const buffers = [Buffer.allocUnsafe(OUT_CHUNK), Buffer.allocUnsafe(OUT_CHUNK)] as const;
-    let current = 0;
-    let out: Buffer = buffers[0];
-    let writing: Promise<void> = Promise.resolve();
-    const hash = createHash('sha256');
-    const total = header.result.length;
-    const srcLen = header.source.length;
-    let outPos = 0; // bytes of the result produced
-    let fill = 0; // bytes waiting in `out`
-    let oldPos = 0;
-    const fh = outFh;
-
-    const writeAll = async (buf: Buffer, n: number): Promise<void> => {
-      let o = 0;
-      while (o < n) o += (await fh.write(buf, o, n - o)).bytesWritten;
-    };
-
-    const flushOut = async (last: boolean): Promise<void> => {
-      await writing;
-      const full = out;
-      const n = coder === undefined ? fill : coder.push(full, outPos - fill, fill, last);
-      writing = writeAll(full, n);
-      writing.catch(() => undefined); // awaited on the next flush; do not report it twice
-      hash.update(full.subarray(0, n));
-      current = 1 - current;
-      out = buffers[current] as Buffer;
-      full.copy(out, 0, n, fill);
-      fill -= n;
-      options.onProgress?.(outPos, total);
-      signal?.throwIfAborted();
-    };
-
-    const readVarint = async (): Promise<number | undefined> => {
-      let v = 0;
-      let scale = 1;
-      for (let i = 0; i < 8; i++) {
-        if (control.available === 0 && !(await control.fill())) {
-          if (i === 0) return undefined;
-          throw corrupt('a control record is cut short');
-        }
-        const b = control.byte();
-        v += (b % 128) * scale;
-        if (b < 128) {
-          if (!Number.isSafeInteger(v)) throw corrupt('a control record is out of range');
-          return v;
-        }
-        scale *= 128;
-      }
-      throw corrupt('a control record is too long');
-    };
-
-    while (outPos < total) {
-      const rec = await readVarint();
-      if (rec === undefined) throw corrupt('it ends before the result is complete');
-      const op = rec % 4;
-      const len = (rec - op) / 4;
-      if (op === 3) {
-        const to = oldPos + unzigzag(len);
-        if (to < 0 || to > srcLen) throw corrupt('it seeks outside the old archive');
-        oldPos = to;
-        continue;
-      }
-      if (len > total - outPos) throw corrupt('it produces more bytes than the result has');
-      if (op !== OP_INSERT && len > srcLen - oldPos)
-        throw corrupt('it reads past the end of the old archive');
-      let left = len;
-      while (left > 0) {
-        if (fill === OUT_CHUNK) await flushOut(false);
-        const c = Math.min(left, OUT_CHUNK - fill);
-        if (op === OP_COPY || op === OP_ADD) {
-          await old.copyTo(out, fill, oldPos, c);
-          if (op === OP_ADD) await diff.addInto(out, fill, c);
-          oldPos += c;
-        } else {
-          await extra.readInto(out, fill, c);
-        }
-        fill += c;
-        outPos += c;
-        left -= c;
-      }
-    }
-    await flushOut(true);
-    await writing;
-    await control.expectEnd();
-    await diff.expectEnd();
-    await extra.expectEnd();
+    const resultRegions = regionsOf(header.transforms.result);
+    const decoder = resultRegions.length > 0 ? new RegionCoder(resultRegions, -1) : undefined;
+    const sink = new ResultSink(outFh, header.result.length, decoder, options);
+    await runControl(readers, old, sink, header.source.length);
+    const got = await sink.finish();
+    for (const reader of readers) await reader.expectEnd();
     await outFh.sync();
     await outFh.close();
     outFh = undefined;
-    const got: Digest = { sha256: hash.digest('hex'), length: outPos };
     if (!sameDigest(got, header.result)) {
       throw new DataError(
         'PATCH_RESULT_MISMATCH',
@@ -424,8 +374,31 @@ export async function applyPatch(
   } finally {
     for (const s of streams) s.destroy();
     await oldFh?.close();
-    await outFh?.close();
     await ovFh?.close();
+  }
+}
+
+/**
+ * Applies `patchPath` to `oldTarPath` and writes the result to `outPath`. Order of checks: the patch
+ * header (and the signed digests, when given), the patch checksum, the old archive's size and
+ * sha256; then the result is streamed into a temp file beside `outPath` (src/io's temp name), its
+ * sha256 checked, and only then renamed to `outPath`. On any failure neither `outPath` nor the
+ * temp file is left.
+ */
+export async function applyPatch(
+  oldTarPath: string,
+  patchPath: string,
+  outPath: string,
+  options: ApplyPatchOptions = {},
+): Promise<Digest> {
+  const { header, raw } = await readPatchHeaderFull(patchPath);
+  checkAgainstMetadata(patchPath, header, options);
+  await verifyChecksum(patchPath, raw, header, options.signal);
+  const overlayPath = tempPathFor(outPath);
+  try {
+    const source = await checkSource(oldTarPath, header, overlayPath, options.signal);
+    return await writeResult(oldTarPath, patchPath, outPath, header, { ...source, overlayPath }, options);
+  } finally {
     await rm(overlayPath, { force: true });
   }
 }
