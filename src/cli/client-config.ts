@@ -68,12 +68,16 @@ export type ClientSettings = ClientOptions & {
   readonly command?: readonly string[];
 };
 
-function seconds(value: unknown, what: string): number {
+/** The installer must wait at least a second for the app to exit; the health check may be off (0). */
+const MIN_SECONDS: Readonly<Record<SecondsKey, number>> = { healthTimeoutSeconds: 0, waitTimeoutSeconds: 1 };
+
+function seconds(value: unknown, what: string, key: SecondsKey): number {
   const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > MAX_SECONDS)
+  const min = MIN_SECONDS[key];
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > MAX_SECONDS)
     throw new UsageError(
       'CONFIG_INVALID',
-      `${what} must be a whole number of seconds from 0 to ${MAX_SECONDS}`,
+      `${what} must be a whole number of seconds from ${min} to ${MAX_SECONDS}`,
     );
   return n;
 }
@@ -136,7 +140,7 @@ export async function clientOptionsFrom(
       );
     }
     for (const key of Object.keys(SECONDS_KEYS) as SecondsKey[])
-      if (raw[key] !== undefined) timeouts[key] = seconds(raw[key], `config file ${file}: "${key}"`);
+      if (raw[key] !== undefined) timeouts[key] = seconds(raw[key], `config file ${file}: "${key}"`, key);
     if (raw.command !== undefined) {
       const c = raw.command;
       if (!Array.isArray(c) || c.length === 0 || !c.every((w) => typeof w === 'string') || c[0] === '')
@@ -161,7 +165,7 @@ export async function clientOptionsFrom(
   }
   for (const [key, flag] of Object.entries(SECONDS_KEYS) as [SecondsKey, string][]) {
     const v = ctx.values[flag];
-    if (typeof v === 'string') timeouts[key] = seconds(v, `--${flag}`);
+    if (typeof v === 'string') timeouts[key] = seconds(v, `--${flag}`, key);
   }
   // The state folder defaults to a sibling of the install folder: the same for the installer's
   // update.json and the one inside the app folder ("installDir": ".").

@@ -30,7 +30,7 @@ import type { Fetcher } from './fetcher.js';
 import { createFetcher } from './fetcher.js';
 import type { HandoverResult } from './handover.js';
 import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
-import { isRunning, startHandover } from './install.js';
+import { handoverTimeoutProblem, isRunning, startHandover } from './install.js';
 import { installerDied, restoreInterruptedSwap } from './interrupted-swap.js';
 import {
   folderFingerprint,
@@ -222,6 +222,11 @@ export class Client {
         'STATE_IN_INSTALL_DIR',
         `stateDir ${this.stateDir} is inside installDir ${this.installDir}: an update replaces that folder, so keep the state elsewhere (e.g. the user's app data folder)`,
       );
+    }
+    for (const key of ['healthTimeoutSeconds', 'waitTimeoutSeconds'] as const) {
+      const value = options[key];
+      const problem = value === undefined ? undefined : handoverTimeoutProblem(key, value);
+      if (problem !== undefined) throw new UsageError('INVALID_OPTION', problem);
     }
     this.#options = options;
     this.#layout = stateLayout(this.stateDir);

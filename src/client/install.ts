@@ -24,6 +24,21 @@ import { windowsLaunch, windowsRunner, windowsScript } from './install.windows.j
 /** Longest waits we accept: a day. Longer is a mistake in the caller's units (ms for s). */
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 
+/**
+ * What is wrong with a hand-over timeout, or undefined: whole seconds up to a day; the installer
+ * must wait at least 1 s for the app to exit (0 would give up before the app could quit). The
+ * Client checks its options with it too, so a bad value is refused before anything is downloaded.
+ */
+export function handoverTimeoutProblem(
+  key: 'healthTimeoutSeconds' | 'waitTimeoutSeconds',
+  value: number,
+): string | undefined {
+  const min = key === 'waitTimeoutSeconds' ? 1 : 0;
+  if (!Number.isSafeInteger(value) || value < min || value > MAX_TIMEOUT_SECONDS)
+    return `${key} must be a whole number of seconds from ${min} to ${MAX_TIMEOUT_SECONDS}`;
+  return undefined;
+}
+
 /** The edges startHandover touches, replaceable in tests (defaults are the real ones). */
 export interface HandoverSeams {
   /** 'win32' selects the batch script; anything else the POSIX one. */
@@ -65,12 +80,9 @@ export function checkHandoverPlan(plan: HandoverPlan): void {
   }
   if (!Number.isSafeInteger(plan.pid) || plan.pid <= 0) bad('pid must be a positive integer');
   for (const key of ['healthTimeoutSeconds', 'waitTimeoutSeconds'] as const) {
-    const v = plan[key];
-    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_TIMEOUT_SECONDS) {
-      bad(`${key} must be a whole number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}`);
-    }
+    const problem = handoverTimeoutProblem(key, plan[key]);
+    if (problem !== undefined) bad(problem);
   }
-  if (plan.waitTimeoutSeconds === 0) bad('waitTimeoutSeconds must be at least 1');
   // Both end up in file names (confirm file, failed folder) and in the script.
   confirmFilePath(plan.stateDir, plan.version);
   confirmFilePath(plan.stateDir, plan.previousVersion);

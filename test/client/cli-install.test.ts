@@ -286,6 +286,34 @@ test('bad input: update --restart with no command known is refused before anythi
   }
 });
 
+test('bad input: update --restart --wait-timeout 0 is refused before anything is downloaded', async () => {
+  const w = await world('wait-zero');
+  try {
+    await installVersion(project, '1.0.0', w.installDir);
+    const requests = server.log.length;
+    const r = await cli([
+      'update',
+      '--config',
+      w.config,
+      '--yes',
+      '--restart',
+      '--wait-timeout',
+      '0',
+      '--json',
+      '--',
+      '/bin/true',
+    ]);
+    assert.equal(r.code, EXIT.usage, r.stderr);
+    const e = jsonError(r.stdout);
+    assert.equal(e.code, 'CONFIG_INVALID');
+    assert.match(e.message, /--wait-timeout must be a whole number of seconds from 1 to 86400/);
+    assert.equal(server.log.length, requests, 'no request reached the server');
+    assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.0.0'));
+  } finally {
+    await rm(w.root, { recursive: true, force: true });
+  }
+});
+
 test('bad input: confirm with nothing pending is NOTHING_TO_CONFIRM (exit 2), nothing written', async () => {
   const w = await world('confirm');
   try {

@@ -88,6 +88,10 @@ test('bad client options are usage errors that name the option', () => {
   });
   assert.throws(() => new Client({ ...good, stateDir: '/tmp/x/app' }), { code: 'STATE_IN_INSTALL_DIR' });
   assert.doesNotThrow(() => new Client({ ...good, stateDir: '/tmp/x/app-state' }));
+  // Hand-over timeouts are checked here, not after the download when the installer starts.
+  for (const bad of [{ waitTimeoutSeconds: 0 }, { waitTimeoutSeconds: 1.5 }, { healthTimeoutSeconds: -1 }])
+    assert.throws(() => new Client({ ...good, ...bad }), { code: 'INVALID_OPTION' }, JSON.stringify(bad));
+  assert.doesNotThrow(() => new Client({ ...good, waitTimeoutSeconds: 1, healthTimeoutSeconds: 0 }));
 });
 
 test('a missing trusted root is a usage error that says to ship root.json', () =>
