@@ -18,6 +18,7 @@ export const TARGETS = [
     file: 'src/archive/unpack.ts',
     tests: [
       'test/archive/unpack.test.ts',
+      'test/archive/unpack-edges.test.ts',
       'test/security/hostile-archive-*.test.ts',
       'test/archive/windows-path-rules.test.ts',
       'test/security/staging-planted-symlink.test.ts',
@@ -27,6 +28,7 @@ export const TARGETS = [
     file: 'src/archive/path-rules.ts',
     tests: [
       'test/archive/unpack.test.ts',
+      'test/archive/unpack-edges.test.ts',
       'test/security/hostile-archive-*.test.ts',
       'test/archive/windows-path-rules.test.ts',
     ],
