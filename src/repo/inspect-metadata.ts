@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { messageOf } from '../errors.js';
+import { digestBytes } from '../io/digest.js';
 import type { RoleName } from './roles.js';
 
 /**
@@ -121,10 +121,6 @@ export function countSignatures(
   return { valid, threshold: r.threshold };
 }
 
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
 function checkMetaFile(
   name: string,
   bytes: Buffer,
@@ -142,7 +138,7 @@ function checkMetaFile(
     return false;
   }
   const want = hashes?.sha256;
-  if (want !== undefined && sha256(bytes) !== want) {
+  if (want !== undefined && digestBytes(bytes).sha256 !== want) {
     problems.push({ kind: 'corrupt', role, message: `metadata/${name} does not match its signed sha256` });
     return false;
   }
@@ -185,57 +181,72 @@ function listedRole<T extends Snapshot | Targets>(
   return { metadata, bytes, ...countSignatures(signer, role, parsed, name, problems) };
 }
 
-export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
-  const problems: Problem[] = [];
-  const roles: RoleStatus[] = [];
-  let keyIDsOf: (role: RoleName) => readonly string[] | undefined = () => undefined;
-  const status = (role: RoleName, md: AnyMetadata, valid: string[], threshold: number): void => {
-    const missing = Math.max(0, threshold - valid.length);
-    roles.push({
+/**
+ * The status of a role signed by `valid` of the `threshold` keys the trusted root gives it; a
+ * missing signature and an expired role are problems too.
+ */
+function roleStatus(
+  root: Root,
+  role: RoleName,
+  md: AnyMetadata,
+  { valid, threshold }: { valid: string[]; threshold: number },
+  now: Date,
+  problems: Problem[],
+): RoleStatus {
+  const missing = Math.max(0, threshold - valid.length);
+  if (missing > 0) {
+    problems.push({
+      kind: 'missing-signatures',
       role,
-      version: md.signed.version,
-      expires: md.signed.expires,
-      validSignatures: valid.length,
-      threshold,
-      missing,
-      signedBy: valid,
-      keyIDs: [...(keyIDsOf(role) ?? [])],
+      message: `${role} version ${md.signed.version} has ${valid.length} of ${threshold} required signatures: ${missing} missing (run "notsotuf sign ${role}" with another ${role} key)`,
     });
-    if (missing > 0) {
-      problems.push({
-        kind: 'missing-signatures',
-        role,
-        message: `${role} version ${md.signed.version} has ${valid.length} of ${threshold} required signatures: ${missing} missing (run "notsotuf sign ${role}" with another ${role} key)`,
-      });
-    }
-    if (md.signed.isExpired(now)) {
-      problems.push({
-        kind: 'expired',
-        role,
-        message: `${role} expired at ${md.signed.expires} (run "notsotuf refresh")`,
-      });
-    }
+  }
+  if (md.signed.isExpired(now)) {
+    problems.push({
+      kind: 'expired',
+      role,
+      message: `${role} expired at ${md.signed.expires} (run "notsotuf refresh")`,
+    });
+  }
+  return {
+    role,
+    version: md.signed.version,
+    expires: md.signed.expires,
+    validSignatures: valid.length,
+    threshold,
+    missing,
+    signedBy: valid,
+    keyIDs: [...(root.roles[role]?.keyIDs ?? [])],
   };
+}
 
-  // Root chain (TUF 5.3): 1.root.json is trusted as is (it is what clients ship with); each next
-  // version must be signed by a threshold of the previous root's keys and of its own.
-  const rootVersions = [...files.keys()]
+/** The versions N of the `N.root.json` files, ascending; a gap in 1..N is a problem. */
+function rootVersions(files: MetadataFiles, problems: Problem[]): number[] {
+  const versions = [...files.keys()]
     .map((n) => /^(\d+)\.root\.json$/.exec(n)?.[1])
     .filter((v): v is string => v !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
-  const roots: Metadata<Root>[] = [];
-  for (let i = 0; i < rootVersions.length; i++) {
-    if (rootVersions[i] !== i + 1) {
-      problems.push({
-        kind: 'corrupt',
-        role: 'root',
-        message: `root versions are not contiguous: ${i + 1}.root.json is missing`,
-      });
-      break;
-    }
+  const gap = versions.findIndex((v, i) => v !== i + 1);
+  if (gap >= 0) {
+    problems.push({
+      kind: 'corrupt',
+      role: 'root',
+      message: `root versions are not contiguous: ${gap + 1}.root.json is missing`,
+    });
   }
-  const lastRoot = rootVersions.length === 0 ? 0 : (rootVersions[rootVersions.length - 1] ?? 0);
+  return versions;
+}
+
+/**
+ * Root chain (TUF 5.3): 1.root.json is trusted as is (it is what clients ship with); each next
+ * version must be signed by a threshold of the previous root's keys and of its own. Returns the
+ * roots read, up to the first that is missing, unreadable or of the wrong version.
+ */
+function rootChain(files: MetadataFiles, problems: Problem[]): Metadata<Root>[] {
+  const versions = rootVersions(files, problems);
+  const lastRoot = versions[versions.length - 1] ?? 0;
+  const roots: Metadata<Root>[] = [];
   for (let v = 1; v <= lastRoot; v++) {
     const name = `${v}.root.json`;
     const md = parse<Metadata<Root>>(MetadataKind.Root, name, files.get(name), problems, 'root');
@@ -259,32 +270,41 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
         });
       }
     }
-    if (v < lastRoot) {
-      // Every root in the chain must also meet its own threshold (the newest is checked below).
-      const self = countSignatures(md.signed, 'root', md, name, problems);
-      if (self.valid.length < self.threshold) {
-        problems.push({
-          kind: 'missing-signatures',
-          role: 'root',
-          message: `metadata/${name} has ${self.valid.length} of its own ${self.threshold} required root signatures: clients walking the root chain will refuse it`,
-        });
-      }
-    }
+    // Every root in the chain must also meet its own threshold (the newest has a role status).
+    if (v < lastRoot) checkOwnThreshold(md, name, problems);
     roots.push(md);
   }
   if (lastRoot === 0)
     problems.push({ kind: 'corrupt', role: 'root', message: 'metadata/1.root.json is missing' });
-  const root = roots[roots.length - 1];
-  if (root === undefined) return { state: undefined, roles, problems: unique(problems) };
-  keyIDsOf = (role) => root.signed.roles[role]?.keyIDs;
-  const own = countSignatures(root.signed, 'root', root, `${root.signed.version}.root.json`, problems);
-  status('root', root, own.valid, own.threshold);
+  return roots;
+}
+
+function checkOwnThreshold(md: Metadata<Root>, name: string, problems: Problem[]): void {
+  const self = countSignatures(md.signed, 'root', md, name, problems);
+  if (self.valid.length < self.threshold) {
+    problems.push({
+      kind: 'missing-signatures',
+      role: 'root',
+      message: `metadata/${name} has ${self.valid.length} of its own ${self.threshold} required root signatures: clients walking the root chain will refuse it`,
+    });
+  }
+}
+
+/**
+ * The newest root enables consistent snapshots and root.json is a copy of it. Returns the bytes of
+ * the newest `N.root.json` (undefined when it is missing).
+ */
+function checkNewestRoot(
+  root: Metadata<Root>,
+  files: MetadataFiles,
+  problems: Problem[],
+): Buffer | undefined {
   if (!root.signed.consistentSnapshot) {
     problems.push({ kind: 'corrupt', role: 'root', message: 'root does not enable consistent_snapshot' });
   }
   const rootJson = files.get('root.json');
   const lastRootBytes = files.get(`${root.signed.version}.root.json`);
-  if (lastRootBytes === undefined) return { state: undefined, roles, problems: unique(problems) };
+  if (lastRootBytes === undefined) return undefined;
   if (rootJson === undefined || !rootJson.equals(lastRootBytes)) {
     // Not a trust problem (clients read N.root.json), and the next command that writes fixes it.
     problems.push({
@@ -293,50 +313,57 @@ export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
       message: `metadata/root.json is not a copy of the newest root (${root.signed.version}.root.json)`,
     });
   }
+  return lastRootBytes;
+}
+
+export function inspectMetadata(files: MetadataFiles, now: Date): Inspection {
+  const problems: Problem[] = [];
+  const roles: RoleStatus[] = [];
+  const result = (state?: MetadataState): Inspection => ({ state, roles, problems: unique(problems) });
+
+  const roots = rootChain(files, problems);
+  const root = roots[roots.length - 1];
+  if (root === undefined) return result();
+  const trusted = root.signed;
+  const record = (role: RoleName, md: AnyMetadata, counted: { valid: string[]; threshold: number }): void => {
+    roles.push(roleStatus(trusted, role, md, counted, now, problems));
+  };
+  const rootName = `${trusted.version}.root.json`;
+  record('root', root, countSignatures(trusted, 'root', root, rootName, problems));
+  const rootBytes = checkNewestRoot(root, files, problems);
+  if (rootBytes === undefined) return result();
 
   // Timestamp (5.4), snapshot (5.5), targets (5.6).
+  const tsName = 'timestamp.json';
   const timestamp = parse<Metadata<Timestamp>>(
     MetadataKind.Timestamp,
-    'timestamp.json',
-    files.get('timestamp.json'),
+    tsName,
+    files.get(tsName),
     problems,
     'timestamp',
   );
-  if (timestamp === undefined) return { state: undefined, roles, problems: unique(problems) };
-  const ts = countSignatures(root.signed, 'timestamp', timestamp, 'timestamp.json', problems);
-  status('timestamp', timestamp, ts.valid, ts.threshold);
+  if (timestamp === undefined) return result();
+  record('timestamp', timestamp, countSignatures(trusted, 'timestamp', timestamp, tsName, problems));
 
   const snapMeta = timestamp.signed.snapshotMeta;
-  const snapName = `${snapMeta.version}.snapshot.json`;
-  const snap = listedRole<Snapshot>(
-    MetadataKind.Snapshot,
-    'snapshot',
-    snapMeta,
-    root.signed,
-    files,
-    problems,
-  );
-  if (snap === undefined) return { state: undefined, roles, problems: unique(problems) };
+  const snap = listedRole<Snapshot>(MetadataKind.Snapshot, 'snapshot', snapMeta, trusted, files, problems);
+  if (snap === undefined) return result();
   const { metadata: snapshot, bytes: snapshotBytes } = snap;
-  status('snapshot', snapshot, snap.valid, snap.threshold);
+  record('snapshot', snapshot, snap);
 
   const targetsMeta = snapshot.signed.meta['targets.json'];
   if (targetsMeta === undefined) {
     problems.push({
       kind: 'corrupt',
       role: 'snapshot',
-      message: `metadata/${snapName} lists no targets.json`,
+      message: `metadata/${snapMeta.version}.snapshot.json lists no targets.json`,
     });
-    return { state: undefined, roles, problems: unique(problems) };
+    return result();
   }
-  const tg = listedRole<Targets>(MetadataKind.Targets, 'targets', targetsMeta, root.signed, files, problems);
-  if (tg === undefined) return { state: undefined, roles, problems: unique(problems) };
+  const tg = listedRole<Targets>(MetadataKind.Targets, 'targets', targetsMeta, trusted, files, problems);
+  if (tg === undefined) return result();
   const targets = tg.metadata;
-  status('targets', targets, tg.valid, tg.threshold);
+  record('targets', targets, tg);
 
-  return {
-    state: { roots, root, timestamp, snapshot, targets, snapshotBytes, rootBytes: lastRootBytes },
-    roles,
-    problems: unique(problems),
-  };
+  return result({ roots, root, timestamp, snapshot, targets, snapshotBytes, rootBytes });
 }
