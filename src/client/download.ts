@@ -129,7 +129,9 @@ export async function downloadTargets(
           ...(options.signal ? { signal: options.signal } : {}),
           onBytes: (n) => {
             inFile += n;
-            transferred += n;
+            // A restart from 0 (a server that ignored Range) is reported as -offset: those bytes
+            // came from an earlier run, not over this link, so the rate does not count them.
+            if (n > 0) transferred += n;
             report(target.path, inFile);
           },
         });
