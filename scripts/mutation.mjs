@@ -61,6 +61,7 @@ export const TARGETS = [
       'test/client/tampered-target.test.ts',
       'test/security/endless-data-attack.test.ts',
       'test/client/download-refusals.test.ts',
+      'test/client/download.test.ts',
     ],
   },
   {

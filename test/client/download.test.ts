@@ -1,0 +1,179 @@
+/**
+ * downloadTargets (src/client/download.ts) against a real HTTP server on 127.0.0.1: where files
+ * land (`downloads/<sha256-prefix>.<target name>`, docs/client.md), what is taken from the disk
+ * without downloading again and what is checked first, and the progress it reports. Written from
+ * the survivors of the mutation run of download.ts (docs/security.md).
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { test } from 'node:test';
+import type { DownloadProgress } from '../../src/client/client-options.js';
+import { downloadTargets } from '../../src/client/download.js';
+import { createFetcher } from '../../src/client/fetcher.js';
+import type { TrustedTarget } from '../../src/client/tuf/index.js';
+import { startHostileServer } from '../helpers/hostile-server.js';
+import type { HostileServer } from '../helpers/hostile-server.js';
+import { withTempDir } from '../support/temp-dir.js';
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+function targetFor(path: string, bytes: Uint8Array): TrustedTarget {
+  return { path, length: bytes.length, hashes: { sha256: sha256(bytes) }, custom: {} };
+}
+
+async function withServer(
+  files: Record<string, Uint8Array>,
+  fn: (server: HostileServer, downloadsDir: string) => Promise<void>,
+): Promise<void> {
+  const server = await startHostileServer(
+    new Map(Object.entries(files).map(([name, bytes]) => [`/targets/${name}`, bytes])),
+  );
+  try {
+    await withTempDir((dir) => fn(server, join(dir, 'downloads')));
+  } finally {
+    await server.close();
+  }
+}
+
+const edgesFor = (server: HostileServer, downloadsDir: string, verified = new Set<string>()) => ({
+  fetcher: createFetcher(),
+  targetUrl: (t: TrustedTarget) => `${server.url}/targets/${t.path}`,
+  downloadsDir,
+  verified,
+});
+
+test('each file lands as <first 16 hex of its sha256>.<name>: two versions of one name never collide', async () => {
+  const v1 = randomBytes(3000);
+  const v2 = randomBytes(4000);
+  await withServer({ 'app.tar.gz': v1 }, async (server, downloadsDir) => {
+    const edges = edgesFor(server, downloadsDir);
+    const [first] = await downloadTargets([targetFor('app.tar.gz', v1)], edges);
+    server.files.set('/targets/app.tar.gz', v2);
+    const [second] = await downloadTargets([targetFor('app.tar.gz', v2)], edges);
+    assert.equal(first, join(downloadsDir, `${sha256(v1).slice(0, 16)}.app.tar.gz`));
+    assert.equal(second, join(downloadsDir, `${sha256(v2).slice(0, 16)}.app.tar.gz`));
+    assert.deepEqual(await readFile(first), v1, 'the first version is still there');
+    assert.deepEqual(await readFile(second), v2);
+    assert.deepEqual(edges.verified, new Set([first, second]), 'both are known verified afterwards');
+  });
+});
+
+test('a target without a sha256 in its signed hashes is refused (NO_SHA256) before any request', async () => {
+  await withServer({ 'app.tar.gz': Buffer.from('x') }, async (server, downloadsDir) => {
+    const target = { path: 'app.tar.gz', length: 1, hashes: { sha512: 'ab'.repeat(64) }, custom: {} };
+    await assert.rejects(
+      downloadTargets([target], edgesFor(server, downloadsDir)),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.name, 'DataError');
+        assert.equal(e.code, 'NO_SHA256');
+        assert.equal(e.message, 'target app.tar.gz has no sha256 in signed metadata; the client needs one');
+        return true;
+      },
+    );
+    assert.deepEqual(server.requests, []);
+  });
+});
+
+test('a verified file already in downloads is used without a request; a same-size corrupt one is replaced', async () => {
+  const bytes = randomBytes(5000);
+  await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+    const target = targetFor('app.tar.gz', bytes);
+    const [path] = await downloadTargets([target], edgesFor(server, downloadsDir));
+    assert.equal(server.requests.length, 1);
+
+    // A fresh process (nothing verified yet) with the file in place: checked, not downloaded.
+    const events: DownloadProgress[] = [];
+    const again = await downloadTargets([target], edgesFor(server, downloadsDir), {
+      onProgress: (p) => events.push(p),
+    });
+    assert.deepEqual(again, [path]);
+    assert.equal(server.requests.length, 1, 'no second request');
+    assert.deepEqual(events.at(-1), {
+      stage: 'download',
+      bytesDone: bytes.length,
+      totalBytes: bytes.length,
+      bytesPerSecond: 0,
+      file: 'app.tar.gz',
+    });
+
+    // The disk is not trusted more than the network: same size, other bytes is downloaded again.
+    const corrupt = Buffer.from(bytes);
+    corrupt[100] ^= 0xff;
+    await writeFile(path!, corrupt);
+    await downloadTargets([target], edgesFor(server, downloadsDir));
+    assert.equal(server.requests.length, 2);
+    assert.deepEqual(await readFile(path!), bytes);
+    // A shorter file under the final name is not taken either.
+    await writeFile(path!, bytes.subarray(0, 10));
+    await downloadTargets([target], edgesFor(server, downloadsDir));
+    assert.equal(server.requests.length, 3);
+    assert.deepEqual(await readFile(path!), bytes);
+    assert.deepEqual(await readdir(downloadsDir), [basename(path!)], 'no .partial left');
+  });
+});
+
+test('a complete .partial left by a crash before the rename is checked and used without a request', async () => {
+  const bytes = randomBytes(5000);
+  await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+    const target = targetFor('app.tar.gz', bytes);
+    const [path] = await downloadTargets([target], edgesFor(server, downloadsDir));
+    const partial = `${path!}.partial`;
+    await writeFile(partial, await readFile(path!));
+    await writeFile(path!, ''); // the final name holds nothing usable
+    assert.deepEqual(await downloadTargets([target], edgesFor(server, downloadsDir)), [path]);
+    assert.deepEqual(server.requests, ['/targets/app.tar.gz'], 'no request for the complete partial');
+    assert.deepEqual(await readFile(path!), bytes);
+
+    // A complete-looking .partial with wrong bytes is refused and removed: the next try starts over.
+    const wrong = randomBytes(bytes.length);
+    await writeFile(partial, wrong);
+    await writeFile(path!, '');
+    await assert.rejects(downloadTargets([target], edgesFor(server, downloadsDir)), { name: 'DataError' });
+    assert.deepEqual(await readdir(downloadsDir), [basename(path!)], 'the wrong .partial is removed');
+    await downloadTargets([target], edgesFor(server, downloadsDir));
+    assert.deepEqual(await readFile(path!), bytes);
+  });
+});
+
+test('progress: one total for all files, each file named, bytes done never past the total, a rate from the clock', async () => {
+  const a = randomBytes(300 * 1024);
+  const b = randomBytes(200 * 1024);
+  await withServer({ 'a.tar.gz': a, 'b.patch': b }, async (server, downloadsDir) => {
+    let clock = 0;
+    const events: DownloadProgress[] = [];
+    // A clock that moves one second per reading: the rate is bytes moved per second of that clock.
+    const edges = { ...edgesFor(server, downloadsDir), now: () => (clock += 1000) };
+    // b is half there from an earlier try, and the server ignores Range: it restarts from byte 0.
+    const bPath = join(downloadsDir, `${sha256(b).slice(0, 16)}.b.patch`);
+    server.behave('/targets/b.patch', { kind: 'ignore-range' });
+    await downloadTargets([targetFor('a.tar.gz', a)], edges); // creates the folder
+    await writeFile(`${bPath}.partial`, b.subarray(0, 100 * 1024));
+    events.length = 0;
+    clock = 0;
+    await downloadTargets([targetFor('a.tar.gz', a), targetFor('b.patch', b)], edges, {
+      onProgress: (p) => events.push(p),
+    });
+    assert.deepEqual(await readFile(bPath), b);
+    const total = a.length + b.length;
+    assert.ok(events.length >= 3, `${events.length} events`);
+    for (const e of events) {
+      assert.equal(e.stage, 'download');
+      assert.equal(e.totalBytes, total);
+      assert.ok(e.bytesDone <= total, `${e.bytesDone} <= ${total}`);
+      assert.ok(Number.isFinite(e.bytesPerSecond) && e.bytesPerSecond >= 0, JSON.stringify(e));
+      assert.ok(e.bytesPerSecond <= b.length, 'at most the bytes moved, over at least one second');
+    }
+    assert.deepEqual(
+      [...new Set(events.map((e) => e.file))],
+      ['a.tar.gz', 'b.patch'],
+      'a (already there) first, then b',
+    );
+    assert.equal(events[0]!.bytesDone, a.length, 'a counts as done at once');
+    assert.equal(events[0]!.bytesPerSecond, 0, 'nothing moved yet');
+    const last = events.at(-1)!;
+    assert.equal(last.bytesDone, total);
+    assert.ok(last.bytesPerSecond > 0, 'bytes moved: a rate above 0');
+  });
+});
