@@ -100,7 +100,7 @@ test('a verified file already in downloads is used without a request; a same-siz
 
     // The disk is not trusted more than the network: same size, other bytes is downloaded again.
     const corrupt = Buffer.from(bytes);
-    corrupt[100] ^= 0xff;
+    corrupt[100] = (corrupt[100] ?? 0) ^ 0xff;
     await writeFile(path!, corrupt);
     await downloadTargets([target], edgesFor(server, downloadsDir));
     assert.equal(server.requests.length, 2);
