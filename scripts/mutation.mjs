@@ -78,6 +78,7 @@ export const TARGETS = [
       'test/repo/root-chain.test.ts',
       'test/repo/metadata-format.test.ts',
       'test/repo/inspect-metadata.test.ts',
+      'test/repo/inspect-metadata-problems.test.ts',
     ],
   },
 ];
