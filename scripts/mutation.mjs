@@ -43,6 +43,7 @@ export const TARGETS = [
     tests: [
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
+      'test/diff/exe-transform.test.ts',
       'test/security/hostile-patch-*.test.ts',
     ],
   },
@@ -51,6 +52,7 @@ export const TARGETS = [
     tests: [
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
+      'test/diff/exe-transform.test.ts',
       'test/security/hostile-patch-*.test.ts',
     ],
   },
