@@ -56,6 +56,22 @@ for (const op of [
 ])
   RIP_OP2[op] = 1;
 for (let op = 0x40; op <= 0x4f; op++) RIP_OP2[op] = 1;
+/** ModRM bytes with mod 00 and r/m 101: a rip-relative operand. */
+const RIP_MODRM = new Uint8Array(256);
+for (let m = 0; m < 256; m++) if ((m & 0xc7) === 0x05) RIP_MODRM[m] = 1;
+
+/**
+ * For X86_RIP: the first position at or after `p` (and before `lim`) that can start a rip-relative
+ * instruction. Its ModRM byte is 1 to 3 bytes after the opcode's first byte, so a position with
+ * no rip ModRM byte among the next three is passed over (one table look-up per byte: most bytes
+ * of code are not such a ModRM). Positions below `lim` have all the bytes they need in `buf`.
+ */
+function nextRipCandidate(buf: Uint8Array, bufPos: number, p: number, lim: number): number {
+  let j = p - bufPos + 1;
+  const jEnd = lim - bufPos + 2; // the last position below lim looks up to lim + 2
+  while (j <= jEnd && RIP_MODRM[buf[j] as number] === 0) j++;
+  return Math.max(p, Math.min(j - 3 + bufPos, lim));
+}
 
 /** Direction: +1 encodes (relative to absolute), -1 decodes. */
 export type Direction = 1 | -1;
@@ -102,6 +118,14 @@ function x86(
     } else if (rip) {
       // rip-relative memory operands: [REX] op modrm disp32 or [REX] 0F op modrm disp32 with
       // mod = 00, r/m = 101 and no immediate after the displacement.
+      const lim = Math.min(to, regionEnd - 3, bufEnd - 3);
+      if (p < lim) {
+        const q = nextRipCandidate(buf, bufPos, p, lim);
+        if (q > p) {
+          p = q;
+          continue;
+        }
+      }
       if (p + 4 > regionEnd) {
         p++;
         continue;

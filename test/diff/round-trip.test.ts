@@ -79,6 +79,24 @@ test('repetitive inputs (zeros, short periods) round-trip', async () => {
   await check(Buffer.alloc(10, 'x'), Buffer.alloc(100_000, 'x'));
 });
 
+test('short copies from all over an old file larger than the read cache', async () => {
+  // The apply reads short copies through an 8 MB cache of 16 KB pages: a new file made of
+  // thousands of short pieces of a 9 MB old file, revisiting places, evicts and refills pages.
+  const r = prng(41);
+  const a = r(9 << 20);
+  const parts: Buffer[] = [];
+  for (let k = 0; k < 6000; k++) {
+    const x = r(8);
+    const len = 64 + (x.readUInt16LE(0) % 400);
+    const from = x.readUInt32LE(4) % (a.length - len);
+    parts.push(a.subarray(from, from + len));
+    if (k % 500 === 0) parts.push(a.subarray(from, from + 100_000)); // and a long one now and then
+  }
+  const b = Buffer.concat(parts);
+  const patch = await check(a, b);
+  assert.ok(patch.length < b.length / 4, `patch is ${patch.length} bytes: the pieces were not copied`);
+});
+
 test('many random edit scripts round-trip', async () => {
   for (let seed = 1; seed <= 25; seed++) {
     const r = prng(seed);
