@@ -18,7 +18,7 @@ import type { RepoConfig } from '../src/repo/config.js';
 import type { AddReleaseResult } from '../src/repo/release.js';
 import { addRelease, publisherTarPath } from '../src/repo/release.js';
 import { targetFileRel } from '../src/repo/release-list.js';
-import { startStaticServer } from '../test/client/static-server.js';
+import { startTestServer } from '../test/support/test-server.js';
 import { writeBenchApp } from './update-data.js';
 
 interface Step {
@@ -150,7 +150,7 @@ try {
 
   const childJs = join(dir, 'update-child.mjs');
   await bundleChild(childJs);
-  const server = await startStaticServer(config.repository);
+  const server = await startTestServer({ root: config.repository });
   const runs: { name: string; result: ChildResult; total: number }[] = [];
   try {
     for (const name of [

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +6,7 @@ import { test } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { ROOT, cli } from '../helpers/cli.js';
 import { hashTree, tempDir } from '../repo/publisher-fixture.js';
+import { startTestServer } from '../support/test-server.js';
 
 /** Mistakes a first-time user makes: each gets a clear message and a non-zero exit, never a stack. */
 async function project(): Promise<string> {
@@ -97,16 +96,16 @@ test('serve refuses a bad port, a file, a missing folder and a busy port with ad
   const missing = await cli(['serve', '--dir', 'nope', '--port', '0'], { cwd: dir });
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope does not exist/);
-  const busy = createServer();
-  await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
+  // Another server holds the port.
+  const busy = await startTestServer();
   try {
-    const port = (busy.address() as AddressInfo).port;
+    const { port } = busy;
     const r = await cli(['serve', '--port', String(port)], { cwd: dir });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /is already in use: stop the other server or pick another --port/);
     noStack(r.stderr);
   } finally {
-    await new Promise<void>((done) => busy.close(() => done()));
+    await busy.close();
   }
 });
 

@@ -12,17 +12,17 @@ import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

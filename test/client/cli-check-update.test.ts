@@ -9,17 +9,17 @@ import { runMain } from '../../src/cli/main.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
 import { installVersion, makeProject } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -119,7 +119,8 @@ test('a repository that cannot be reached fails with exit 1', async () => {
 });
 
 test('a private repository: --header sends the credentials; without them the check fails (exit 1)', async () => {
-  const privateServer = await startStaticServer(project.config.repository, {
+  const privateServer = await startTestServer({
+    root: project.config.repository,
     authorization: 'Bearer s3cret',
   });
   const { root, config } = await installedApp('private');

@@ -8,8 +8,8 @@ import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * The client commands as an app in another language uses them: `install` (first install), `check`
@@ -19,7 +19,7 @@ import type { StaticServer } from './static-server.js';
 
 let project: Project;
 let other: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
@@ -27,7 +27,7 @@ before(async () => {
   await project.publish('1.1.0');
   other = await makeProject();
   await other.publish('1.0.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

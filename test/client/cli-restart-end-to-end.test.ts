@@ -13,8 +13,8 @@ import type { AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease } from '../../src/repo/release.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import { pseudoRandom, readLog, waitFor, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * The whole life of an app in another language, with real processes and the POSIX installer: a
@@ -29,7 +29,7 @@ const TSX = import.meta.resolve('tsx');
 
 let dir: string;
 let config: RepoConfig;
-let server: StaticServer;
+let server: TestServer;
 const published = new Map<string, AddReleaseResult>();
 
 /** The app: a POSIX shell script that logs, confirms when the installer started it, and updates. */
@@ -63,7 +63,7 @@ async function publish(version: string, crash = false): Promise<void> {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'notsotuf-cli-restart-'));
   config = await initRepository(join(dir, 'publisher'), { app: 'shellapp' });
-  server = await startStaticServer(config.repository);
+  server = await startTestServer({ root: config.repository });
 });
 
 after(async () => {

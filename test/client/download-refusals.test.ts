@@ -16,7 +16,7 @@ import { CLIENT_LIMITS } from '../../src/core/limits.js';
 import { downloadTargets } from '../../src/client/download.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import type { TrustedTarget } from '../../src/client/tuf/index.js';
-import { startHostileServer } from '../helpers/hostile-server.js';
+import { startTestServer } from '../support/test-server.js';
 
 function targetFor(path: string, bytes: Uint8Array, length = bytes.length): TrustedTarget {
   return { path, length, hashes: { sha256: createHash('sha256').update(bytes).digest('hex') }, custom: {} };
@@ -24,12 +24,12 @@ function targetFor(path: string, bytes: Uint8Array, length = bytes.length): Trus
 
 test('a target signed as larger than maxTargetBytes is refused before anything is downloaded', async () => {
   const small = randomBytes(1000);
-  const server = await startHostileServer(
-    new Map([
+  const server = await startTestServer({
+    files: new Map([
       ['/targets/small.tar.gz', small],
       ['/targets/huge.tar.gz', randomBytes(1000)],
     ]),
-  );
+  });
   const downloadsDir = await mkdtemp(join(tmpdir(), 'notsotuf-dl-cap-'));
   try {
     const targets = [
@@ -63,7 +63,7 @@ test('a target signed as larger than maxTargetBytes is refused before anything i
 test('the cap itself: a target of exactly maxTargetBytes is not refused for its size', async () => {
   // Fetching 8 GiB is not possible here: the server answers 404, so the failure is an HTTP one,
   // which shows the size check let it through.
-  const server = await startHostileServer(new Map());
+  const server = await startTestServer();
   const downloadsDir = await mkdtemp(join(tmpdir(), 'notsotuf-dl-cap-edge-'));
   try {
     const target = targetFor('edge.tar.gz', Buffer.from('x'), CLIENT_LIMITS.maxTargetBytes);
@@ -85,7 +85,7 @@ test('the cap itself: a target of exactly maxTargetBytes is not refused for its 
 test('a download refused for sending more than the signed length keeps no .partial; the next attempt starts from 0', async () => {
   const honest = randomBytes(200 * 1024);
   const forged = randomBytes(honest.length);
-  const server = await startHostileServer(new Map([['/targets/app.tar.gz', forged]]));
+  const server = await startTestServer({ files: new Map([['/targets/app.tar.gz', forged]]) });
   const downloadsDir = await mkdtemp(join(tmpdir(), 'notsotuf-dl-refused-'));
   try {
     const target = targetFor('app.tar.gz', honest);
@@ -103,7 +103,7 @@ test('a download refused for sending more than the signed length keeps no .parti
     });
     assert.deepEqual(await readdir(downloadsDir), [], 'no partial file to resume from');
 
-    server.reset();
+    server.clearBehaviours();
     server.files.set('/targets/app.tar.gz', honest);
     const [path] = await downloadTargets([target], edges);
     assert.ok(path !== undefined);

@@ -13,8 +13,8 @@ import type { DownloadProgress } from '../../src/client/client-options.js';
 import { downloadTargets } from '../../src/client/download.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import type { TrustedTarget } from '../../src/client/tuf/index.js';
-import { startHostileServer } from '../helpers/hostile-server.js';
-import type { HostileServer } from '../helpers/hostile-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 import { withTempDir } from '../support/temp-dir.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -25,11 +25,11 @@ function targetFor(path: string, bytes: Uint8Array): TrustedTarget {
 
 async function withServer(
   files: Record<string, Uint8Array>,
-  fn: (server: HostileServer, downloadsDir: string) => Promise<void>,
+  fn: (server: TestServer, downloadsDir: string) => Promise<void>,
 ): Promise<void> {
-  const server = await startHostileServer(
-    new Map(Object.entries(files).map(([name, bytes]) => [`/targets/${name}`, bytes])),
-  );
+  const server = await startTestServer({
+    files: new Map(Object.entries(files).map(([name, bytes]) => [`/targets/${name}`, bytes])),
+  });
   try {
     await withTempDir((dir) => fn(server, join(dir, 'downloads')));
   } finally {
@@ -37,7 +37,7 @@ async function withServer(
   }
 }
 
-const edgesFor = (server: HostileServer, downloadsDir: string, verified = new Set<string>()) => ({
+const edgesFor = (server: TestServer, downloadsDir: string, verified = new Set<string>()) => ({
   fetcher: createFetcher(),
   targetUrl: (t: TrustedTarget) => `${server.url}/targets/${t.path}`,
   downloadsDir,

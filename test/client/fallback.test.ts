@@ -9,17 +9,17 @@ import type { DownloadProgress } from '../../src/client/client-options.js';
 import { readState, stateLayout } from '../../src/client/state.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -165,7 +165,7 @@ test('cancelling an install stops it without falling back; nothing is staged, th
 
 test('a corrupted patch that was signed as it is (a publisher bug) fails to apply: full archive instead', async () => {
   const other = await makeProject();
-  const otherServer = await startStaticServer(other.config.repository);
+  const otherServer = await startTestServer({ root: other.config.repository });
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-signed-corrupt-'));
   try {
     await other.publish('1.0.0');

@@ -8,8 +8,8 @@ import type { DownloadProgress } from '../../src/client/client-options.js';
 import { throttleProgress } from '../../src/client/progress.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * onProgress covers the whole install in bytes: the download, then the rebuild of the new tar (patch
@@ -17,13 +17,13 @@ import type { StaticServer } from './static-server.js';
  * progress bar gets about ten calls a second, not one per network chunk.
  */
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

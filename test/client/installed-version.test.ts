@@ -8,8 +8,8 @@ import { Client } from '../../src/client/client.js';
 import { UsageError } from '../../src/errors.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * Which version is installed when the app does not say (currentVersion left out): the client's own
@@ -18,13 +18,13 @@ import type { StaticServer } from './static-server.js';
  */
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
 
 test('a required release published with the real publisher stops the update there; the next one goes on', async () => {
   const project = await makeProject();
-  const server = await startStaticServer(project.config.repository);
+  const server = await startTestServer({ root: project.config.repository });
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-required-'));
   try {
     await project.publish('1.0.0');

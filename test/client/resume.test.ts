@@ -7,17 +7,17 @@ import { Client } from '../../src/client/client.js';
 import type { DownloadProgress } from '../../src/client/client-options.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -50,7 +50,7 @@ test('a download interrupted half way resumes from where it stopped, after a res
       n.endsWith(archiveName),
     );
     assert.ok(stored);
-    server.cutNext(`/targets/${stored}`, half);
+    server.behave(`/targets/${stored}`, { kind: 'cut', after: half }, 1);
 
     await assert.rejects(client.download(update), { name: 'TransportError' });
     const downloads = join(stateDir, 'downloads');

@@ -7,11 +7,11 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { readState, stateLayout } from '../../src/client/state.js';
 import { clientOptions, installVersion, makeProject, readLog, runApp, waitFor } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
 
 test('a new version that crashes at start is rolled back; the old one runs again and the bad release is skipped', async () => {
   const project = await makeProject();
-  const server = await startStaticServer(project.config.repository);
+  const server = await startTestServer({ root: project.config.repository });
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-rollback-'));
   try {
     await project.publish('1.0.0');

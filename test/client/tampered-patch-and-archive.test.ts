@@ -8,8 +8,8 @@ import { Client } from '../../src/client/client.js';
 import { readState, stateLayout } from '../../src/client/state.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * Both the patch and the full archive of 1.1.0 are tampered on the server. The install fails (and
@@ -17,13 +17,13 @@ import type { StaticServer } from './static-server.js';
  * full archive instead of downloading the tampered patch again and again.
  */
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

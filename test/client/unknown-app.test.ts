@@ -7,21 +7,21 @@ import { Client } from '../../src/client/index.js';
 import { cli } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
-import type { StaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
 
 /**
  * A misspelt app name must not look like "up to date": the app would never update. A repository
  * that holds no release at all of the configured app is a usage error naming the apps it holds.
  */
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 let root: string;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
   root = await mkdtemp(join(tmpdir(), 'notsotuf-unknown-app-'));
   await installVersion(project, '1.0.0', join(root, 'app'));
 });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +8,7 @@ import { networkFailure } from '../../src/client/network-failure.js';
 import { cli } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
+import { freePort, startTestServer } from '../support/test-server.js';
 
 /**
  * An update server that cannot be reached must say why (connection refused, name not found, TLS,
@@ -31,21 +30,12 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function client(base: string, state: string): Client {
   return new Client(clientOptions(project, base, join(root, 'app'), join(root, state)));
 }
 
 test('connection refused: the message says so and names the URL', async () => {
-  const base = `http://127.0.0.1:${await closedPort()}`;
+  const base = `http://127.0.0.1:${await freePort()}`;
   await assert.rejects(client(base, 'state-refused').check(), (e: Error & { code?: string }) => {
     assert.equal(e.name, 'TransportError');
     assert.equal(e.code, 'NETWORK');
@@ -57,10 +47,9 @@ test('connection refused: the message says so and names the URL', async () => {
 });
 
 test('TLS failure (https to a server that does not speak TLS): the message says TLS and names the URL', async () => {
-  const plain = createServer((_req, res) => res.end('not tls'));
-  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  const plain = await startTestServer();
   try {
-    const base = `https://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    const base = `https://127.0.0.1:${plain.port}`;
     await assert.rejects(client(base, 'state-tls').check(), (e: Error & { code?: string }) => {
       assert.equal(e.name, 'TransportError');
       assert.match(e.message, /TLS/);
@@ -69,13 +58,12 @@ test('TLS failure (https to a server that does not speak TLS): the message says 
       return true;
     });
   } finally {
-    plain.closeAllConnections();
-    await new Promise((r) => plain.close(r));
+    await plain.close();
   }
 });
 
 test('CLI: check against a refused port prints the cause and the URL (exit 1)', async () => {
-  const base = `http://127.0.0.1:${await closedPort()}`;
+  const base = `http://127.0.0.1:${await freePort()}`;
   const opts = clientOptions(project, base, join(root, 'app'), join(root, 'state-cli'));
   const config = join(root, 'update.json');
   await writeFile(

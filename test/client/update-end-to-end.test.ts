@@ -17,7 +17,7 @@ import {
   waitFor,
   waitForResult,
 } from '../support/fixture.js';
-import { startStaticServer } from './static-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { skipUnlessTool } from '../helpers/skip.js';
 
 /**
@@ -119,7 +119,7 @@ async function updateThroughTwoPatches(name: string, s: Scenario): Promise<void>
 }
 
 test('1.0 updates itself to 1.2 through two patches over Node HTTP (cached tar), restarts, 1.2 confirms', async () => {
-  const server = await startStaticServer(project.config.repository);
+  const server = await startTestServer({ root: project.config.repository });
   try {
     await updateThroughTwoPatches('node', {
       baseUrl: server.url,
@@ -137,7 +137,7 @@ test('1.0 updates itself to 1.2 through two patches over Node HTTP (cached tar),
 });
 
 test('fresh install with no cache: rebuilds the 1.0 tar from the install folder and patches from it', async () => {
-  const server = await startStaticServer(project.config.repository);
+  const server = await startTestServer({ root: project.config.repository });
   try {
     await updateThroughTwoPatches('fresh', {
       baseUrl: server.url,

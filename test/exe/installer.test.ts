@@ -10,14 +10,14 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import type { Project } from '../support/fixture.js';
 import { makeProject } from '../support/fixture.js';
-import type { StaticServer } from '../client/static-server.js';
-import { startStaticServer } from '../client/static-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { cli } from '../helpers/cli.js';
 import { freshExecutable, runClientExe } from '../helpers/exe.js';
 import { withTempDir } from '../support/temp-dir.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 let linuxExe: string;
 
 before(async () => {
@@ -25,7 +25,7 @@ before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

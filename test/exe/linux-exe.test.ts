@@ -16,19 +16,19 @@ import { PUBLISHER_COMMANDS } from '../../src/cli/commands/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import type { Project } from '../support/fixture.js';
 import { installVersion, makeProject } from '../support/fixture.js';
-import type { StaticServer } from '../client/static-server.js';
-import { startStaticServer } from '../client/static-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { envWithoutNode, freshExecutable, runClientExe } from '../helpers/exe.js';
 
 let project: Project;
-let server: StaticServer;
+let server: TestServer;
 
 before(async () => {
   await freshExecutable('linux-x64');
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startStaticServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

@@ -24,8 +24,8 @@ import { initRepository } from '../../src/repo/init.js';
 import type { AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease } from '../../src/repo/release.js';
 import { pseudoRandom, waitFor } from '../support/fixture.js';
-import type { StaticServer } from '../client/static-server.js';
-import { startStaticServer } from '../client/static-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { cli } from '../helpers/cli.js';
 import { freshExecutable } from '../helpers/exe.js';
 import { skipUnlessTool } from '../helpers/skip.js';
@@ -36,7 +36,7 @@ import { withTempDir } from '../support/temp-dir.js';
 const skip = skipUnlessTool(wineSkipReason());
 
 let wine: Wine | undefined;
-let server: StaticServer | undefined;
+let server: TestServer | undefined;
 
 before(async () => {
   if (skip) return;
@@ -145,7 +145,7 @@ test(
     await withTempDir(async (dir) => {
       const config = await initRepository(join(dir, 'publisher'), { app: 'winapp' });
       const builds = join(dir, 'builds');
-      server = await startStaticServer(config.repository);
+      server = await startTestServer({ root: config.repository });
       const v1 = await publish(config, builds, '1.0.0');
 
       // 1. The user's download, made by the publisher CLI, then the first install with the exe.

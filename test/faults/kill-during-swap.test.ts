@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Project } from '../support/fixture.js';
 import { makeProject, waitFor, waitForResult, exitedPid } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { blocker, exited, pidsWithArg, topPidsWithArg } from './processes.js';
 import type { Install } from '../support/world.js';
 import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
@@ -25,13 +25,13 @@ import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support
 const linux = process.platform === 'linux';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

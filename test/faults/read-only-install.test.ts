@@ -17,8 +17,8 @@ import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
 import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
 import { folderDigest, holdsVersion } from '../support/world.js';
 import { skipTestUnlessTool } from '../helpers/skip.js';
@@ -26,13 +26,13 @@ import { skipTestUnlessTool } from '../helpers/skip.js';
 const run = promisify(execFile);
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

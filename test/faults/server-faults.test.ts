@@ -13,12 +13,12 @@ import { NotsotufError, TransportError } from '../../src/errors.js';
 import { refreshRepository } from '../../src/repo/refresh.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { Fault, FaultServer, PathMatch } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { Behaviour, PathMatch, TestServer } from '../support/test-server.js';
+import { matchesPath, startTestServer } from '../support/test-server.js';
 import { cachedState, folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
@@ -26,7 +26,7 @@ before(async () => {
   await project.publish('1.1.0');
   // A new root version (same keys), so a client holding 1.root.json fetches 2.root.json.
   await refreshRepository(project.config, { force: ['root'] });
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -52,7 +52,7 @@ const FILES: FileCase[] = [
   { file: 'archive', match: /\.tar\.gz$/, via: 'full', metadata: false },
 ];
 
-const FAULTS: { name: string; fault: Fault; code: string }[] = [
+const FAULTS: { name: string; fault: Behaviour; code: string }[] = [
   { name: '404', fault: { kind: 'status', status: 404 }, code: 'HTTP_ERROR' },
   { name: '500', fault: { kind: 'status', status: 500 }, code: 'HTTP_ERROR' },
   { name: 'connection closed half way', fault: { kind: 'cut', fraction: 0.5 }, code: 'NETWORK' },
@@ -69,7 +69,7 @@ for (const f of FILES) {
       try {
         const appBefore = await folderDigest(inst.installDir);
         const from = server.log.length;
-        server.fault(f.match, fault, 1);
+        server.behave(f.match, fault, 1);
 
         // First run: the fault.
         // Only the client that meets the stall gets a short timeout; honest runs keep the default.
@@ -85,9 +85,9 @@ for (const f of FILES) {
         } catch (e) {
           error = e;
         }
-        server.clearFaults();
+        server.clearBehaviours();
         assert.ok(
-          server.log.slice(from).some((r) => r.fault !== undefined),
+          server.log.slice(from).some((r) => r.behaviour !== undefined),
           'the fault was served',
         );
         assert.ok(error instanceof NotsotufError, `our error class, got ${String(error)}`);
@@ -132,7 +132,7 @@ for (const f of FILES) {
           await first.download(update);
           const resumed = server.log
             .slice(mark)
-            .filter((r) => matchPath(f.match, r.path) && r.range !== undefined);
+            .filter((r) => matchesPath(f.match, r.path) && r.range !== undefined);
           assert.equal(resumed.length, 1, 'the partial download was resumed with a Range request');
           assert.equal(resumed[0]!.status, 206);
         }
@@ -152,17 +152,11 @@ for (const f of FILES) {
           assert.deepEqual(await unfinished(inst.root), []);
         }
       } finally {
-        server.clearFaults();
+        server.clearBehaviours();
         await inst.cleanup();
       }
     });
   }
-}
-
-function matchPath(match: PathMatch, path: string): boolean {
-  if (typeof match === 'string') return path.endsWith(match);
-  if (match instanceof RegExp) return match.test(path);
-  return match(path);
 }
 
 async function siblings(installDir: string): Promise<string[]> {

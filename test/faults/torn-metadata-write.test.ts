@@ -13,8 +13,8 @@ import { after, before, test } from 'node:test';
 import { isTempName } from '../../src/io/temp-name.js';
 import type { Project } from '../support/fixture.js';
 import { makeProject, TSX_LOADER } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { exited } from './processes.js';
 import type { TornWriteSettings } from './torn-write-child.js';
 import { freshInstall } from '../support/world.js';
@@ -22,12 +22,12 @@ import { freshInstall } from '../support/world.js';
 const CHILD = fileURLToPath(new URL('./torn-write-child.ts', import.meta.url));
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

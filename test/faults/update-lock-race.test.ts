@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, TSX_LOADER, waitFor } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { RaceOutcome, RaceSettings } from './lock-race-child.js';
 import { exited } from './processes.js';
 import type { Install } from '../support/world.js';
@@ -25,13 +25,13 @@ import { freshInstall } from '../support/world.js';
 const CHILD = fileURLToPath(new URL('./lock-race-child.ts', import.meta.url));
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('1.1.0');
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

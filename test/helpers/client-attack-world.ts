@@ -1,6 +1,6 @@
 /**
  * The client-level half of the attack tests: a repository published with our own publisher (two
- * releases of a real app, real keys), served from memory by the HostileServer so a test can replay
+ * releases of a real app, real keys), served from memory by the TestServer so a test can replay
  * old files or tamper with new ones, and fresh installs of 1.0.0 whose folder and cached state are
  * compared byte for byte before and after the attack.
  */
@@ -11,11 +11,11 @@ import { Metadata, MetadataKind } from '@tufjs/models';
 import { loadSigner } from '../../src/repo/key-store.js';
 import { exitedPid, makeProject, type Project } from '../support/fixture.js';
 import { cachedState, folderDigest, freshInstall, type Install } from '../support/world.js';
-import { startHostileServer, type HostileServer } from './hostile-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 
 export interface ClientAttackWorld {
   readonly project: Project;
-  readonly server: HostileServer;
+  readonly server: TestServer;
   /** The served files after 1.0.0 alone was published (for replays). */
   readonly old: Map<string, Uint8Array>;
   install(name: string, opts?: { modified?: boolean }): Promise<Install>;
@@ -42,7 +42,7 @@ export async function clientAttackWorld(): Promise<ClientAttackWorld> {
   await project.publish('1.0.0');
   const old = await readTree(project.config.repository);
   await project.publish('1.1.0');
-  const server = await startHostileServer(await readTree(project.config.repository));
+  const server = await startTestServer({ files: await readTree(project.config.repository) });
   const installs: Install[] = [];
   return {
     project,
@@ -77,7 +77,7 @@ export async function updateRefused(
   world: ClientAttackWorld,
   inst: Install,
   code: string,
-  attack: (server: HostileServer) => void,
+  attack: (server: TestServer) => void,
   primeWith: 'current' | 'previous' = 'current',
   /** Cached files that may legitimately move forward: metadata that verified before the refusal. */
   mayAdvance: readonly string[] = [],
@@ -99,7 +99,7 @@ export async function updateRefused(
     attack(world.server);
     return await refusedWithoutChange(inst, code, mayAdvance);
   } finally {
-    world.server.reset();
+    world.server.clearBehaviours();
   }
 }
 

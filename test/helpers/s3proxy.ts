@@ -12,11 +12,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../support/test-server.js';
 
 export const S3PROXY_VERSION = '2.6.0';
 export const S3PROXY_JAR = join(
@@ -40,14 +40,6 @@ export function s3proxyMissing(): string | undefined {
     return `${S3PROXY_JAR} is missing (.ci/run fetches it: mvn dependency:get -Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies)`;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface S3Server {

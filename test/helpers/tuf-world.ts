@@ -1,5 +1,5 @@
 /**
- * A client-side TUF test world: a TestRepo served by a HostileServer on 127.0.0.1, a temp folder
+ * A client-side TUF test world: a TestRepo served by a TestServer on 127.0.0.1, a temp folder
  * with the client's trusted metadata, and a TufClient factory. Dispose it with `await using`.
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFetcher, type FetcherOptions } from '../../src/client/fetcher.js';
 import { TufClient, type TufClientOptions } from '../../src/client/tuf/index.js';
-import { startHostileServer, type HostileServer } from './hostile-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { TestRepo } from './tuf-repo.js';
 
 export interface TufWorld {
   repo: TestRepo;
-  server: HostileServer;
+  server: TestServer;
   dir: string;
   metadataDir: string;
   client(options?: Omit<Partial<TufClientOptions>, 'fetcher'> & { fetcher?: FetcherOptions }): TufClient;
@@ -22,7 +22,7 @@ export interface TufWorld {
 }
 
 export async function tufWorld(repo: TestRepo = TestRepo.create()): Promise<TufWorld> {
-  const server = await startHostileServer(repo.files);
+  const server = await startTestServer({ files: repo.files });
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-sec-'));
   const metadataDir = join(dir, 'metadata');
   await TufClient.initialize(metadataDir, repo.trustedRoot);

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { readLog, waitFor } from '../support/fixture.js';
-import type { StaticServer } from '../client/static-server.js';
-import { startStaticServer } from '../client/static-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { pidsWithArg } from '../faults/processes.js';
 import { cli, ROOT } from '../helpers/cli.js';
 import { envWithoutNode, freshExecutable } from '../helpers/exe.js';
@@ -54,7 +54,7 @@ function run(
 
 interface World {
   dir: string;
-  server: StaticServer;
+  server: TestServer;
   project: string;
   bundles: Map<string, string>;
   installerDir: string;
@@ -172,7 +172,7 @@ before(async () => {
   await mkdir(project);
   const init = await cli(['init', '--yes', '--app', APP], { cwd: project });
   assert.equal(init.code, 0, init.stderr);
-  const server = await startStaticServer(join(project, 'repository'));
+  const server = await startTestServer({ root: join(project, 'repository') });
   const rootJson = join(project, 'repository', 'metadata', '1.root.json');
   const settings = {
     appName: APP,

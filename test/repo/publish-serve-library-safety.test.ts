@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { addRelease, initRepository, publishRepository, serveRepository } from '../../src/repo/index.js';
+import { startTestServer } from '../support/test-server.js';
 import { appFolder, hashTree, tempDir } from './publisher-fixture.js';
 
 /**
@@ -55,10 +54,10 @@ test('publishRepository refuses a destination that holds the given key folder or
 
 test('serveRepository on a busy port rejects with UsageError CANNOT_LISTEN saying what to do', async () => {
   const p = await project();
-  const busy = createServer();
-  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  // Another server holds the port.
+  const busy = await startTestServer();
   try {
-    const { port } = busy.address() as AddressInfo;
+    const { port } = busy;
     await assert.rejects(
       serveRepository({ root: p.repository, port, host: '127.0.0.1' }),
       (e: Error & { code?: string; cause?: unknown }) => {
@@ -70,6 +69,6 @@ test('serveRepository on a busy port rejects with UsageError CANNOT_LISTEN sayin
       },
     );
   } finally {
-    await new Promise((r) => busy.close(r));
+    await busy.close();
   }
 });

@@ -87,7 +87,7 @@ test('arbitrary software: tampered metadata bytes (signature no longer matches) 
   w.repo.bumpTimestamp();
   const ts = Buffer.from(w.repo.latest.get('timestamp')!).toString().replace('"version": 2', '"version": 99');
   assert.ok(ts.includes('"version": 99'));
-  w.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: Buffer.from(ts) });
+  w.server.behave('/metadata/timestamp.json', { kind: 'body', body: Buffer.from(ts) });
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   assert.deepEqual(await w.trusted(), before);
 });
@@ -114,14 +114,14 @@ describe('arbitrary software through Client.check/install', () => {
     const inst = await world.install('evil-archive', { modified: true });
     const { path, evil } = tampered('.tar.gz');
     await updateRefused(world, inst, 'TARGET_MISMATCH', (server) =>
-      server.behave(path, { kind: 'bytes', body: evil }),
+      server.behave(path, { kind: 'body', body: evil }),
     );
   });
 
   test('a tampered patch is refused and the client falls back to the verified archive', async () => {
     const inst = await world.install('evil-patch');
     const { path, evil } = tampered('.patch');
-    world.server.behave(path, { kind: 'bytes', body: evil });
+    world.server.behave(path, { kind: 'body', body: evil });
     try {
       const appBefore = await folderDigest(inst.installDir);
       const client = inst.client();
@@ -133,7 +133,7 @@ describe('arbitrary software through Client.check/install', () => {
       // Staged beside the app, not swapped in: the app folder is untouched until quitAndInstall.
       assert.deepEqual(await folderDigest(inst.installDir), appBefore);
     } finally {
-      world.server.reset();
+      world.server.clearBehaviours();
     }
   });
 });

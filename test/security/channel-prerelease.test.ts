@@ -11,20 +11,20 @@ import type { Channel } from '../../src/core/version.js';
 import { loadForEdit } from '../../src/repo/repository-files.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
 import { cachedState, folderDigest, freshInstall, holdsVersion } from '../support/world.js';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   // Each less stable level is newer, so a channel that leaked would pick the wrong one.
   for (const v of ['1.1.0rc1', '1.2.0b1', '1.3.0a1', '1.4.0.dev1']) await project.publish(v);
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -71,7 +71,7 @@ test('channel: once a stable release exists, a stable install updates to it thro
     await local.publish('1.0.0');
     await local.publish('1.1.0rc1');
     await local.publish('1.1.0');
-    const srv = await startFaultServer(local.config.repository);
+    const srv = await startTestServer({ root: local.config.repository });
     const inst = await freshInstall(local, srv.url, 'channel-stable-update');
     try {
       const client = inst.client();
@@ -110,7 +110,7 @@ test('channel: a target named as stable whose signed metadata says rc is not off
       [rc.archive.name]: { remove: true },
       [rc.patch!.name]: { remove: true },
     });
-    const srv = await startFaultServer(local.config.repository);
+    const srv = await startTestServer({ root: local.config.repository });
     const inst = await freshInstall(local, srv.url, 'channel-disguised');
     try {
       assert.deepEqual(await inst.client().check(), { kind: 'none' });

@@ -11,19 +11,19 @@ import { after, before, test } from 'node:test';
 import { removeLatestRelease } from '../../src/repo/release.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
 import { cachedState, folderDigest, freshInstall, holdsVersion } from '../support/world.js';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await project.publish('2.0.0');
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

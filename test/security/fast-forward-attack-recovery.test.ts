@@ -79,7 +79,7 @@ test('fast-forward recovery: a root update without a key rotation keeps the roll
   await w.client().refresh();
   w.repo.rotateRoot({ targets: [newKey()] }); // timestamp and snapshot keys unchanged
   w.repo.publishAll();
-  w.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: oldTimestamp! });
+  w.server.behave('/metadata/timestamp.json', { kind: 'body', body: oldTimestamp! });
   await assert.rejects(w.client().refresh(), refused(DataError, 'ROLLBACK'));
 });
 
@@ -117,9 +117,9 @@ describe('fast-forward recovery through Client.check', () => {
     const forward = await resignedTimestamp(world, (signed) => {
       signed['version'] = 1000;
     });
-    world.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forward });
+    world.server.behave('/metadata/timestamp.json', { kind: 'body', body: forward });
     await inst.client().check();
-    world.server.reset();
+    world.server.clearBehaviours();
     // The real timestamp (a lower version) now looks like a rollback.
     const stuck = await cachedState(inst.stateDir);
     await assert.rejects(inst.client().check(), refused(DataError, 'ROLLBACK'));

@@ -97,7 +97,7 @@ describe('freeze through Client.check/install', () => {
       signed['expires'] = `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 19)}Z`;
     });
     await updateRefused(world, inst, 'EXPIRED', (server) =>
-      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: expired }),
+      server.behave('/metadata/timestamp.json', { kind: 'body', body: expired }),
     );
   });
 });

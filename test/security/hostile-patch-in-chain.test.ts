@@ -11,13 +11,13 @@ import { after, before, test } from 'node:test';
 import { readState, stateLayout } from '../../src/client/state.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
 import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
@@ -30,7 +30,7 @@ before(async () => {
   )!;
   const real = await readFile(join(project.config.repository, 'targets', stored));
   await compromisedTargets(project.config, { [name]: { bytes: real.subarray(0, real.length - 16) } });
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {

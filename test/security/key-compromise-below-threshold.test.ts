@@ -58,7 +58,7 @@ test('key compromise below threshold: the same stolen key signing twice still co
   };
   // Keep only the first key's signature, twice.
   md.signatures = [md.signatures[0]!, md.signatures[0]!];
-  w.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: Buffer.from(JSON.stringify(md)) });
+  w.server.behave('/metadata/timestamp.json', { kind: 'body', body: Buffer.from(JSON.stringify(md)) });
   await assert.rejects(w.client().refresh(), DataError);
   assert.deepEqual(await w.trusted(), before);
 });
@@ -104,7 +104,7 @@ describe('key compromise through Client.check/install', () => {
       'targets',
     );
     await updateRefused(world, inst, 'METADATA_REFUSED', (server) =>
-      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forged }),
+      server.behave('/metadata/timestamp.json', { kind: 'body', body: forged }),
     );
   });
 
@@ -113,12 +113,12 @@ describe('key compromise through Client.check/install', () => {
     const real = await resignedTimestamp(world, (signed) => {
       signed['version'] = Number(signed['version']) + 1;
     });
-    world.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: real });
+    world.server.behave('/metadata/timestamp.json', { kind: 'body', body: real });
     try {
       const update = await inst.client().check();
       assert.equal(update.kind, 'patches');
     } finally {
-      world.server.reset();
+      world.server.clearBehaviours();
     }
   });
 });

@@ -18,8 +18,8 @@ import { loadForEdit } from '../../src/repo/repository-files.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
 import type { Install } from '../support/world.js';
 import { cachedState, folderDigest, freshInstall } from '../support/world.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 
 type Meta = Record<string, unknown>;
 
@@ -245,7 +245,7 @@ const CASES: readonly Case[] = [
 ];
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 let inst: Install;
 let archiveName = '';
 let patchName = '';
@@ -269,7 +269,7 @@ before(async () => {
     assert.ok(custom?.notsotuf, `${name} carries custom.notsotuf`);
     honest.set(name, structuredClone(custom.notsotuf));
   }
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
   inst = await freshInstall(project, server.url, 'malformed-meta');
 });
 

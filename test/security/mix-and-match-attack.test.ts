@@ -17,7 +17,7 @@ test('mix and match: an old snapshot served under the version the new timestamp 
   const before = await w.trusted();
   w.repo.addTarget('app-2.0.0.tar.gz', 'v2');
   w.repo.publishAll(); // snapshot v3
-  w.server.behave('/metadata/3.snapshot.json', { kind: 'bytes', body: oldSnapshot });
+  w.server.behave('/metadata/3.snapshot.json', { kind: 'body', body: oldSnapshot });
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   const after = await w.trusted();
   assert.deepEqual(after.get('snapshot.json'), before.get('snapshot.json'));
@@ -51,7 +51,7 @@ test('mix and match: targets from another release than the snapshot names is ref
   const before = await w.trusted();
   w.repo.addTarget('app-1.1.0.tar.gz', 'v1.1');
   w.repo.publishAll(); // targets v3
-  w.server.behave('/metadata/3.targets.json', { kind: 'bytes', body: targetsV2 });
+  w.server.behave('/metadata/3.targets.json', { kind: 'body', body: targetsV2 });
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   assert.deepEqual((await w.trusted()).get('targets.json'), before.get('targets.json'));
 });
@@ -71,7 +71,7 @@ test('mix and match: a delegated role from an older release is refused', async (
   const before = await w.trusted();
   d.targets.set('apps/a.bin', { bytes: Buffer.from('a2') });
   repo.publishAll(); // apps v3
-  w.server.behave('/metadata/3.apps.json', { kind: 'bytes', body: appsV2 });
+  w.server.behave('/metadata/3.apps.json', { kind: 'body', body: appsV2 });
   const c2 = w.client();
   await c2.refresh();
   await assert.rejects(c2.getTarget('apps/a.bin'), refused(DataError, 'METADATA_REFUSED'));
@@ -94,7 +94,7 @@ describe('mix and match through Client.check/install', () => {
       world,
       inst,
       'METADATA_REFUSED',
-      (server) => server.behave(current, { kind: 'bytes', body: oldSnapshot }),
+      (server) => server.behave(current, { kind: 'body', body: oldSnapshot }),
       'previous',
       // The current timestamp verifies (right keys, newer) and is kept, as spec 5.4.5 says.
       ['metadata/timestamp.json'],
@@ -110,7 +110,7 @@ describe('mix and match through Client.check/install', () => {
       inst,
       // Our publisher lists targets in the snapshot by version: the version check refuses it.
       'ROLLBACK',
-      (server) => server.behave(current, { kind: 'bytes', body: oldTargets }),
+      (server) => server.behave(current, { kind: 'body', body: oldTargets }),
       'previous',
       ['metadata/timestamp.json', 'metadata/snapshot.json'],
     );

@@ -16,7 +16,7 @@ test('rollback: a timestamp with a lower version than the trusted one is refused
   w.repo.publishAll(); // v3
   await w.client().refresh();
   const before = await w.trusted();
-  w.server.behave('/metadata/timestamp.json', { kind: 'bytes', body: oldTimestamp });
+  w.server.behave('/metadata/timestamp.json', { kind: 'body', body: oldTimestamp });
   await assert.rejects(w.client().refresh(), refused(DataError, 'ROLLBACK'));
   assert.deepEqual(await w.trusted(), before);
 });
@@ -65,7 +65,7 @@ test('rollback: targets metadata whose version differs from the one the snapshot
   w.repo.publishAll(); // targets v3, snapshot v3
   // The mirror serves the old targets v2 under the name 3.targets.json: its bytes fail the signed
   // hash and length of targets in the snapshot (spec 5.6.2).
-  w.server.behave('/metadata/3.targets.json', { kind: 'bytes', body: v2 });
+  w.server.behave('/metadata/3.targets.json', { kind: 'body', body: v2 });
   await assert.rejects(w.client().refresh(), refused(DataError, 'METADATA_REFUSED'));
   const trusted = await w.trusted();
   assert.equal(trusted.has('targets.json'), false, 'the refused targets was not stored');
@@ -83,7 +83,7 @@ test('rollback: a signed snapshot without hashes still cannot bring back an olde
   w.repo.latest.delete('targets');
   w.repo.publishSnapshot();
   w.repo.publishTimestamp();
-  w.server.behave('/metadata/3.targets.json', { kind: 'bytes', body: v2 });
+  w.server.behave('/metadata/3.targets.json', { kind: 'body', body: v2 });
   await assert.rejects(w.client().refresh(), refused(DataError, 'ROLLBACK'));
   const after = await w.trusted();
   assert.deepEqual(after.get('targets.json'), before.get('targets.json'));
@@ -101,7 +101,7 @@ describe('rollback through Client.check/install', () => {
     const inst = await world.install('rollback');
     const oldTimestamp = world.old.get('/metadata/timestamp.json')!;
     await updateRefused(world, inst, 'ROLLBACK', (server) =>
-      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: oldTimestamp }),
+      server.behave('/metadata/timestamp.json', { kind: 'body', body: oldTimestamp }),
     );
   });
 });

@@ -11,18 +11,18 @@ import { after, before, test } from 'node:test';
 import { DataError } from '../../src/errors.js';
 import type { Project } from '../support/fixture.js';
 import { makeProject } from '../support/fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { cachedState, folderDigest, freshInstall, publishWith } from '../support/world.js';
 
 let project: Project;
-let server: FaultServer;
+let server: TestServer;
 
 before(async () => {
   project = await makeProject();
   await project.publish('1.0.0');
   await publishWith(project, '1.1.0', { rollout: 30 });
-  server = await startFaultServer(project.config.repository);
+  server = await startTestServer({ root: project.config.repository });
 });
 
 after(async () => {
@@ -89,7 +89,7 @@ test('rollout: the percentage is signed; a server that raises it to 100 % is ref
     const real = await readFile(join(project.config.repository, 'metadata', name), 'utf8');
     const tampered = real.replaceAll('"rollout": 30', '"rollout": 100');
     assert.notEqual(tampered, real);
-    server.fault(`/metadata/${name}`, { kind: 'body', body: Buffer.from(tampered) }, Infinity);
+    server.behave(`/metadata/${name}`, { kind: 'body', body: Buffer.from(tampered) }, Infinity);
     await assert.rejects(inst.client().check(), (e) => {
       assert.ok(e instanceof DataError, String(e));
       assert.equal(e.code, 'METADATA_REFUSED', e.message);
@@ -99,7 +99,7 @@ test('rollout: the percentage is signed; a server that raises it to 100 % is ref
     assert.equal(after.get('metadata/targets.json'), before.get('metadata/targets.json'));
     assert.deepEqual(await folderDigest(inst.installDir), appBefore);
   } finally {
-    server.clearFaults();
+    server.clearBehaviours();
     await inst.cleanup();
   }
 });

@@ -123,7 +123,7 @@ describe('root rotation through Client.check/install', () => {
       'timestamp',
     );
     await updateRefused(world, inst, 'METADATA_REFUSED', (server) =>
-      server.behave('/metadata/timestamp.json', { kind: 'bytes', body: forged }),
+      server.behave('/metadata/timestamp.json', { kind: 'body', body: forged }),
     );
   });
 });

@@ -17,8 +17,8 @@ import { DataError, TransportError } from '../../src/errors.js';
 import { publisherTarPath } from '../../src/repo/release.js';
 import type { Project } from './fixture.js';
 import { exitedPid, makeProject, waitForResult } from './fixture.js';
-import type { FaultServer } from '../helpers/fault-server.js';
-import { startFaultServer } from '../helpers/fault-server.js';
+import type { TestServer } from './test-server.js';
+import { startTestServer } from './test-server.js';
 import type { CustomEdit } from '../faults/compromised-targets.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
 import { cachedState, folderDigest, freshInstall, holdsVersion, releaseTar, unfinished } from './world.js';
@@ -53,7 +53,7 @@ function suite(
   make: (ctx: HostilePatchContext) => HostilePatch | Promise<HostilePatch>,
 ): void {
   let project: Project;
-  let server: FaultServer;
+  let server: TestServer;
   let refusedAt: HostilePatch['refusedAt'];
   let hostile: HostilePatch;
   let ctx: HostilePatchContext;
@@ -73,7 +73,7 @@ function suite(
     await compromisedTargets(project.config, {
       [patchName]: { bytes: hostile.bytes, ...(hostile.edit ? { edit: hostile.edit } : {}) },
     });
-    server = await startFaultServer(project.config.repository);
+    server = await startTestServer({ root: project.config.repository });
   });
 
   after(async () => {
@@ -145,7 +145,7 @@ function suite(
       if (plan.kind === 'none') assert.fail('an update is offered');
       const appBefore = await folderDigest(inst.installDir);
       const metadataBefore = onlyMetadata(await cachedState(inst.stateDir));
-      server.fault(/\.demo-1\.1\.0\.tar\.gz$/, { kind: 'status', status: 404 }, Infinity);
+      server.behave(/\.demo-1\.1\.0\.tar\.gz$/, { kind: 'status', status: 404 }, Infinity);
       await assert.rejects(client.install(plan, { restart: false, pid: await exitedPid() }), (e) => {
         assert.ok(e instanceof TransportError, String(e));
         assert.equal(e.code, 'HTTP_ERROR');
@@ -164,7 +164,7 @@ function suite(
       assert.deepEqual(await unfinished(inst.stateDir), []);
       assert.deepEqual(await readdir(join(inst.installDir, '..')), ['demo'], 'no staging folder');
     } finally {
-      server.clearFaults();
+      server.clearBehaviours();
       await inst.cleanup();
     }
   });

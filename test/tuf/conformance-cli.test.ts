@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runTufConformance, localTargetName } from '../../tools/tuf-conformance.js';
 import { ROOT } from '../helpers/cli.js';
-import { startHostileServer, type HostileServer } from '../helpers/hostile-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { TestRepo } from '../helpers/tuf-repo.js';
 
 interface World {
   repo: TestRepo;
-  server: HostileServer;
+  server: TestServer;
   dir: string;
   md: string;
   td: string;
@@ -24,7 +24,7 @@ interface World {
 }
 
 async function world(repo = TestRepo.create()): Promise<World> {
-  const server = await startHostileServer(repo.files);
+  const server = await startTestServer({ files: repo.files });
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-conf-'));
   const md = join(dir, 'metadata');
   const td = join(dir, 'targets');
@@ -74,7 +74,7 @@ async function world(repo = TestRepo.create()): Promise<World> {
   };
 }
 
-const metadataRequests = (s: HostileServer) => s.requests.filter((r) => r.startsWith('/metadata/'));
+const metadataRequests = (s: TestServer) => s.requests.filter((r) => r.startsWith('/metadata/'));
 
 test('init stores only the root, byte for byte, and makes no request', async () => {
   await using w = await world();
@@ -126,7 +126,7 @@ test('only valid metadata is written, and what verified is kept when a later ste
   // The snapshot the new timestamp names is served with a byte changed: its hash no longer matches.
   const snap = Buffer.from(w.server.files.get('/metadata/2.snapshot.json')!);
   snap[snap.length - 2] = snap[snap.length - 2]! ^ 1;
-  w.server.behave('/metadata/2.snapshot.json', { kind: 'bytes', body: snap });
+  w.server.behave('/metadata/2.snapshot.json', { kind: 'body', body: snap });
   assert.equal(await w.refresh(), 1);
   assert.deepEqual((await readdir(w.md)).sort(), ['root.json', 'timestamp.json']);
   assert.deepEqual(
@@ -134,7 +134,7 @@ test('only valid metadata is written, and what verified is kept when a later ste
     Buffer.from(w.repo.latest.get('timestamp')!),
   );
   // The repository is fixed: the next refresh completes.
-  w.server.reset();
+  w.server.clearBehaviours();
   assert.equal(await w.refresh(), 0);
   assert.deepEqual(await readFile(join(w.md, 'snapshot.json')), Buffer.from(w.repo.latest.get('snapshot')!));
 });

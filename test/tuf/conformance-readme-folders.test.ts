@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runTufConformance } from '../../tools/tuf-conformance.js';
-import { startHostileServer } from '../helpers/hostile-server.js';
+import { startTestServer } from '../support/test-server.js';
 import { TestRepo } from '../helpers/tuf-repo.js';
 
 /**
@@ -15,7 +15,7 @@ test("README's init / refresh / download work in an empty folder (metadata and t
   const repo = TestRepo.create();
   repo.addTarget('app-1.0.0.tar.gz', 'the app');
   repo.publishAll();
-  const server = await startHostileServer(repo.files);
+  const server = await startTestServer({ files: repo.files });
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-conf-readme-'));
   try {
     await writeFile(join(dir, 'root.json'), repo.trustedRoot);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +9,16 @@ import { test } from 'node:test';
 const LIMIT = { timeout: 15_000 };
 import { DataError, TransportError } from '../../src/errors.js';
 import { createFetcher, HttpStatusError } from '../../src/client/fetcher.js';
-import { startHostileServer } from '../helpers/hostile-server.js';
+import { freePort, startTestServer } from '../support/test-server.js';
 
 const FILE = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.repeat(100));
 
 async function world(): Promise<{
-  server: Awaited<ReturnType<typeof startHostileServer>>;
+  server: Awaited<ReturnType<typeof startTestServer>>;
   dir: string;
   [Symbol.asyncDispose]: () => Promise<void>;
 }> {
-  const server = await startHostileServer(new Map([['/f', FILE]]));
+  const server = await startTestServer({ files: new Map([['/f', FILE]]) });
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-fetch-'));
   return {
     server,
@@ -37,22 +36,14 @@ const code =
     e instanceof cls && (e as { code?: string }).code === c;
 
 test('fetchBytes returns the whole file and sends the configured headers', LIMIT, async () => {
-  let seen: Record<string, unknown> = {};
-  const server = createServer((req, res) => {
-    seen = req.headers;
-    res.end('ok');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  try {
-    const f = createFetcher({ headers: { Authorization: 'Bearer s3cret' } });
-    const bytes = await f.fetchBytes(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, 10);
-    assert.equal(Buffer.from(bytes).toString(), 'ok');
-    assert.equal(seen['authorization'], 'Bearer s3cret');
-    // Content-Encoding must never change the bytes we hash.
-    assert.equal(seen['accept-encoding'], 'identity');
-  } finally {
-    server.close();
-  }
+  await using server = await startTestServer({ files: new Map([['/x', Buffer.from('ok')]]) });
+  const f = createFetcher({ headers: { Authorization: 'Bearer s3cret' } });
+  const bytes = await f.fetchBytes(`${server.url}/x`, 10);
+  assert.equal(Buffer.from(bytes).toString(), 'ok');
+  const seen = server.log[0]!.headers;
+  assert.equal(seen['authorization'], 'Bearer s3cret');
+  // Content-Encoding must never change the bytes we hash.
+  assert.equal(seen['accept-encoding'], 'identity');
 });
 
 test('fetchBytes refuses a declared length over maxLength before reading the body', LIMIT, async () => {
@@ -110,10 +101,7 @@ test('a connection cut half way is a transport error', LIMIT, async () => {
 });
 
 test('an unreachable server is a transport error', LIMIT, async () => {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
+  const port = await freePort();
   await assert.rejects(
     createFetcher().fetchBytes(`http://127.0.0.1:${port}/x`, 10),
     code('NETWORK', TransportError),
@@ -271,49 +259,32 @@ test(
   "the configured headers (a private repository's token) are not sent to another origin a redirect points to; same-origin redirects and resume keep working",
   LIMIT,
   async () => {
-    const seenByOther: Record<string, unknown>[] = [];
-    const other = createServer((req, res) => {
-      seenByOther.push({ ...req.headers });
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      if (range) {
-        const start = Number(range[1]);
-        res.writeHead(206, { 'content-range': `bytes ${start}-${FILE.length - 1}/${FILE.length}` });
-        res.end(FILE.subarray(start));
-      } else res.end(FILE);
-    });
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-    const otherPort = (other.address() as AddressInfo).port;
-    const seenByOwn: Record<string, unknown>[] = [];
-    const own = createServer((req, res) => {
-      seenByOwn.push({ ...req.headers });
-      if (req.url === '/moved') res.writeHead(302, { location: '/f' }).end();
-      // "localhost" is another origin than 127.0.0.1 (a CDN, a mirror, or a hostile server).
-      else if (req.url === '/away') res.writeHead(302, { location: `http://localhost:${otherPort}/f` }).end();
-      else res.end(FILE);
-    });
-    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    await using other = await startTestServer({ files: new Map([['/f', FILE]]) });
+    await using own = await startTestServer({ files: new Map([['/f', FILE]]) });
+    own.behave('/moved', { kind: 'redirect', location: '/f' });
+    // "localhost" is another origin than 127.0.0.1 (a CDN, a mirror, or a hostile server).
+    own.behave('/away', { kind: 'redirect', location: `http://localhost:${other.port}/f` });
+    const seenByOther = (): IncomingHttpHeaders[] => other.log.map((r) => r.headers);
+    const base = own.url;
     const dir = await mkdtemp(join(tmpdir(), 'notsotuf-fetch-'));
     try {
       const fetcher = createFetcher({
         headers: { 'Private-Token': 'secret', Authorization: 'Bearer secret' },
       });
       assert.deepEqual(Buffer.from(await fetcher.fetchBytes(`${base}/moved`, FILE.length)), FILE);
-      assert.equal(seenByOwn.at(-1)?.['private-token'], 'secret', 'same origin: the token goes along');
+      assert.equal(own.log.at(-1)?.headers['private-token'], 'secret', 'same origin: the token goes along');
       assert.deepEqual(Buffer.from(await fetcher.fetchBytes(`${base}/away`, FILE.length)), FILE);
       const partial = join(dir, 'f.partial');
       await writeFile(partial, FILE.subarray(0, 100));
       await fetcher.downloadTo(`${base}/away`, partial, { offset: 100, maxLength: FILE.length });
       assert.deepEqual(await readFile(partial), FILE);
-      assert.equal(seenByOther.length, 2);
-      for (const headers of seenByOther) {
+      assert.equal(seenByOther().length, 2);
+      for (const headers of seenByOther()) {
         assert.equal(headers['private-token'], undefined, 'the token never reaches the other origin');
         assert.equal(headers['authorization'], undefined);
       }
-      assert.equal(seenByOther[1]?.['range'], 'bytes=100-', 'the resume still asks for the rest');
+      assert.equal(seenByOther()[1]?.['range'], 'bytes=100-', 'the resume still asks for the rest');
     } finally {
-      await new Promise((r) => own.close(r));
-      await new Promise((r) => other.close(r));
       await rm(dir, { recursive: true, force: true });
     }
   },

@@ -6,17 +6,17 @@ import { test } from 'node:test';
 import { DataError, InstallError, TransportError, UsageError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import { TufClient, verifyTargetFile } from '../../src/client/tuf/index.js';
-import { startHostileServer, type HostileServer } from '../helpers/hostile-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { TestRepo, days } from '../helpers/tuf-repo.js';
 
 async function setup(repo = TestRepo.create()): Promise<{
   repo: TestRepo;
-  server: HostileServer;
+  server: TestServer;
   dir: string;
   client: () => TufClient;
   [Symbol.asyncDispose]: () => Promise<void>;
 }> {
-  const server = await startHostileServer(repo.files);
+  const server = await startTestServer({ files: repo.files });
   const dir = await mkdtemp(join(tmpdir(), 'notsotuf-tuf-'));
   await TufClient.initialize(join(dir, 'metadata'), repo.trustedRoot);
   return {
@@ -195,7 +195,7 @@ test('the metadata folder holds the exact bytes received, even bytes that are no
     Buffer.from('", '),
     Buffer.from(text.slice(at)),
   ]);
-  s.server.behave('/metadata/timestamp.json', { kind: 'bytes', body });
+  s.server.behave('/metadata/timestamp.json', { kind: 'body', body });
   await s.client().refresh();
   assert.deepEqual(await readFile(join(s.dir, 'metadata', 'timestamp.json')), body);
 });
