@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { ClientOptions } from '../client/client-options.js';
+import type { ClientOptions } from '../client/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import { parseChannel, parseVersion } from '../core/version.js';
 import { UsageError } from '../errors.js';

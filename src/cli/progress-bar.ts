@@ -1,4 +1,4 @@
-import type { DownloadProgress } from '../client/client-options.js';
+import type { DownloadProgress } from '../client/index.js';
 import { formatSize } from './format-size.js';
 import type { CommandContext } from './command.js';
 

@@ -1,17 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { StateLayout } from './state.js';
-import { cachedTarPath } from './source-tar.js';
+import type { StateLayout } from './state-layout.js';
+import { cachedTarPath, siblingPrefixes } from './state-layout.js';
 import { parseVersion } from '../core/version.js';
-
-/** Staging and backup folders live beside the install folder (same volume: the swap is a rename). */
-export function stagingDirFor(installDir: string, version: string): string {
-  return `${installDir}.notsotuf-staging-${version}`;
-}
-
-export function backupDirFor(installDir: string, version: string): string {
-  return `${installDir}.notsotuf-backup-${version}`;
-}
 
 function isNormalisedVersion(text: string): boolean {
   try {
@@ -34,7 +25,7 @@ async function leftoverSiblings(installDir: string): Promise<string[]> {
   // Only names an update makes: the prefix and a normalised version. `<base>.failed-notes` is
   // the user's own file, not ours to delete.
   const ours = (n: string): boolean =>
-    [`${base}.notsotuf-staging-`, `${base}.notsotuf-backup-`, `${base}.failed-`].some(
+    Object.values(siblingPrefixes(base)).some(
       (prefix) => n.startsWith(prefix) && isNormalisedVersion(n.slice(prefix.length)),
     );
   return names.filter(ours).map((n) => join(parent, n));
@@ -70,7 +61,7 @@ export async function cleanSettled(
   // Best effort: a read-only or not-writable install location (a system folder, a volume remounted
   // read-only) must not make every check fail; the leftovers go once the folder is writable again.
   // A staged update that a running instance may still hand over is not a leftover.
-  const staging = `${basename(installDir)}.notsotuf-staging-`;
+  const staging = siblingPrefixes(basename(installDir)).staging;
   for (const dir of await leftoverSiblings(installDir)) {
     if (options.keepStaging === true && basename(dir).startsWith(staging)) continue;
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);

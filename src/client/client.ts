@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { DataError, InstallError, UsageError, messageOf } from '../errors.js';
 import { hashFolderAsTar, unpackArchive } from '../archive/index.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
@@ -16,7 +16,7 @@ import type { Channel } from '../core/version.js';
 import { parseChannel, parseVersion } from '../core/version.js';
 import { PATCH_FORMATS } from '../diff/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { backupDirFor, cleanSettled, stagingDirFor } from './cache-hygiene.js';
+import { cleanSettled } from './cache-hygiene.js';
 import type {
   ClientOptions,
   DownloadOptions,
@@ -29,7 +29,7 @@ import { downloadTargets } from './download.js';
 import type { Fetcher } from './fetcher.js';
 import { createFetcher } from './fetcher.js';
 import type { HandoverResult } from './handover.js';
-import { confirmFilePath, handoverDir, handoverResultPath, readHandoverResult } from './handover.js';
+import { readHandoverResult } from './handover.js';
 import { handoverTimeoutProblem, isRunning, startHandover } from './install.js';
 import { installerDied, restoreInterruptedSwap } from './interrupted-swap.js';
 import {
@@ -41,16 +41,19 @@ import {
 import { rebuildTar } from './rebuild-tar.js';
 import { throttleProgress } from './progress.js';
 import { acquireUpdateLock } from './update-lock.js';
-import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from './source-tar.js';
-import type { ClientState, PendingHandover, StateLayout } from './state.js';
+import { ensureSourceTar, sourceTarAvailable } from './source-tar.js';
+import type { ClientState, PendingHandover } from './state.js';
+import { claimStateDir, installRolloutId, readState, readTextIfSmall, writeState } from './state.js';
+import type { StateLayout } from './state-layout.js';
 import {
-  claimStateDir,
-  installRolloutId,
-  readState,
-  readTextIfSmall,
+  backupDirFor,
+  cachedTarPath,
+  confirmFilePath,
+  handoverResultPath,
+  metadataFile,
+  stagingDirFor,
   stateLayout,
-  writeState,
-} from './state.js';
+} from './state-layout.js';
 import { TufClient } from './tuf/index.js';
 import { rootMismatchError } from './tuf/root-mismatch.js';
 
@@ -118,13 +121,9 @@ async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
   }
 }
 
-function stagedPidPath(stateDir: string): string {
-  return join(stateDir, 'staged.pid');
-}
-
 /** Whether the process that staged the last update still runs (it may still call quitAndInstall). */
-async function stagedByLiveProcess(stateDir: string): Promise<boolean> {
-  const text = await readTextIfSmall(stagedPidPath(stateDir)).catch(() => undefined);
+async function stagedByLiveProcess(layout: StateLayout): Promise<boolean> {
+  const text = await readTextIfSmall(layout.stagedPidFile).catch(() => undefined);
   const pid = Number(text?.trim());
   if (
     text !== undefined &&
@@ -134,7 +133,7 @@ async function stagedByLiveProcess(stateDir: string): Promise<boolean> {
     isRunning(pid)
   )
     return true;
-  await rm(stagedPidPath(stateDir), { force: true });
+  await rm(layout.stagedPidFile, { force: true });
   return false;
 }
 
@@ -433,7 +432,7 @@ export class Client {
       throw error;
     }
     // Until this process exits (or hands over), a second instance's cleanup keeps the staged folder.
-    await writeFileAtomic(stagedPidPath(this.stateDir), `${process.pid}\n`);
+    await writeFileAtomic(layout.stagedPidFile, `${process.pid}\n`);
     // Keep the new tar: it is what the next update's first patch applies to.
     await mkdir(layout.tarsDir, { recursive: true });
     await rename(rebuilt.tarPath, cachedTarPath(layout.tarsDir, update.version));
@@ -544,7 +543,7 @@ export class Client {
   }
 
   async #writeConfirm(version: string): Promise<void> {
-    await mkdir(handoverDir(this.stateDir), { recursive: true });
+    await mkdir(this.#layout.handoverDir, { recursive: true });
     await writeFileAtomic(confirmFilePath(this.stateDir, version), `${new Date().toISOString()}\n`);
   }
 
@@ -780,8 +779,7 @@ export class Client {
    * copy of that root from the state folder, so a corrected root.json is taken on the next run.
    */
   async #refresh(tuf: TufClient): Promise<void> {
-    const metadataDir = this.#layout.metadataDir;
-    const firstContact = await stat(join(metadataDir, 'timestamp.json')).then(
+    const firstContact = await stat(metadataFile(this.#layout, 'timestamp.json')).then(
       () => false,
       () => true,
     );
@@ -797,7 +795,7 @@ export class Client {
         metadataUrl: this.#options.metadataUrl,
       });
       if (mismatch !== error) {
-        await rm(join(metadataDir, 'root.json'), { force: true });
+        await rm(metadataFile(this.#layout, 'root.json'), { force: true });
         this.#tuf = undefined;
       }
       throw mismatch;
@@ -901,7 +899,7 @@ export class Client {
         try {
           await cleanSettled(layout, this.installDir, keep.length > 0 ? keep : undefined, {
             afterUpdate: settledNow,
-            keepStaging: await stagedByLiveProcess(this.stateDir),
+            keepStaging: await stagedByLiveProcess(layout),
           });
         } finally {
           await release();

@@ -9,6 +9,7 @@ import type { Fetcher } from './fetcher.js';
 import { localWriteError } from './local-write-error.js';
 import type { TrustedTarget } from './tuf/index.js';
 import { throttleProgress } from './progress.js';
+import { partialPathFor } from './state-layout.js';
 import { verifyTargetFile } from './tuf/index.js';
 
 /**
@@ -112,7 +113,7 @@ export async function downloadTargets(
       report(target.path, 0);
       continue;
     }
-    const partial = `${finalPath}.partial`;
+    const partial = partialPathFor(finalPath);
     let offset = (await sizeOf(partial)) ?? 0;
     if (offset > target.length) {
       // More bytes than signed: this partial file cannot be a prefix of the target.

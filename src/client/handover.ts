@@ -7,8 +7,8 @@
  * confirm file the new version writes, and `result.json`, read by the client on its next start.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DataError, InstallError, UsageError } from '../errors.js';
+import { DataError, InstallError } from '../errors.js';
+import { handoverResultPath } from './state-layout.js';
 
 export interface HandoverPlan {
   readonly appName: string;
@@ -49,34 +49,8 @@ export interface HandoverResult {
 /** Environment variable set for the app the installer restarts (the new version, or the old one after a roll back). */
 export const HANDOVER_ENV = 'NOTSOTUF_HANDOVER';
 
-/** A version as it may appear in a file name: normalised PEP 440 text never leaves this set. */
-const VERSION_IN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,127}$/;
-
 /** results are tiny; anything bigger was not written by our script */
 const MAX_RESULT_LENGTH = 64 * 1024;
-
-export function handoverDir(stateDir: string): string {
-  return join(stateDir, 'handover');
-}
-
-/** The file the new version writes (through `client.confirm()`) to say it started well. */
-export function confirmFilePath(stateDir: string, version: string): string {
-  if (!VERSION_IN_FILE_NAME.test(version)) {
-    throw new UsageError(
-      'INVALID_VERSION',
-      `"${version}" cannot be used in a file name: pass a normalised version`,
-    );
-  }
-  return join(handoverDir(stateDir), `confirmed-${version}`);
-}
-
-export function handoverResultPath(stateDir: string): string {
-  return join(handoverDir(stateDir), 'result.json');
-}
-
-export function handoverLogPath(stateDir: string): string {
-  return join(handoverDir(stateDir), 'install.log');
-}
 
 /** Parses result.json's bytes (a value in, a value out: no fs). DataError when it is not ours. */
 export function parseHandoverResult(bytes: Uint8Array): HandoverResult {

@@ -14,7 +14,7 @@ export type { ArchiveMeta, PatchMeta, Digest } from '../core/custom-metadata.js'
 export type { Channel } from '../core/version.js';
 export { CHANNELS } from '../core/version.js';
 export type { HandoverResult } from './handover.js';
-export { HANDOVER_ENV } from './handover.js';
+export { HANDOVER_ENV, readHandoverResult } from './handover.js';
 export * from '../error-exports.js';
 export { HttpStatusError } from './fetcher.js';
 export type { FetchFn } from './fetcher.js';

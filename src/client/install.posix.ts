@@ -9,8 +9,9 @@
  * existing folder `b` would move `a` inside it), and says what it did in the log.
  */
 import type { HandoverPlan } from './handover.js';
-import { HANDOVER_ENV, confirmFilePath, handoverResultPath } from './handover.js';
-import type { HandoverFiles } from './handover-files.js';
+import { HANDOVER_ENV } from './handover.js';
+import { confirmFilePath, failedDirFor, handoverResultPath } from './state-layout.js';
+import type { HandoverFiles } from './state-layout.js';
 
 /** One shell word that the shell reads back as exactly `value`. */
 export function shQuote(value: string): string {
@@ -46,7 +47,7 @@ PID=${plan.pid}
 INSTALL_DIR=${shQuote(plan.installDir)}
 STAGING_DIR=${shQuote(plan.stagingDir)}
 BACKUP_DIR=${shQuote(plan.backupDir)}
-FAILED_DIR=${shQuote(`${plan.installDir}.failed-${plan.version}`)}
+FAILED_DIR=${shQuote(failedDirFor(plan.installDir, plan.version))}
 LOG=${shQuote(files.log)}
 APP_LOG=${shQuote(files.appLog)}
 RESULT=${shQuote(handoverResultPath(plan.stateDir))}

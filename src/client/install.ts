@@ -15,9 +15,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { HandoverPlan } from './handover.js';
-import { confirmFilePath, handoverResultPath } from './handover.js';
-import { handoverFiles } from './handover-files.js';
-import type { HandoverFiles } from './handover-files.js';
+import { confirmFilePath, handoverFiles, handoverResultPath } from './state-layout.js';
+import type { HandoverFiles } from './state-layout.js';
 import { posixScript } from './install.posix.js';
 import { windowsLaunch, windowsRunner, windowsScript } from './install.windows.js';
 

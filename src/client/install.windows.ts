@@ -22,8 +22,9 @@
 import type { SpawnOptions } from 'node:child_process';
 import { win32 } from 'node:path';
 import type { HandoverPlan } from './handover.js';
-import { HANDOVER_ENV, confirmFilePath, handoverResultPath } from './handover.js';
-import type { HandoverFiles } from './handover-files.js';
+import { HANDOVER_ENV } from './handover.js';
+import { confirmFilePath, failedDirFor, handoverResultPath } from './state-layout.js';
+import type { HandoverFiles } from './state-layout.js';
 
 /**
  * One argument as the Microsoft C runtime (CommandLineToArgvW) reads it back: quoted when it is empty
@@ -70,7 +71,7 @@ export function windowsEnv(plan: HandoverPlan, files: HandoverFiles): Record<str
     NOTSOTUF_INSTALL_DIR: plan.installDir,
     NOTSOTUF_STAGING_DIR: plan.stagingDir,
     NOTSOTUF_BACKUP_DIR: plan.backupDir,
-    NOTSOTUF_FAILED_DIR: `${plan.installDir}.failed-${plan.version}`,
+    NOTSOTUF_FAILED_DIR: failedDirFor(plan.installDir, plan.version),
     NOTSOTUF_LOG: files.log,
     NOTSOTUF_APP_LOG: files.appLog,
     NOTSOTUF_RESULT: handoverResultPath(plan.stateDir),

@@ -20,7 +20,7 @@ import type { Digest } from '../core/custom-metadata.js';
 import { DEFAULT_UNPACK_LIMITS } from '../archive/index.js';
 import { isValidVersion } from '../core/version.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import type { StateLayout } from './state.js';
+import type { StateLayout } from './state-layout.js';
 import { readTextIfSmall } from './state.js';
 
 export interface InstalledRecord {
@@ -31,10 +31,6 @@ export interface InstalledRecord {
   readonly installDir: string;
   /** `folderFingerprint(installDir)` when the record was written. */
   readonly fingerprint: string;
-}
-
-export function installedRecordPath(layout: StateLayout): string {
-  return join(layout.root, 'installed.json');
 }
 
 /**
@@ -81,7 +77,7 @@ function statBig(path: string): Promise<BigIntStats> {
 
 /** The record, or undefined when there is none or it is not ours (then the folder is identified again). */
 export async function readInstalledRecord(layout: StateLayout): Promise<InstalledRecord | undefined> {
-  const text = await readTextIfSmall(installedRecordPath(layout)).catch(() => undefined);
+  const text = await readTextIfSmall(layout.installedRecordFile).catch(() => undefined);
   if (text === undefined) return undefined;
   let raw: unknown;
   try {
@@ -114,7 +110,7 @@ export async function readInstalledRecord(layout: StateLayout): Promise<Installe
 }
 
 export async function writeInstalledRecord(layout: StateLayout, record: InstalledRecord): Promise<void> {
-  await writeFileAtomic(installedRecordPath(layout), `${JSON.stringify(record, null, 2)}\n`, {
+  await writeFileAtomic(layout.installedRecordFile, `${JSON.stringify(record, null, 2)}\n`, {
     makeParent: true,
   });
 }

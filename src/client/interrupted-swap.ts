@@ -1,7 +1,7 @@
 import { lstat, readFile, rename, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InstallError, messageOf } from '../errors.js';
-import { handoverFiles } from './handover-files.js';
+import { handoverFiles } from './state-layout.js';
 import { isRunning } from './install.js';
 import type { PendingHandover } from './state.js';
 

@@ -1,8 +1,8 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Digest } from '../core/custom-metadata.js';
 import { hashFolderAsTar, packTar } from '../archive/index.js';
 import { tempPathFor } from '../io/temp-name.js';
+import { cachedTarPath } from './state-layout.js';
 
 /**
  * The uncompressed tar of the installed version: what the first patch of a chain applies to.
@@ -11,10 +11,6 @@ import { tempPathFor } from '../io/temp-name.js';
  * used only when its sha256 equals the one the publisher signed (a modified install folder is not
  * a source we trust to patch from).
  */
-
-export function cachedTarPath(tarsDir: string, version: string): string {
-  return join(tarsDir, `${version}.tar`);
-}
 
 async function sizeOf(path: string): Promise<number | undefined> {
   try {

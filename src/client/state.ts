@@ -5,43 +5,8 @@ import { InstallError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import { isValidVersion } from '../core/version.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-
-/**
- * The client's own state folder (one per app, never shared). Layout:
- *
- *   metadata/            trusted TUF metadata (the TUF layer's)
- *   install-id           the stable per-install rollout id, a number in [0, 100)
- *   state.json           skipped (rolled-back) versions, versions whose patches failed, the pending handover
- *   downloads/           verified downloads `<name>` and resumable `<name>.partial`
- *   tars/<version>.tar   the uncompressed tar of the installed version (what the next patch applies to)
- *   work/                temporary files of one apply; removed afterwards
- *   handover/            the installer's script, log, result and confirm files (the installer's)
- *   .notsotuf-state      marks the folder as this client's own (cleanup only runs in such a folder)
- *   update.lock          the pid of the process updating right now (update-lock.ts)
- *   staged.pid           the pid of the process holding a staged update (its staging folder is kept)
- *   installed.json       the installed version with the install folder's fingerprint (installed-record.ts)
- */
-export interface StateLayout {
-  readonly root: string;
-  readonly metadataDir: string;
-  readonly downloadsDir: string;
-  readonly tarsDir: string;
-  readonly workDir: string;
-  readonly stateFile: string;
-  readonly installIdFile: string;
-}
-
-export function stateLayout(root: string): StateLayout {
-  return {
-    root,
-    metadataDir: join(root, 'metadata'),
-    downloadsDir: join(root, 'downloads'),
-    tarsDir: join(root, 'tars'),
-    workDir: join(root, 'work'),
-    stateFile: join(root, 'state.json'),
-    installIdFile: join(root, 'install-id'),
-  };
-}
+import type { StateLayout } from './state-layout.js';
+import { LAYOUT_NAMES, STATE_MARKER } from './state-layout.js';
 
 /** What the client handed to the installer and waits to hear about on a later start. */
 export interface PendingHandover {
@@ -181,17 +146,6 @@ export async function readTextIfSmall(path: string): Promise<string | undefined>
 }
 
 /** Names that only a notsotuf state folder holds (the marker, or what older clients left). */
-const STATE_MARKER = '.notsotuf-state';
-const LAYOUT_NAMES = new Set([
-  'metadata',
-  'downloads',
-  'tars',
-  'work',
-  'handover',
-  'state.json',
-  'install-id',
-  'installed.json',
-]);
 const OWN_NAMES = [STATE_MARKER, 'state.json', 'install-id', 'handover', join('metadata', 'root.json')];
 
 async function exists(path: string): Promise<boolean> {
@@ -210,8 +164,7 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function claimStateDir(layout: StateLayout): Promise<void> {
   await mkdir(layout.root, { recursive: true });
-  const marker = join(layout.root, STATE_MARKER);
-  if (await exists(marker)) return;
+  if (await exists(layout.markerFile)) return;
   const names = await readdir(layout.root);
   // Empty, or only names this layout uses (e.g. a cached tar put there before the first check).
   const ours =
@@ -222,5 +175,8 @@ export async function claimStateDir(layout: StateLayout): Promise<void> {
       'STATE_DIR_NOT_OURS',
       `the state folder ${layout.root} already holds other files (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}): give the client a folder of its own (e.g. a folder named for the app inside the user's app data folder); it cleans what it puts there`,
     );
-  await writeFileAtomic(marker, 'notsotuf client state folder: only the app updater writes here\n');
+  await writeFileAtomic(
+    layout.markerFile,
+    'notsotuf client state folder: only the app updater writes here\n',
+  );
 }

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { InstallError } from '../errors.js';
 import { acquirePidLock } from '../io/pid-lock.js';
+import { stateLayout } from './state-layout.js';
 
 /**
  * One update at a time per state folder: two instances of the same app (a user who opened it twice)
@@ -9,7 +9,7 @@ import { acquirePidLock } from '../io/pid-lock.js';
  */
 export async function acquireUpdateLock(stateDir: string): Promise<() => Promise<void>> {
   const lock = await acquirePidLock(
-    join(stateDir, 'update.lock'),
+    stateLayout(stateDir).updateLockFile,
     (pid) =>
       new InstallError(
         'UPDATE_IN_PROGRESS',

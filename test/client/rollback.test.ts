@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
-import { readState, stateLayout } from '../../src/client/state.js';
+import { readState } from '../../src/client/state.js';
+import { stateLayout } from '../../src/client/state-layout.js';
 import { clientOptions, installVersion, makeProject, readLog, runApp, waitFor } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
 

@@ -10,7 +10,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
-import { cachedTarPath, ensureSourceTar, sourceTarAvailable } from '../../src/client/source-tar.js';
+import { ensureSourceTar, sourceTarAvailable } from '../../src/client/source-tar.js';
+import { cachedTarPath } from '../../src/client/state-layout.js';
 import { tempDir } from '../archive/tar-builder.js';
 
 async function installFolder(root: string): Promise<string> {

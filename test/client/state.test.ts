@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
-import { EMPTY_STATE, installRolloutId, readState, stateLayout, writeState } from '../../src/client/state.js';
+import { EMPTY_STATE, installRolloutId, readState, writeState } from '../../src/client/state.js';
+import { stateLayout } from '../../src/client/state-layout.js';
 import { acquireUpdateLock } from '../../src/client/update-lock.js';
 import { exitedPid } from '../support/fixture.js';
 

@@ -5,12 +5,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
-import {
-  confirmFilePath,
-  handoverResultPath,
-  parseHandoverResult,
-  readHandoverResult,
-} from '../../src/client/handover.js';
+import { parseHandoverResult, readHandoverResult } from '../../src/client/handover.js';
+import { confirmFilePath, handoverResultPath } from '../../src/client/state-layout.js';
 import { checkHandoverPlan } from '../../src/client/install.js';
 import { shQuote } from '../../src/client/install.posix.js';
 import { DataError, UsageError } from '../../src/errors.js';

@@ -9,7 +9,8 @@ import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
-import { confirmFilePath, readHandoverResult } from '../../src/client/handover.js';
+import { readHandoverResult } from '../../src/client/handover.js';
+import { confirmFilePath } from '../../src/client/state-layout.js';
 import { startHandover } from '../../src/client/install.js';
 import { InstallError } from '../../src/errors.js';
 import type { AppMode } from './fixture-app.js';

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { HandoverPlan } from '../../src/client/handover.js';
 import { canRenameInstallDir, startHandover } from '../../src/client/install.js';
 import { windowsCommandLine, windowsEnv, windowsQuoteArg } from '../../src/client/install.windows.js';
-import { handoverFiles } from '../../src/client/handover-files.js';
+import { handoverFiles } from '../../src/client/state-layout.js';
 import { setImmutable, trickyTempDir } from './fixture-app.js';
 
 interface Spawned {

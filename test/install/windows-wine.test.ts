@@ -61,7 +61,7 @@ before(async () => {
       'src/io/atomic-write.ts',
       'src/io/temp-name.ts',
       'src/client/handover.ts',
-      'src/client/handover-files.ts',
+      'src/client/state-layout.ts',
       'src/client/install.ts',
       'src/client/install.posix.ts',
       'src/client/install.windows.ts',

@@ -1,4 +1,4 @@
-import { Client } from '../../client/client.js';
+import { Client } from '../../client/index.js';
 import { UsageError } from '../../errors.js';
 import { CLIENT_CONFIG_HELP, CLIENT_CONFIG_OPTIONS, clientOptionsFrom } from '../client-config.js';
 import { noExtraArguments } from '../arguments.js';

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '../../client/client.js';
-import type { HandoverResult } from '../../client/handover.js';
-import { readHandoverResult } from '../../client/handover.js';
+import { Client } from '../../client/index.js';
+import type { HandoverResult } from '../../client/index.js';
+import { readHandoverResult } from '../../client/index.js';
 import { InstallError, UsageError } from '../../errors.js';
 import {
   CLIENT_CONFIG_HELP,
