@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { unpackArchive } from '../../src/archive/index.js';
@@ -276,6 +277,179 @@ test('an archive that is not gzip nor tar is refused; a one-byte file is not tak
       },
     );
     assert.deepEqual(await listTree(root), ['bad.gz', 'one']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a name of exactly 200 characters is shown whole in the message', async () => {
+  const name = `${'a'.repeat(196)}/../`;
+  assert.equal(name.length, 200);
+  await assertRefused(rawTar([{ name: 'n', pax: { path: name }, data: '' }]), 'ARCHIVE_DOTDOT', {
+    message: new RegExp(`^refused archive entry "${'a'.repeat(196)}/\\.\\./": `),
+  });
+});
+
+test('refusals say why: an unknown tar type, a duplicate, a missing folder', async () => {
+  await assertRefused(rawTar([{ name: 'x', type: 'K', data: '' }]), 'ARCHIVE_UNSUPPORTED_ENTRY', {
+    message: /"x": its tar type "K" is not one notsotuf writes/,
+  });
+  await assertRefused(
+    rawTar([
+      { name: 'f', data: 'x' },
+      { name: 'f', data: 'y' },
+    ]),
+    'ARCHIVE_DUPLICATE_ENTRY',
+    { message: /"f": it appears twice in the archive/ },
+  );
+  await assertRefused(rawTar([{ name: 'd/f', data: 'x' }]), 'ARCHIVE_MISSING_PARENT', {
+    message: /"d\/f": its folder "d" is not an earlier entry/,
+  });
+});
+
+test('a plain tar whose second byte is the gzip marker is still read as a plain tar', async () => {
+  // "ċ" is C4 8B in UTF-8: the first name starts with the second byte of the gzip magic.
+  const { tree } = await unpacks([
+    { name: 'ċ.txt', data: 'x' },
+    { name: 'b.txt', data: 'y' },
+  ]);
+  assert.deepEqual(tree, ['b.txt', 'ċ.txt']);
+});
+
+test('a small file that spans two reads of the archive keeps its bytes', async () => {
+  const root = await tempDir();
+  try {
+    // 100 KiB, then 200 KiB: the second file crosses the first 256 KiB read.
+    const a = randomBytes(100 * 1024);
+    const b = randomBytes(200 * 1024);
+    for (const name of ['t.tar', 't.tar.gz']) {
+      const tar = rawTar([
+        { name: 'a', data: a },
+        { name: 'b', data: b },
+      ]);
+      await writeFile(join(root, name), name.endsWith('.gz') ? gz(tar) : tar);
+      await unpackArchive(join(root, name), join(root, `stage-${name}`));
+      assert.deepEqual(await readFile(join(root, `stage-${name}`, 'a')), a, name);
+      assert.deepEqual(await readFile(join(root, `stage-${name}`, 'b')), b, name);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('staging messages: a folder that is not empty, one that cannot be created (with the cause)', async () => {
+  const root = await tempDir();
+  try {
+    await writeFile(join(root, 'a.tar'), rawTar([{ name: 'f', data: 'x' }]));
+    await mkdir(join(root, 'full'));
+    await writeFile(join(root, 'full', 'keep'), '');
+    await assert.rejects(unpackArchive(join(root, 'a.tar'), join(root, 'full')), {
+      code: 'STAGING_NOT_EMPTY',
+      message: `staging folder "${join(root, 'full')}" is not empty: give a new or empty folder`,
+    });
+    // a parent that is a dangling symlink: the staging folder looks absent but cannot be made
+    await symlink(join(root, 'nowhere'), join(root, 'parent'));
+    const staging = join(root, 'parent', 'stage');
+    await assert.rejects(unpackArchive(join(root, 'a.tar'), staging), (e: Error & { code?: string }) => {
+      assert.equal(e.name, 'InstallError');
+      assert.equal(e.code, 'STAGING_FAILED');
+      assert.match(e.message, new RegExp(`^cannot create staging folder "${staging}": .*ENOENT`));
+      assert.equal((e.cause as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
+      return true;
+    });
+    await assert.rejects(lstat(join(root, 'nowhere')), { code: 'ENOENT' }, 'nothing made through the link');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('errors keep their cause: a missing archive, bad gzip', async () => {
+  const root = await tempDir();
+  try {
+    await assert.rejects(
+      unpackArchive(join(root, 'nope.tar'), join(root, 's')),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ARCHIVE_NOT_FOUND');
+        assert.equal(e.message, `archive ${join(root, 'nope.tar')} does not exist`);
+        assert.equal((e.cause as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
+        return true;
+      },
+    );
+    await writeFile(join(root, 'bad.gz'), Buffer.concat([Buffer.from([0x1f, 0x8b]), randomBytes(100)]));
+    await assert.rejects(
+      unpackArchive(join(root, 'bad.gz'), join(root, 's')),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ARCHIVE_CORRUPT');
+        assert.match(String((e.cause as NodeJS.ErrnoException | undefined)?.code), /^Z_/);
+        return true;
+      },
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a file missing under staging mid-unpack is an install failure with its cause, not "archive does not exist"', async () => {
+  const root = await tempDir();
+  try {
+    await writeFile(
+      join(root, 'a.tar'),
+      rawTar([
+        { name: 'd/', type: '5' },
+        { name: 'd/f', data: 'x' },
+      ]),
+    );
+    const staging = join(root, 'stage');
+    let removed = false;
+    await assert.rejects(
+      unpackArchive(join(root, 'a.tar'), staging, {
+        onProgress: () => {
+          if (removed) return;
+          removed = true;
+          // Another process empties the staging folder before the first entry is written.
+          rmSync(staging, { recursive: true });
+        },
+      }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.name, 'InstallError', e.message);
+        assert.equal(e.code, 'UNPACK_FAILED');
+        assert.match(
+          e.message,
+          new RegExp(
+            `^could not unpack ${join(root, 'a.tar')}: .*ENOENT.* \\(check free space and permissions\\)$`,
+          ),
+        );
+        const cause = e.cause as NodeJS.ErrnoException | undefined;
+        assert.equal(cause?.code, 'ENOENT');
+        assert.ok(cause?.path?.startsWith(`${staging}/`), `the cause is the entry's write: ${cause?.path}`);
+        return true;
+      },
+    );
+    assert.ok(removed);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('no file descriptor stays open after an unpack, whether it succeeds or fails (Linux: /proc/self/fd)', async (t) => {
+  if (!existsSync('/proc/self/fd')) {
+    t.skip('no /proc/self/fd on this platform');
+    return;
+  }
+  const root = await tempDir();
+  try {
+    const entries: RawEntry[] = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, data: `file ${i}` }));
+    entries.push({ name: 'big', data: randomBytes(600 * 1024) });
+    const tar = rawTar(entries);
+    await writeFile(join(root, 'a.tar'), tar);
+    await writeFile(join(root, 'a.tar.gz'), gz(tar));
+    await writeFile(join(root, 'bad.tar'), rawTar([...entries, { name: '../x', data: '' }]));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    await unpackArchive(join(root, 'a.tar'), join(root, 's1'));
+    await unpackArchive(join(root, 'a.tar.gz'), join(root, 's2'));
+    await assert.rejects(unpackArchive(join(root, 'bad.tar'), join(root, 's3')), { code: 'ARCHIVE_DOTDOT' });
+    assert.equal(open(), before);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
