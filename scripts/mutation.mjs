@@ -27,6 +27,7 @@ export const TARGETS = [
   {
     file: 'src/archive/path-rules.ts',
     tests: [
+      'test/archive/path-rules.test.ts',
       'test/archive/unpack.test.ts',
       'test/archive/unpack-edges.test.ts',
       'test/security/hostile-archive-*.test.ts',
