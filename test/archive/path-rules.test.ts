@@ -15,7 +15,7 @@ import {
 } from '../../src/archive/path-rules.js';
 import type { LinkEntry } from '../../src/archive/path-rules.js';
 
-const tree = (entries: Record<string, string | 'dir' | 'file'>): Map<string, LinkEntry> =>
+const tree = (entries: Record<string, string>): Map<string, LinkEntry> =>
   new Map(
     Object.entries(entries).map(([path, v]) => [
       path,
