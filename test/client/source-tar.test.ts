@@ -56,3 +56,34 @@ test('an install folder changed in place (same sizes, other bytes) is not cached
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('the check keeps the tar it packed: the update does not read the install folder again', async () => {
+  const root = await tempDir();
+  try {
+    const app = await installFolder(root);
+    const signed = await hashFolderAsTar(app);
+    const tars = join(root, 'tars');
+    assert.equal(await sourceTarAvailable(tars, app, '1.0.0', signed), true);
+    assert.deepEqual(await readdir(tars), ['1.0.0.tar'], 'the tar packed while hashing is kept');
+    // Were the folder read again, this change would make the source tar unavailable.
+    await writeFile(join(app, 'main.js'), 'changed after the check');
+    assert.equal(await ensureSourceTar(tars, app, '1.0.0', signed), cachedTarPath(tars, '1.0.0'));
+    assert.equal((await readFile(cachedTarPath(tars, '1.0.0'))).length, signed.length);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('where tars/ cannot be written, the check still hashes the folder and finds the source', async () => {
+  const root = await tempDir();
+  try {
+    const app = await installFolder(root);
+    const signed = await hashFolderAsTar(app);
+    const tars = join(root, 'tars');
+    await writeFile(tars, 'a file where the tars folder should be');
+    assert.equal(await sourceTarAvailable(tars, app, '1.0.0', signed), true);
+    assert.equal(await ensureSourceTar(tars, app, '1.0.0', signed), undefined);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
