@@ -5,42 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { clientOptions, installVersion, waitForResult } from '../support/fixture.js';
+import { servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
-
-async function setup(name: string): Promise<{ root: string; installDir: string; stateDir: string }> {
-  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
-  const installDir = join(root, 'apps', 'demo');
-  const stateDir = join(root, 'state');
-  await mkdir(dirname(installDir), { recursive: true });
-  await installVersion(project, '1.0.0', installDir);
-  return { root, installDir, stateDir };
-}
+const served = servedProject();
 
 test("start-up cleanup keeps the user's own files beside the install folder that only share a prefix", async () => {
-  const { root, installDir, stateDir } = await setup('user-files');
+  const { root, installDir, stateDir } = await served.install('user-files');
   try {
     const parent = dirname(installDir);
     // The user's own files and folders; none was made by an update.
@@ -50,7 +25,7 @@ test("start-up cleanup keeps the user's own files beside the install folder that
     // What an update leaves: these go.
     await mkdir(`${installDir}.notsotuf-staging-1.1.0`);
     await mkdir(`${installDir}.failed-1.1.0`);
-    const client = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const client = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     assert.equal((await client.check()).kind, 'patches');
     assert.deepEqual((await readdir(parent)).sort(), [
       'demo',
@@ -63,9 +38,9 @@ test("start-up cleanup keeps the user's own files beside the install folder that
 });
 
 test("a second instance of the app starting does not delete the first one's staged update", async () => {
-  const { root, installDir, stateDir } = await setup('two-instances');
+  const { root, installDir, stateDir } = await served.install('two-instances');
   try {
-    const first = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const first = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     const update = await first.check();
     assert.notEqual(update.kind, 'none');
     if (update.kind === 'none') return;
@@ -73,7 +48,7 @@ test("a second instance of the app starting does not delete the first one's stag
     const stagingDir = `${installDir}.notsotuf-staging-1.1.0`;
     assert.ok(existsSync(stagingDir));
     // The user opens the app a second time while the first waits for "restart now".
-    const second = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const second = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     await second.check();
     assert.ok(existsSync(stagingDir), "the first instance's staged version is still there");
     assert.ok(
@@ -87,10 +62,13 @@ test("a second instance of the app starting does not delete the first one's stag
 });
 
 test('a second instance does not rebuild a staged folder that the first has already handed to its installer', async () => {
-  const { root, installDir, stateDir } = await setup('handed-over');
+  const { root, installDir, stateDir } = await served.install('handed-over');
   try {
     // The installer waits for this (live) test process, gives up after 1 s and changes nothing.
-    const options = { ...clientOptions(project, server.url, installDir, stateDir), waitTimeoutSeconds: 1 };
+    const options = {
+      ...clientOptions(served.project, served.server.url, installDir, stateDir),
+      waitTimeoutSeconds: 1,
+    };
     const first = new Client(options);
     const second = new Client(options);
     const update = await first.check();
@@ -111,7 +89,7 @@ test('a second instance does not rebuild a staged folder that the first has alre
 });
 
 test("a state folder that holds someone else's files (e.g. the home folder by mistake) is refused before anything in it is cleaned", async () => {
-  const { root, installDir } = await setup('shared-state');
+  const { root, installDir } = await served.install('shared-state');
   try {
     const home = join(root, 'home');
     await mkdir(join(home, 'work'), { recursive: true });
@@ -119,7 +97,7 @@ test("a state folder that holds someone else's files (e.g. the home folder by mi
     await mkdir(join(home, 'Documents'), { recursive: true });
     await writeFile(join(home, 'work', 'thesis.txt'), 'years of work');
     await writeFile(join(home, 'tars', 'backup.tar'), 'a backup');
-    const client = new Client(clientOptions(project, server.url, installDir, home));
+    const client = new Client(clientOptions(served.project, served.server.url, installDir, home));
     await assert.rejects(client.check(), { name: 'UsageError', code: 'STATE_DIR_NOT_OURS' });
     assert.deepEqual((await readdir(join(home, 'work'))).sort(), ['thesis.txt']);
     assert.deepEqual((await readdir(join(home, 'tars'))).sort(), ['backup.tar']);
@@ -127,11 +105,11 @@ test("a state folder that holds someone else's files (e.g. the home folder by mi
     const own = join(root, 'own-state');
     await mkdir(own);
     assert.notEqual(
-      (await new Client(clientOptions(project, server.url, installDir, own)).check()).kind,
+      (await new Client(clientOptions(served.project, served.server.url, installDir, own)).check()).kind,
       'none',
     );
     assert.notEqual(
-      (await new Client(clientOptions(project, server.url, installDir, own)).check()).kind,
+      (await new Client(clientOptions(served.project, served.server.url, installDir, own)).check()).kind,
       'none',
     );
   } finally {
@@ -140,15 +118,15 @@ test("a state folder that holds someone else's files (e.g. the home folder by mi
 });
 
 test('an instance started before another one updated the install folder does not install over it (no downgrade from a stale current version)', async () => {
-  const { root, installDir, stateDir } = await setup('stale-instance');
+  const { root, installDir, stateDir } = await served.install('stale-instance');
   try {
-    const stale = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const stale = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     const update = await stale.check();
     assert.equal(update.kind === 'none' ? 'none' : update.version, '1.1.0');
     if (update.kind === 'none') return;
     // Meanwhile another instance's installer swapped a newer version in (folder renames, as it does).
     const newer = join(root, 'apps', 'demo.notsotuf-staging-1.1.0');
-    await installVersion(project, '1.1.0', newer);
+    await installVersion(served.project, '1.1.0', newer);
     await rename(installDir, join(root, 'apps', 'demo.notsotuf-backup-1.0.0'));
     await rename(newer, installDir);
     await rm(join(root, 'apps', 'demo.notsotuf-backup-1.0.0'), { recursive: true });
@@ -163,9 +141,9 @@ test('an instance started before another one updated the install folder does not
 });
 
 test('a hand-over that could not start leaves no pending hand-over behind: the update is offered again at once', async () => {
-  const { root, installDir, stateDir } = await setup('handover-fails');
+  const { root, installDir, stateDir } = await served.install('handover-fails');
   try {
-    const client = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const client = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     const update = await client.check();
     if (update.kind === 'none') assert.fail('an update');
     const staged = await client.install(update, { restart: false, pid: process.pid });
@@ -173,7 +151,7 @@ test('a hand-over that could not start leaves no pending hand-over behind: the u
     await mkdir(join(stateDir, 'handover', 'install.sh', 'in-the-way'), { recursive: true });
     await assert.rejects(staged.quitAndInstall(), { name: 'InstallError', code: 'HANDOVER_WRITE_FAILED' });
     await rm(join(stateDir, 'handover', 'install.sh'), { recursive: true });
-    const again = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const again = new Client(clientOptions(served.project, served.server.url, installDir, stateDir));
     assert.equal((await again.check()).kind === 'none' ? 'none' : 'offered', 'offered');
   } finally {
     await rm(root, { recursive: true, force: true });

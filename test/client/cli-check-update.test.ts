@@ -2,37 +2,23 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { runMain } from '../../src/cli/main.js';
 import { cli, cliProcess } from '../helpers/cli.js';
-import type { Project } from '../support/fixture.js';
-import { installVersion, makeProject } from '../support/fixture.js';
+import { installVersion } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 /** An app installed at 1.0.0 and a config file with paths relative to it, as another-language app would ship. */
 async function installedApp(name: string): Promise<{ root: string; config: string; installDir: string }> {
   const root = await mkdtemp(join(tmpdir(), `notsotuf-cli-${name}-`));
   const installDir = join(root, 'app');
   await mkdir(root, { recursive: true });
-  await installVersion(project, '1.0.0', installDir);
+  await installVersion(served.project, '1.0.0', installDir);
   const config = join(root, 'update.json');
   await writeFile(
     config,
@@ -41,9 +27,9 @@ async function installedApp(name: string): Promise<{ root: string; config: strin
       installDir: 'app',
       currentVersion: '1.0.0',
       stateDir: 'state',
-      metadataUrl: `${server.url}/metadata`,
-      targetsUrl: `${server.url}/targets`,
-      trustedRoot: relative(root, join(project.config.repository, 'metadata', '1.root.json')),
+      metadataUrl: `${served.server.url}/metadata`,
+      targetsUrl: `${served.server.url}/targets`,
+      trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
     }),
   );
   return { root, config, installDir };
@@ -59,7 +45,7 @@ test('check --json: exit 10 with the plan when an update is available', async ()
     assert.equal(out.version, '1.1.0');
     assert.equal(out.kind, 'patches');
     assert.deepEqual(out.files, ['demo-1.1.0.patch']);
-    assert.equal(out.downloadBytes, project.releases[1]?.result.patch?.length);
+    assert.equal(out.downloadBytes, served.project.releases[1]?.result.patch?.length);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -71,7 +57,7 @@ test('update --yes installs right away (exit 11), then check says none (exit 0),
     const r = await cliProcess(['update', '--config', config, '--yes']);
     assert.equal(r.code, EXIT.updated, r.stderr);
     assert.match(r.stdout, /updated demo 1\.0\.0 -> 1\.1\.0 \(by patches\)/);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]?.result.tar);
     const again = await cli(['check', '--config', config, '--current-version', '1.1.0']);
     assert.equal(again.code, EXIT.ok, again.stderr);
     assert.match(again.stdout, /up to date/);
@@ -86,7 +72,7 @@ test('update without --yes and no terminal: usage error (exit 2), nothing instal
     const r = await cli(['update', '--config', config]);
     assert.equal(r.code, EXIT.usage);
     assert.match(r.stderr, /--yes/);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[0]?.result.tar);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -120,7 +106,7 @@ test('a repository that cannot be reached fails with exit 1', async () => {
 
 test('a private repository: --header sends the credentials; without them the check fails (exit 1)', async () => {
   const privateServer = await startTestServer({
-    root: project.config.repository,
+    root: served.project.config.repository,
     authorization: 'Bearer s3cret',
   });
   const { root, config } = await installedApp('private');
@@ -183,10 +169,10 @@ test('update without --yes on a terminal asks; "n" leaves the app as it is (exit
     const no = await run('n');
     assert.equal(no.code, EXIT.updateAvailable);
     assert.match(no.asked[0] ?? '', /Install demo 1\.1\.0 now\?/);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[0]?.result.tar);
     const yes = await run('y');
     assert.equal(yes.code, EXIT.updated);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]?.result.tar);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

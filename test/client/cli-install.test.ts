@@ -8,8 +8,7 @@ import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
 import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { servedProject } from '../support/world.js';
 
 /**
  * The client commands as an app in another language uses them: `install` (first install), `check`
@@ -17,24 +16,16 @@ import type { TestServer } from '../support/test-server.js';
  * message, a non-zero exit, one JSON error object with --json, nothing installed changed).
  */
 
-let project: Project;
+const served = servedProject();
+/** Another repository (its root.json is the wrong trust file here). */
 let other: Project;
-let server: TestServer;
 
 before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
   other = await makeProject();
   await other.publish('1.0.0');
-  server = await startTestServer({ root: project.config.repository });
 });
 
-after(async () => {
-  await server.close();
-  await project.cleanup();
-  await other.cleanup();
-});
+after(() => other.cleanup());
 
 interface World {
   root: string;
@@ -52,9 +43,9 @@ async function world(name: string, extra: Record<string, unknown> = {}): Promise
     JSON.stringify({
       appName: 'demo',
       installDir: 'apps/demo',
-      metadataUrl: `${server.url}/metadata`,
-      targetsUrl: `${server.url}/targets`,
-      trustedRoot: relative(root, join(project.config.repository, 'metadata', '1.root.json')),
+      metadataUrl: `${served.server.url}/metadata`,
+      targetsUrl: `${served.server.url}/targets`,
+      trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
       ...extra,
     }),
   );
@@ -78,7 +69,7 @@ function jsonError(stdout: string): { name: string; code: string; message: strin
   return out.error as { name: string; code: string; message: string };
 }
 
-const tarOf = (version: string) => project.releases.find((r) => r.version === version)?.result.tar;
+const tarOf = (version: string) => served.project.releases.find((r) => r.version === version)?.result.tar;
 
 async function siblings(w: World): Promise<string[]> {
   return (await readdir(join(w.root, 'apps'))).sort();
@@ -93,7 +84,7 @@ test('install puts the newest release into a missing folder; check with the same
       status: 'installed',
       version: '1.1.0',
       installDir: w.installDir,
-      downloadBytes: project.releases[1]?.result.archive.length,
+      downloadBytes: served.project.releases[1]?.result.archive.length,
     });
     assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.1.0'));
     // only the app and its state folder: no staging leftovers
@@ -124,7 +115,7 @@ test('install into an empty folder; a folder holding a release by hand is alread
     assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.1.0'));
     await rm(w.installDir, { recursive: true });
     await rm(w.stateDir, { recursive: true });
-    await installVersion(project, '1.0.0', w.installDir);
+    await installVersion(served.project, '1.0.0', w.installDir);
     const known = await cli(['install', '--config', w.config, '--json']);
     assert.equal(known.code, EXIT.ok, known.stderr);
     assert.equal(json(known.stdout).status, 'already-installed');
@@ -141,7 +132,7 @@ test('install into a folder holding other files: INSTALL_DIR_NOT_EMPTY (exit 2),
     await mkdir(w.installDir, { recursive: true });
     await writeFile(join(w.installDir, 'thesis.tex'), 'my own work\n');
     const before = await hashFolderAsTar(w.installDir);
-    const requests = server.log.length;
+    const requests = served.server.log.length;
     const r = await cliProcess(['install', '--config', w.config, '--json']);
     assert.equal(r.code, EXIT.usage, r.stderr);
     const e = jsonError(r.stdout);
@@ -153,7 +144,10 @@ test('install into a folder holding other files: INSTALL_DIR_NOT_EMPTY (exit 2),
     assert.match(r.stderr, /INSTALL_DIR_NOT_EMPTY|not a release/);
     assert.deepEqual(await hashFolderAsTar(w.installDir), before);
     assert.deepEqual(await siblings(w), ['demo', 'demo.notsotuf-state']);
-    assert.ok(!server.log.slice(requests).some((l) => l.path.startsWith('/targets/')), 'nothing downloaded');
+    assert.ok(
+      !served.server.log.slice(requests).some((l) => l.path.startsWith('/targets/')),
+      'nothing downloaded',
+    );
   } finally {
     await rm(w.root, { recursive: true, force: true });
   }
@@ -162,7 +156,7 @@ test('install into a folder holding other files: INSTALL_DIR_NOT_EMPTY (exit 2),
 test('update --yes, then check with the same update.json (even one with a stale currentVersion) says up to date', async () => {
   const w = await world('stale', { currentVersion: '1.0.0' });
   try {
-    await installVersion(project, '1.0.0', w.installDir);
+    await installVersion(served.project, '1.0.0', w.installDir);
     const up = await cliProcess(['update', '--config', w.config, '--yes', '--json']);
     assert.equal(up.code, EXIT.updated, up.stderr);
     assert.equal(json(up.stdout).status, 'updated');
@@ -210,7 +204,7 @@ test("bad input: a root.json of another repository is the LOCAL trust file's fau
     trustedRoot: join(other.config.repository, 'metadata', '1.root.json'),
   });
   try {
-    await installVersion(project, '1.0.0', w.installDir);
+    await installVersion(served.project, '1.0.0', w.installDir);
     const r = await cli(['check', '--config', w.config, '--json']);
     assert.equal(r.code, EXIT.failure, r.stderr);
     const e = jsonError(r.stdout);
@@ -238,7 +232,7 @@ test("bad input: a root.json of another repository is the LOCAL trust file's fau
       '--config',
       w.config,
       '--trusted-root',
-      join(project.config.repository, 'metadata', '1.root.json'),
+      join(served.project.config.repository, 'metadata', '1.root.json'),
       '--json',
     ]);
     assert.equal(fixed.code, EXIT.updateAvailable, fixed.stdout + fixed.stderr);
@@ -268,15 +262,15 @@ test('bad input: an install folder that is not a release is NOT_A_RELEASE naming
 test('bad input: update --restart with no command known is refused before anything is downloaded', async () => {
   const w = await world('no-command');
   try {
-    await installVersion(project, '1.0.0', w.installDir);
-    const requests = server.log.length;
+    await installVersion(served.project, '1.0.0', w.installDir);
+    const requests = served.server.log.length;
     const r = await cli(['update', '--config', w.config, '--yes', '--restart', '--json']);
     assert.equal(r.code, EXIT.usage, r.stderr);
     const e = jsonError(r.stdout);
     assert.equal(e.code, 'RESTART_COMMAND_MISSING');
     assert.match(e.message, /"command"/);
     assert.match(e.message, /after "--"/);
-    assert.equal(server.log.length, requests, 'no request reached the server');
+    assert.equal(served.server.log.length, requests, 'no request reached the server');
     assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.0.0'));
     const stray = await cli(['update', '--config', w.config, '--yes', '--wait-pid', '1234', '--json']);
     assert.equal(stray.code, EXIT.usage);
@@ -289,8 +283,8 @@ test('bad input: update --restart with no command known is refused before anythi
 test('bad input: update --restart --wait-timeout 0 is refused before anything is downloaded', async () => {
   const w = await world('wait-zero');
   try {
-    await installVersion(project, '1.0.0', w.installDir);
-    const requests = server.log.length;
+    await installVersion(served.project, '1.0.0', w.installDir);
+    const requests = served.server.log.length;
     const r = await cli([
       'update',
       '--config',
@@ -307,7 +301,7 @@ test('bad input: update --restart --wait-timeout 0 is refused before anything is
     const e = jsonError(r.stdout);
     assert.equal(e.code, 'CONFIG_INVALID');
     assert.match(e.message, /--wait-timeout must be a whole number of seconds from 1 to 86400/);
-    assert.equal(server.log.length, requests, 'no request reached the server');
+    assert.equal(served.server.log.length, requests, 'no request reached the server');
     assert.deepEqual(await hashFolderAsTar(w.installDir), tarOf('1.0.0'));
   } finally {
     await rm(w.root, { recursive: true, force: true });
@@ -317,7 +311,7 @@ test('bad input: update --restart --wait-timeout 0 is refused before anything is
 test('bad input: confirm with nothing pending is NOTHING_TO_CONFIRM (exit 2), nothing written', async () => {
   const w = await world('confirm');
   try {
-    await installVersion(project, '1.0.0', w.installDir);
+    await installVersion(served.project, '1.0.0', w.installDir);
     const r = await cliProcess(['confirm', '--config', w.config, '--json']);
     assert.equal(r.code, EXIT.usage, r.stderr);
     const e = jsonError(r.stdout);
@@ -332,7 +326,7 @@ test('bad input: confirm with nothing pending is NOTHING_TO_CONFIRM (exit 2), no
 test('update --restart -- COMMAND ARGS: the installer waits for --wait-pid and restarts that command as given', async () => {
   const w = await world('dash');
   try {
-    await installVersion(project, '1.0.0', w.installDir);
+    await installVersion(served.project, '1.0.0', w.installDir);
     const marker = join(w.root, 'restarted.txt');
     const r = await cliProcess(
       [

@@ -2,46 +2,24 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import type { DownloadProgress } from '../../src/client/client-options.js';
 import { readState } from '../../src/client/state.js';
 import { stateLayout } from '../../src/client/state-layout.js';
-import type { Project } from '../support/fixture.js';
 import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
+const served = servedProject();
 
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
-
+/** A fresh install of 1.0.0 and its client. */
 async function setup(
   name: string,
 ): Promise<{ root: string; installDir: string; stateDir: string; client: Client }> {
-  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
-  const installDir = join(root, 'apps', 'demo');
-  const stateDir = join(root, 'state');
-  await mkdir(dirname(installDir), { recursive: true });
-  await installVersion(project, '1.0.0', installDir);
-  return {
-    root,
-    installDir,
-    stateDir,
-    client: new Client(clientOptions(project, server.url, installDir, stateDir)),
-  };
+  const { root, installDir, stateDir, client } = await served.install(name);
+  return { root, installDir, stateDir, client: client() };
 }
 
 async function flipByte(path: string, at: number): Promise<() => Promise<void>> {
@@ -55,16 +33,16 @@ async function flipByte(path: string, at: number): Promise<() => Promise<void>> 
 
 test('a corrupted patch on the server (hash mismatch) falls back to the full archive, remembered', async () => {
   const { root, installDir, stateDir, client } = await setup('corrupt-patch');
-  const p = project.releases[1]!.result;
+  const p = served.project.releases[1]!.result;
   const restore = await flipByte(await patchFile(p.patch!.name), 100);
   try {
     const update = await client.check();
     assert.equal(update.kind, 'patches');
-    server.log.length = 0;
+    served.server.log.length = 0;
     const staged = await client.install(update, { restart: false, pid: await exitedPid() });
     assert.equal(staged.via, 'full');
     assert.equal(staged.fellBack, true);
-    const targets = server.log.filter((r) => r.path.startsWith('/targets/')).map((r) => r.path);
+    const targets = served.server.log.filter((r) => r.path.startsWith('/targets/')).map((r) => r.path);
     assert.ok(targets.some((t) => t.endsWith('.demo-1.1.0.patch')));
     assert.ok(targets.some((t) => t.endsWith('.demo-1.1.0.tar.gz')));
     assert.deepEqual((await readState(stateLayout(stateDir))).noPatchesTo, ['1.1.0']);
@@ -80,7 +58,7 @@ test('a corrupted patch on the server (hash mismatch) falls back to the full arc
 test('a patch that fails to apply (damaged cached source tar) falls back to the full archive', async () => {
   const { root, installDir, stateDir, client } = await setup('bad-source');
   try {
-    const tar0 = project.releases[0]!.result.tar;
+    const tar0 = served.project.releases[0]!.result.tar;
     await mkdir(join(stateDir, 'tars'), { recursive: true });
     // Right length, wrong bytes: only the patch engine's source check can tell.
     await writeFile(join(stateDir, 'tars', '1.0.0.tar'), Buffer.alloc(tar0.length, 7));
@@ -91,9 +69,11 @@ test('a patch that fails to apply (damaged cached source tar) falls back to the 
     assert.equal(staged.fellBack, true);
     await staged.quitAndInstall();
     assert.equal((await waitForResult(stateDir)).outcome, 'installed');
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]!.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]!.result.tar);
     // Once patches failed for a version, the next plan for it is the full archive straight away.
-    const again = await new Client(clientOptions(project, server.url, join(root, 'other'), stateDir)).check();
+    const again = await new Client(
+      clientOptions(served.project, served.server.url, join(root, 'other'), stateDir),
+    ).check();
     assert.equal(again.kind, 'full');
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -112,7 +92,7 @@ test('a modified install folder does not rebuild to the signed tar: the update i
 });
 
 async function patchFile(name: string): Promise<string> {
-  const dir = join(project.config.repository, 'targets');
+  const dir = join(served.project.config.repository, 'targets');
   const found = (await readdir(dir)).filter((n) => n.endsWith(`.${name}`));
   assert.equal(found.length, 1, `one stored ${name}`);
   return join(dir, found[0]!);
@@ -127,9 +107,9 @@ test('updateAndRestart: check, install and hand over in one call; none when up t
     assert.equal(result.version, '1.1.0');
     assert.equal(result.via, 'patches');
     assert.equal((await waitForResult(stateDir)).outcome, 'installed');
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]!.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]!.result.tar);
     const next = new Client({
-      ...clientOptions(project, server.url, installDir, stateDir),
+      ...clientOptions(served.project, served.server.url, installDir, stateDir),
       currentVersion: '1.1.0',
     });
     assert.deepEqual(await next.updateAndRestart(), { kind: 'none' });
@@ -144,7 +124,7 @@ test('cancelling an install stops it without falling back; nothing is staged, th
     const update = await client.check();
     assert.equal(update.kind, 'patches');
     const controller = new AbortController();
-    server.log.length = 0;
+    served.server.log.length = 0;
     await assert.rejects(
       client.install(update, {
         signal: controller.signal,
@@ -155,10 +135,10 @@ test('cancelling an install stops it without falling back; nothing is staged, th
       }),
       { name: 'AbortError' },
     );
-    assert.ok(!server.log.some((r) => r.path.endsWith('.tar.gz')), 'no fall back to the full archive');
+    assert.ok(!served.server.log.some((r) => r.path.endsWith('.tar.gz')), 'no fall back to the full archive');
     assert.deepEqual((await readState(stateLayout(stateDir))).noPatchesTo, []);
     assert.deepEqual(await readdir(dirname(installDir)), ['demo']);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[0]!.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[0]!.result.tar);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

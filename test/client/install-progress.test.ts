@@ -1,43 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { Client } from '../../src/client/client.js';
+import { test } from 'node:test';
 import type { DownloadProgress } from '../../src/client/client-options.js';
 import { throttleProgress } from '../../src/client/progress.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { exitedPid } from '../support/fixture.js';
+import { servedProject } from '../support/world.js';
 
 /**
  * onProgress covers the whole install in bytes: the download, then the rebuild of the new tar (patch
  * or gunzip) and the unpack, each named by `stage` and each ending at its total. It is throttled: a
  * progress bar gets about ten calls a second, not one per network chunk.
  */
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 test('install reports byte progress through download, rebuild and unpack, each stage ending at its total', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'notsotuf-progress-'));
+  const inst = await served.install('progress');
   try {
-    const installDir = join(root, 'apps', 'demo');
-    await mkdir(dirname(installDir), { recursive: true });
-    await installVersion(project, '1.0.0', installDir);
-    const client = new Client(clientOptions(project, server.url, installDir, join(root, 'state')));
+    const client = inst.client();
     const update = await client.check();
     assert.notEqual(update.kind, 'none');
     if (update.kind === 'none') return;
@@ -60,7 +38,7 @@ test('install reports byte progress through download, rebuild and unpack, each s
         assert.equal(last.totalBytes, tar, `${stage} counts the bytes of the new tar`);
     }
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await inst.cleanup();
   }
 });
 

@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import { UsageError } from '../../src/errors.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { clientOptions, exitedPid, installVersion, waitForResult } from '../support/fixture.js';
+import { servedProject } from '../support/world.js';
 
 /**
  * Which version is installed when the app does not say (currentVersion left out): the client's own
@@ -17,20 +15,7 @@ import type { TestServer } from '../support/test-server.js';
  * signed releases; a folder that matches none is refused, naming the setting to use.
  */
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 async function world(name: string): Promise<{ root: string; installDir: string; stateDir: string }> {
   const root = await mkdtemp(join(tmpdir(), `notsotuf-installed-${name}-`));
@@ -38,7 +23,12 @@ async function world(name: string): Promise<{ root: string; installDir: string; 
 }
 
 function client(installDir: string, stateDir: string, currentVersion?: string): Client {
-  const { currentVersion: _, ...options } = clientOptions(project, server.url, installDir, stateDir);
+  const { currentVersion: _, ...options } = clientOptions(
+    served.project,
+    served.server.url,
+    installDir,
+    stateDir,
+  );
   return new Client(currentVersion === undefined ? options : { ...options, currentVersion });
 }
 
@@ -47,7 +37,7 @@ const recordFile = (stateDir: string): string => join(stateDir, 'installed.json'
 test('with no record, the folder is identified by its tar digest among the signed releases, and recorded', async () => {
   const { root, installDir, stateDir } = await world('digest');
   try {
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     const c = client(installDir, stateDir);
     assert.equal(c.currentVersion, undefined);
     const plan = await c.check();
@@ -55,7 +45,7 @@ test('with no record, the folder is identified by its tar digest among the signe
     assert.equal(plan.kind, 'patches', 'the folder packs to the signed tar: patches apply to it');
     const record = JSON.parse(await readFile(recordFile(stateDir), 'utf8')) as Record<string, unknown>;
     assert.equal(record.version, '1.0.0');
-    assert.deepEqual(record.tar, project.releases[0]?.result.tar);
+    assert.deepEqual(record.tar, served.project.releases[0]?.result.tar);
     assert.equal(record.installDir, installDir);
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -65,7 +55,7 @@ test('with no record, the folder is identified by its tar digest among the signe
 test('a record that matches the folder names the version without hashing it', async () => {
   const { root, installDir, stateDir } = await world('recorded');
   try {
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     await client(installDir, stateDir).check();
     // Make the record say 1.1.0 (same fingerprint): only a start that trusts the record without
     // hashing the folder (which packs to 1.0.0) says 1.1.0.
@@ -106,14 +96,14 @@ test('a folder that matches no signed release: NOT_A_RELEASE naming currentVersi
 test('a folder changed by hand after it was recorded is identified again: edited is refused, another release is found', async () => {
   const { root, installDir, stateDir } = await world('by-hand');
   try {
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     await client(installDir, stateDir).check();
     // A file edited in place: the record no longer matches, the digest matches nothing.
     await appendFile(join(installDir, 'version.txt'), 'edited\n');
     await assert.rejects(() => client(installDir, stateDir).check(), { code: 'NOT_A_RELEASE' });
     // The folder replaced by hand with 1.1.0: identified as 1.1.0, and recorded.
     await rm(installDir, { recursive: true });
-    await installVersion(project, '1.1.0', installDir);
+    await installVersion(served.project, '1.1.0', installDir);
     const c = client(installDir, stateDir);
     assert.equal((await c.check()).kind, 'none');
     assert.equal(c.currentVersion, '1.1.0');
@@ -137,7 +127,7 @@ test('an empty or missing install folder is INSTALL_DIR_MISSING (install first)'
 test('after an update the record wins over a stale currentVersion, and the installed tar is kept', async () => {
   const { root, installDir, stateDir } = await world('stale');
   try {
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     const first = client(installDir, stateDir);
     const update = await first.check();
     if (update.kind !== 'patches') throw new Error(`expected patches, got ${update.kind}`);
@@ -150,7 +140,7 @@ test('after an update the record wins over a stale currentVersion, and the insta
     assert.equal(stale.currentVersion, '1.1.0');
     assert.equal(
       (await stat(join(stateDir, 'tars', '1.1.0.tar'))).size,
-      project.releases[1]?.result.tar.length,
+      served.project.releases[1]?.result.tar.length,
     );
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -1,39 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import type { DownloadProgress } from '../../src/client/client-options.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { clientOptions } from '../support/fixture.js';
+import { servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 /** A client whose install folder does not rebuild to the signed tar, so the plan is the full archive. */
 async function fullUpdateClient(name: string): Promise<{ root: string; stateDir: string; client: Client }> {
-  const root = await mkdtemp(join(tmpdir(), `notsotuf-${name}-`));
-  const installDir = join(root, 'apps', 'demo');
-  const stateDir = join(root, 'state');
-  await mkdir(dirname(installDir), { recursive: true });
-  await installVersion(project, '1.0.0', installDir);
-  await writeFile(join(installDir, 'local-change.txt'), 'x');
-  return { root, stateDir, client: new Client(clientOptions(project, server.url, installDir, stateDir)) };
+  const inst = await served.install(name, { modified: true });
+  return { root: inst.root, stateDir: inst.stateDir, client: inst.client() };
 }
 
 test('a download interrupted half way resumes from where it stopped, after a restart too (the server sees a Range request)', async () => {
@@ -44,13 +23,13 @@ test('a download interrupted half way resumes from where it stopped, after a res
     if (update.kind !== 'full') return;
     const total = update.archive.target.length;
     const half = Math.floor(total / 2);
-    const urlPath = server.log.length; // requests before ours
+    const urlPath = served.server.log.length; // requests before ours
     const archiveName = update.archive.target.path;
-    const stored = (await readdir(join(project.config.repository, 'targets'))).find((n) =>
+    const stored = (await readdir(join(served.project.config.repository, 'targets'))).find((n) =>
       n.endsWith(archiveName),
     );
     assert.ok(stored);
-    server.behave(`/targets/${stored}`, { kind: 'cut', after: half }, 1);
+    served.server.behave(`/targets/${stored}`, { kind: 'cut', after: half }, 1);
 
     await assert.rejects(client.download(update), { name: 'TransportError' });
     const downloads = join(stateDir, 'downloads');
@@ -60,12 +39,14 @@ test('a download interrupted half way resumes from where it stopped, after a res
     assert.ok(kept > 0 && kept <= half, `kept ${kept} of the ${half} bytes sent`);
 
     // The app quits and starts again: a new Client, a new check, and the download resumes.
-    const restarted = new Client(clientOptions(project, server.url, join(root, 'apps', 'demo'), stateDir));
+    const restarted = new Client(
+      clientOptions(served.project, served.server.url, join(root, 'apps', 'demo'), stateDir),
+    );
     const again = await restarted.check();
     assert.equal(again.kind, 'full');
     const progress: DownloadProgress[] = [];
     await restarted.download(again, { onProgress: (p) => progress.push(p) });
-    const ours = server.log.slice(urlPath).filter((r) => r.path === `/targets/${stored}`);
+    const ours = served.server.log.slice(urlPath).filter((r) => r.path === `/targets/${stored}`);
     assert.deepEqual(
       ours.map((r) => [r.range, r.status, r.bytes]),
       [

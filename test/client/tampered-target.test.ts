@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
-import { Client } from '../../src/client/client.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject } from '../support/fixture.js';
-import { startTestServer } from '../support/test-server.js';
-import type { TestServer } from '../support/test-server.js';
+import { exitedPid } from '../support/fixture.js';
+import { servedProject } from '../support/world.js';
 
 /**
  * Arbitrary software: the server (or anyone in between) swaps the bytes of the archive and of the
@@ -16,23 +12,10 @@ import type { TestServer } from '../support/test-server.js';
  * is unpacked: the install folder stays as it was and no staging folder is left.
  */
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 async function tamper(suffix: string): Promise<() => Promise<void>> {
-  const dir = join(project.config.repository, 'targets');
+  const dir = join(served.project.config.repository, 'targets');
   const name = (await readdir(dir)).find((n) => n.endsWith(suffix));
   assert.ok(name, suffix);
   const path = join(dir, name);
@@ -44,15 +27,12 @@ async function tamper(suffix: string): Promise<() => Promise<void>> {
 }
 
 test('arbitrary software: tampered archive and patch are refused, the installed app is unchanged', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'notsotuf-tampered-'));
+  const inst = await served.install('tampered');
   const restores = [await tamper('.demo-1.1.0.patch'), await tamper('.demo-1.1.0.tar.gz')];
   try {
-    const installDir = join(root, 'apps', 'demo');
-    const stateDir = join(root, 'state');
-    await mkdir(dirname(installDir), { recursive: true });
-    await installVersion(project, '1.0.0', installDir);
+    const { installDir, stateDir } = inst;
     const before = await hashFolderAsTar(installDir);
-    const client = new Client(clientOptions(project, server.url, installDir, stateDir));
+    const client = inst.client();
     const update = await client.check();
     assert.equal(update.kind, 'patches');
     await assert.rejects(client.install(update, { restart: false, pid: await exitedPid() }), {
@@ -64,6 +44,6 @@ test('arbitrary software: tampered archive and patch are refused, the installed 
     assert.deepEqual(downloads, [], 'refused bytes are not kept, not even as .partial');
   } finally {
     for (const restore of restores) await restore();
-    await rm(root, { recursive: true, force: true });
+    await inst.cleanup();
   }
 });

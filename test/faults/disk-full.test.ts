@@ -10,31 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { clientOptions, exitedPid, installVersion, waitForResult } from '../support/fixture.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
-import { cachedState, folderDigest, holdsVersion, unfinished } from '../support/world.js';
+import { cachedState, folderDigest, holdsVersion, servedProject, unfinished } from '../support/world.js';
 import { skipTestUnlessTool } from '../helpers/skip.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 function assertFreeSpaceError(e: unknown): true {
   assert.ok(e instanceof InstallError, `an InstallError, got ${String(e)}`);
@@ -52,10 +36,10 @@ test('disk full while downloading: InstallError about free space, no partial fil
   try {
     const installDir = join(root, 'apps', 'demo');
     await mkdir(join(root, 'apps'));
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     await writeFile(join(installDir, 'local-change.txt'), 'x'); // plan: the full archive
     const stateDir = join(fs.dir, 'state');
-    const options = clientOptions(project, server.url, installDir, stateDir);
+    const options = clientOptions(served.project, served.server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();
@@ -85,7 +69,7 @@ test('disk full while downloading: InstallError about free space, no partial fil
     const staged = await again.install(next, { restart: false, pid: await exitedPid() });
     await staged.quitAndInstall();
     assert.equal((await waitForResult(stateDir)).outcome, 'installed');
-    assert.ok(await holdsVersion(project, installDir, '1.1.0'));
+    assert.ok(await holdsVersion(served.project, installDir, '1.1.0'));
   } finally {
     await fs.unmount();
     await rm(root, { recursive: true, force: true });
@@ -101,9 +85,9 @@ test('disk full while unpacking: InstallError about free space, no staging folde
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-disk-full-unpack-'));
   try {
     const installDir = join(fs.dir, 'demo');
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     const stateDir = join(root, 'state');
-    const options = clientOptions(project, server.url, installDir, stateDir);
+    const options = clientOptions(served.project, served.server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();
@@ -130,7 +114,7 @@ test('disk full while unpacking: InstallError about free space, no staging folde
     const staged = await again.install(next, { restart: false, pid: await exitedPid() });
     await staged.quitAndInstall();
     assert.equal((await waitForResult(stateDir)).outcome, 'installed');
-    assert.ok(await holdsVersion(project, installDir, '1.1.0'));
+    assert.ok(await holdsVersion(served.project, installDir, '1.1.0'));
   } finally {
     await fs.unmount();
     await rm(root, { recursive: true, force: true });
@@ -147,10 +131,10 @@ test('disk full while rebuilding the new tar from the patch: InstallError about 
   try {
     const installDir = join(root, 'apps', 'demo');
     await mkdir(join(root, 'apps'));
-    await installVersion(project, '1.0.0', installDir);
+    await installVersion(served.project, '1.0.0', installDir);
     // Room for the metadata, the patch and the installed version's tar (about 270 KiB), not for a second tar.
     const stateDir = join(fs.dir, 'state');
-    const options = clientOptions(project, server.url, installDir, stateDir);
+    const options = clientOptions(served.project, served.server.url, installDir, stateDir);
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();
@@ -186,7 +170,7 @@ test('disk full while rebuilding the new tar from the patch: InstallError about 
     const staged = await again.install(next, { restart: false, pid: await exitedPid() });
     await staged.quitAndInstall();
     assert.equal((await waitForResult(stateDir)).outcome, 'installed');
-    assert.ok(await holdsVersion(project, installDir, '1.1.0'));
+    assert.ok(await holdsVersion(served.project, installDir, '1.1.0'));
   } finally {
     await fs.unmount();
     await rm(root, { recursive: true, force: true });

@@ -13,31 +13,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Project } from '../support/fixture.js';
-import { makeProject, waitFor, waitForResult, exitedPid } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { test } from 'node:test';
+import { waitFor, waitForResult, exitedPid } from '../support/fixture.js';
 import { blocker, exited, pidsWithArg, topPidsWithArg } from './processes.js';
 import type { Install } from '../support/world.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
+import { folderDigest, holdsVersion, servedProject, unfinished } from '../support/world.js';
 
 const linux = process.platform === 'linux';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 /** Stages 1.1.0 and starts the real installer, which waits for a live process; returns it all. */
 async function handOverWaiting(inst: Install): Promise<{ script: string; app: ReturnType<typeof blocker> }> {
@@ -121,7 +105,7 @@ async function nextUpdateSucceeds(inst: Install): Promise<void> {
   const staged = await client.install(update, { restart: false, pid: await exitedPid() });
   await staged.quitAndInstall();
   assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
-  assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'));
+  assert.ok(await holdsVersion(served.project, inst.installDir, '1.1.0'));
   assert.deepEqual(await inst.client({ currentVersion: '1.1.0' }).check(), { kind: 'none' });
   assert.deepEqual(await unfinished(inst.root), []);
 }
@@ -130,7 +114,7 @@ test(
   'SIGKILL of the installer while it waits for the app: the old version stays, and the next start offers the update again',
   { skip: !linux && 'needs /proc (Linux)' },
   async () => {
-    const inst = await freshInstall(project, server.url, 'kill-installer-wait');
+    const inst = await served.install('kill-installer-wait');
     try {
       const appBefore = await folderDigest(inst.installDir);
       const { script, app } = await handOverWaiting(inst);
@@ -151,7 +135,7 @@ test(
   'SIGKILL of the installer between its two renames: the next start restores the old version and the next update succeeds',
   { skip: !linux && 'needs /proc (Linux)' },
   async () => {
-    const inst = await freshInstall(project, server.url, 'kill-installer-swap');
+    const inst = await served.install('kill-installer-swap');
     try {
       const appBefore = await folderDigest(inst.installDir);
       const { script, app } = await handOverWaiting(inst);
@@ -178,18 +162,18 @@ test(
   'SIGKILL of the installer after the swap, before it writes its result: the new version is in place and whole, and the next update succeeds',
   { skip: !linux && 'needs /proc (Linux)' },
   async () => {
-    const inst = await freshInstall(project, server.url, 'kill-installer-result');
+    const inst = await served.install('kill-installer-result');
     try {
       const { script, app } = await handOverWaiting(inst);
       await killInstaller(script);
       // Stop before `mv -f "$RESULT.tmp" "$RESULT"`: swapped, backup removed, no result yet.
       await runPausedAt(inst, script, app, '[ "$3" = "$RESULT" ]');
-      assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'), 'the new version, whole');
+      assert.ok(await holdsVersion(served.project, inst.installDir, '1.1.0'), 'the new version, whole');
       assert.equal(await exists(`${inst.installDir}.notsotuf-backup-1.0.0`), false);
       // The new version starts, confirms, and is offered the next release.
       const v11 = inst.client({ currentVersion: '1.1.0' });
       assert.deepEqual(await v11.check(), { kind: 'none' });
-      await project.publish('1.2.0');
+      await served.project.publish('1.2.0');
       const client = inst.client({ currentVersion: '1.1.0' });
       const update = await client.check();
       assert.notEqual(update.kind, 'none');
@@ -198,7 +182,7 @@ test(
       const staged = await client.install(update, { restart: false, pid: await exitedPid() });
       await staged.quitAndInstall();
       assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
-      assert.ok(await holdsVersion(project, inst.installDir, '1.2.0'));
+      assert.ok(await holdsVersion(served.project, inst.installDir, '1.2.0'));
     } finally {
       await inst.cleanup();
     }

@@ -10,32 +10,16 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
-import type { Project } from '../support/fixture.js';
-import { exitedPid, makeProject, TSX_LOADER, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { test } from 'node:test';
+import { exitedPid, TSX_LOADER, waitForResult } from '../support/fixture.js';
 import { exited } from './processes.js';
 import type { ChildSettings, KillAt } from './updater-child.js';
 import type { Install } from '../support/world.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
+import { folderDigest, holdsVersion, servedProject, unfinished } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./updater-child.ts', import.meta.url));
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 /** Runs the updater child until it kills itself at `step` (or finishes); returns what it saw. */
 async function killedChild(inst: Install, step: KillAt): Promise<{ killed: boolean; marker: string }> {
@@ -71,7 +55,7 @@ for (const { step, via, seen: re } of CASES) {
     let inst: Install | undefined;
     let appBefore: string[] = [];
     for (let attempt = 1; inst === undefined; attempt++) {
-      const candidate = await freshInstall(project, server.url, `kill-${step}`, { modified: via === 'full' });
+      const candidate = await served.install(`kill-${step}`, { modified: via === 'full' });
       appBefore = await folderDigest(candidate.installDir);
       const seen = await killedChild(candidate, step);
       if (seen.killed && seen.marker !== 'finished') {
@@ -85,19 +69,19 @@ for (const { step, via, seen: re } of CASES) {
     try {
       // The next start: the old version, byte for byte, whatever the kill left in the state folder.
       assert.deepEqual(await folderDigest(inst.installDir), appBefore);
-      const mark = server.log.length;
+      const mark = served.server.log.length;
       const client = inst.client();
       const update = await client.check();
       assert.equal(update.kind, via);
       const staged = await client.install(update, { restart: false, pid: await exitedPid() });
       if (step === 'download') {
-        const resumed = server.log.slice(mark).filter((r) => r.path.endsWith('.tar.gz'));
+        const resumed = served.server.log.slice(mark).filter((r) => r.path.endsWith('.tar.gz'));
         assert.equal(resumed.length, 1);
         assert.match(resumed[0]!.range ?? '', /^bytes=[1-9]\d*-$/, 'the partial download was resumed');
       }
       await staged.quitAndInstall();
       assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
-      assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'));
+      assert.ok(await holdsVersion(served.project, inst.installDir, '1.1.0'));
       // Once the new version starts and settles, nothing of the killed run is left.
       assert.deepEqual(await inst.client({ currentVersion: '1.1.0' }).check(), { kind: 'none' });
       assert.deepEqual(await unfinished(inst.root), []);

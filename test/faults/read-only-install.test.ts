@@ -12,33 +12,17 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { InstallError } from '../../src/errors.js';
-import type { Project } from '../support/fixture.js';
-import { clientOptions, exitedPid, installVersion, makeProject, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { clientOptions, exitedPid, installVersion, waitForResult } from '../support/fixture.js';
 import { mountTmpfs, remount } from '../helpers/tmpfs.js';
-import { folderDigest, holdsVersion } from '../support/world.js';
+import { folderDigest, holdsVersion, servedProject } from '../support/world.js';
 import { skipTestUnlessTool } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 /** The installed app answers with its version (its own run.sh, run for real). */
 async function runs(installDir: string): Promise<string> {
@@ -53,7 +37,7 @@ async function updateSucceeds(options: ReturnType<typeof clientOptions>): Promis
   const staged = await client.install(update, { restart: false, pid: await exitedPid() });
   await staged.quitAndInstall();
   assert.equal((await waitForResult(options.stateDir)).outcome, 'installed');
-  assert.ok(await holdsVersion(project, options.installDir, '1.1.0'));
+  assert.ok(await holdsVersion(served.project, options.installDir, '1.1.0'));
   assert.equal(await runs(options.installDir), '1.1.0');
 }
 
@@ -66,8 +50,8 @@ test('read-only install volume before staging: InstallError, nothing written, th
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-ro-before-'));
   try {
     const installDir = join(fs.dir, 'demo');
-    await installVersion(project, '1.0.0', installDir);
-    const options = clientOptions(project, server.url, installDir, join(root, 'state'));
+    await installVersion(served.project, '1.0.0', installDir);
+    const options = clientOptions(served.project, served.server.url, installDir, join(root, 'state'));
     const appBefore = await folderDigest(installDir);
     await remount(fs.dir, 'ro');
     const client = new Client(options);
@@ -101,8 +85,8 @@ test('read-only install volume at the swap: the installer fails cleanly with not
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-ro-swap-'));
   try {
     const installDir = join(fs.dir, 'demo');
-    await installVersion(project, '1.0.0', installDir);
-    const options = clientOptions(project, server.url, installDir, join(root, 'state'));
+    await installVersion(served.project, '1.0.0', installDir);
+    const options = clientOptions(served.project, served.server.url, installDir, join(root, 'state'));
     const appBefore = await folderDigest(installDir);
     const client = new Client(options);
     const update = await client.check();

@@ -8,30 +8,17 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { NotsotufError, TransportError } from '../../src/errors.js';
 import { refreshRepository } from '../../src/repo/refresh.js';
-import type { Project } from '../support/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { Behaviour, PathMatch, TestServer } from '../support/test-server.js';
-import { matchesPath, startTestServer } from '../support/test-server.js';
-import { cachedState, folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
+import { exitedPid, waitForResult } from '../support/fixture.js';
+import type { Behaviour, PathMatch } from '../support/test-server.js';
+import { matchesPath } from '../support/test-server.js';
+import { cachedState, folderDigest, holdsVersion, servedProject, unfinished } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
+const served = servedProject(['1.0.0', '1.1.0'], async (project) => {
   // A new root version (same keys), so a client holding 1.root.json fetches 2.root.json.
   await refreshRepository(project.config, { force: ['root'] });
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
 });
 
 interface FileCase {
@@ -63,13 +50,13 @@ for (const f of FILES) {
   for (const { name, fault, code } of FAULTS) {
     if (f.file === 'root' && name === '404') continue;
     test(`server fault on the ${f.file}: ${name} -> ${code}, app intact, the next run succeeds`, async () => {
-      const inst = await freshInstall(project, server.url, `fault-${f.file}`, {
+      const inst = await served.install(`fault-${f.file}`, {
         modified: f.via === 'full',
       });
       try {
         const appBefore = await folderDigest(inst.installDir);
-        const from = server.log.length;
-        server.behave(f.match, fault, 1);
+        const from = served.server.log.length;
+        served.server.behave(f.match, fault, 1);
 
         // First run: the fault.
         // Only the client that meets the stall gets a short timeout; honest runs keep the default.
@@ -85,9 +72,9 @@ for (const f of FILES) {
         } catch (e) {
           error = e;
         }
-        server.clearBehaviours();
+        served.server.clearBehaviours();
         assert.ok(
-          server.log.slice(from).some((r) => r.behaviour !== undefined),
+          served.server.log.slice(from).some((r) => r.behaviour !== undefined),
           'the fault was served',
         );
         assert.ok(error instanceof NotsotufError, `our error class, got ${String(error)}`);
@@ -99,7 +86,7 @@ for (const f of FILES) {
           // The client still trusts the root it shipped with.
           assert.deepEqual(
             await readFile(join(inst.stateDir, 'metadata', 'root.json')),
-            await readFile(join(project.config.repository, 'metadata', '1.root.json')),
+            await readFile(join(served.project.config.repository, 'metadata', '1.root.json')),
           );
         } else if (f.metadata) {
           // The refused role was never stored (TUF stores a role only once it verifies).
@@ -125,12 +112,12 @@ for (const f of FILES) {
 
         if (fault.kind === 'cut' && !f.metadata) {
           // A retry by the same Client resumes the kept .partial file with a Range request.
-          const mark = server.log.length;
+          const mark = served.server.log.length;
           const update = await first.check();
           // The cut left the update offered (nothing was installed): it must be found again.
           assert.ok(update.kind !== 'none', 'the update is still offered after the cut');
           await first.download(update);
-          const resumed = server.log
+          const resumed = served.server.log
             .slice(mark)
             .filter((r) => matchesPath(f.match, r.path) && r.range !== undefined);
           assert.equal(resumed.length, 1, 'the partial download was resumed with a Range request');
@@ -143,16 +130,16 @@ for (const f of FILES) {
         assert.equal(update.kind, f.via);
         const staged = await second.install(update, { restart: false, pid: await exitedPid() });
         assert.equal(staged.via, f.via);
-        assert.ok(await holdsVersion(project, `${inst.installDir}.notsotuf-staging-1.1.0`, '1.1.0'));
+        assert.ok(await holdsVersion(served.project, `${inst.installDir}.notsotuf-staging-1.1.0`, '1.1.0'));
         if (name === '404') {
           // The swap itself is the same whatever the fault was: run it once per file.
           await staged.quitAndInstall();
           assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
-          assert.ok(await holdsVersion(project, inst.installDir, '1.1.0'), 'the app is now 1.1.0');
+          assert.ok(await holdsVersion(served.project, inst.installDir, '1.1.0'), 'the app is now 1.1.0');
           assert.deepEqual(await unfinished(inst.root), []);
         }
       } finally {
-        server.clearBehaviours();
+        served.server.clearBehaviours();
         await inst.cleanup();
       }
     });

@@ -9,40 +9,25 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isTempName } from '../../src/io/temp-name.js';
-import type { Project } from '../support/fixture.js';
-import { makeProject, TSX_LOADER } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { TSX_LOADER } from '../support/fixture.js';
 import { exited } from './processes.js';
 import type { TornWriteSettings } from './torn-write-child.js';
-import { freshInstall } from '../support/world.js';
+import { servedProject } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./torn-write-child.ts', import.meta.url));
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject(['1.0.0']);
 
 for (const role of ['timestamp', 'snapshot', 'targets'] as const) {
   test(`killed while writing the trusted ${role}.json: every trusted file is whole, the next start finds the update`, async () => {
-    const inst = await freshInstall(project, server.url, `torn-${role}`);
+    const inst = await served.install(`torn-${role}`);
     try {
       // The install trusts the repository as it is; then a new release is published.
       await inst.client().check();
-      const version = `1.${project.releases.length}.0`;
-      await project.publish(version);
+      const version = `1.${served.project.releases.length}.0`;
+      await served.project.publish(version);
       const settings: TornWriteSettings = { options: inst.options, role, marker: join(inst.root, 'marker') };
       await writeFile(join(inst.root, 'settings.json'), JSON.stringify(settings));
       const child = spawn(

@@ -12,32 +12,16 @@ import { spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
-import type { Project } from '../support/fixture.js';
-import { exitedPid, makeProject, TSX_LOADER, waitFor } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { test } from 'node:test';
+import { exitedPid, TSX_LOADER, waitFor } from '../support/fixture.js';
 import type { RaceOutcome, RaceSettings } from './lock-race-child.js';
 import { exited } from './processes.js';
 import type { Install } from '../support/world.js';
-import { freshInstall } from '../support/world.js';
+import { servedProject } from '../support/world.js';
 
 const CHILD = fileURLToPath(new URL('./lock-race-child.ts', import.meta.url));
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject();
 
 interface Running {
   readonly done: Promise<RaceOutcome>;
@@ -84,7 +68,7 @@ async function firstHeldBeforeUnpack(inst: Install): Promise<{ first: Running; g
 }
 
 test('two instances: the second one updating while the first holds the update lock is refused (UPDATE_IN_PROGRESS); the first finishes', async () => {
-  const inst = await freshInstall(project, server.url, 'lock-race-install');
+  const inst = await served.install('lock-race-install');
   let running: Running | undefined;
   let done = false;
   try {
@@ -111,7 +95,7 @@ test('two instances: the second one updating while the first holds the update lo
 });
 
 test('two instances: the second one starting while the first holds the update lock leaves its work alone; the first finishes', async () => {
-  const inst = await freshInstall(project, server.url, 'lock-race-cleanup');
+  const inst = await served.install('lock-race-cleanup');
   let running: Running | undefined;
   let done = false;
   try {

@@ -10,7 +10,7 @@ import { join, relative, sep } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { loadSigner } from '../../src/repo/key-store.js';
 import { exitedPid, makeProject, type Project } from '../support/fixture.js';
-import { cachedState, folderDigest, freshInstall, type Install } from '../support/world.js';
+import { freshInstall, snapshot, type Install } from '../support/world.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 export interface ClientAttackWorld {
@@ -108,8 +108,7 @@ async function refusedWithoutChange(
   code: string,
   mayAdvance: readonly string[],
 ): Promise<unknown> {
-  const appBefore = await folderDigest(inst.installDir);
-  const stateBefore = await cachedState(inst.stateDir);
+  const before = await snapshot(inst);
   let error: unknown;
   try {
     const client = inst.client();
@@ -120,13 +119,13 @@ async function refusedWithoutChange(
   }
   assert.ok(error !== undefined, 'the update should have been refused');
   assert.equal((error as { code?: unknown }).code, code, String((error as Error).message));
-  assert.deepEqual(await folderDigest(inst.installDir), appBefore, 'the installed app changed');
-  const stateAfter = await cachedState(inst.stateDir);
+  const after = await snapshot(inst);
+  assert.deepEqual(after.app, before.app, 'the installed app changed');
   for (const name of mayAdvance) {
-    stateAfter.delete(name);
-    stateBefore.delete(name);
+    after.state.delete(name);
+    before.state.delete(name);
   }
-  assert.deepEqual(stateAfter, stateBefore, 'the cached state changed');
+  assert.deepEqual(after.state, before.state, 'the cached state changed');
   return error;
 }
 

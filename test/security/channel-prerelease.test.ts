@@ -6,34 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Channel } from '../../src/core/version.js';
 import { loadForEdit } from '../../src/repo/repository-files.js';
-import type { Project } from '../support/fixture.js';
 import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
 import { startTestServer } from '../support/test-server.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import { cachedState, folderDigest, freshInstall, holdsVersion } from '../support/world.js';
+import { cachedState, folderDigest, freshInstall, holdsVersion, servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
+const served = servedProject(['1.0.0'], async (project) => {
   // Each less stable level is newer, so a channel that leaked would pick the wrong one.
   for (const v of ['1.1.0rc1', '1.2.0b1', '1.3.0a1', '1.4.0.dev1']) await project.publish(v);
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
 });
 
 test('channel: an install on stable is offered no pre-release, and its app and cached tars stay as they are', async () => {
-  const inst = await freshInstall(project, server.url, 'channel-stable');
+  const inst = await served.install('channel-stable');
   try {
     const appBefore = await folderDigest(inst.installDir);
     const client = inst.client();
@@ -53,7 +40,7 @@ for (const [channel, want] of [
   ['dev', '1.4.0.dev1'],
 ] as const satisfies readonly (readonly [Channel, string])[]) {
   test(`channel: an install on ${channel} is offered ${want}, nothing less stable`, async () => {
-    const inst = await freshInstall(project, server.url, `channel-${channel}`);
+    const inst = await served.install(`channel-${channel}`);
     try {
       const update = await inst.client({ channel }).check();
       assert.notEqual(update.kind, 'none');

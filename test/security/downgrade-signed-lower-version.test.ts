@@ -7,38 +7,22 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { removeLatestRelease } from '../../src/repo/release.js';
-import type { Project } from '../support/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { exitedPid, waitForResult } from '../support/fixture.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import { cachedState, folderDigest, freshInstall, holdsVersion } from '../support/world.js';
+import { cachedState, folderDigest, holdsVersion, servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('2.0.0');
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
-});
+const served = servedProject(['1.0.0', '2.0.0']);
 
 test('downgrade: after remove-latest and a lower release, an install on 2.0.0 stays on 2.0.0, one on 1.0.0 gets 1.5.0', async () => {
-  const high = await freshInstall(project, server.url, 'downgrade-high', { version: '2.0.0' });
-  const low = await freshInstall(project, server.url, 'downgrade-low');
+  const high = await served.install('downgrade-high', { version: '2.0.0' });
+  const low = await served.install('downgrade-low');
   try {
     // The 2.0.0 install trusts the repository as it was when 2.0.0 was the newest.
     assert.deepEqual(await high.client().check(), { kind: 'none' });
-    await removeLatestRelease(project.config);
-    await project.publish('1.5.0');
+    await removeLatestRelease(served.project.config);
+    await served.project.publish('1.5.0');
     const appBefore = await folderDigest(high.installDir);
     assert.deepEqual(await high.client().check(), { kind: 'none' });
     assert.deepEqual(await folderDigest(high.installDir), appBefore);
@@ -52,7 +36,7 @@ test('downgrade: after remove-latest and a lower release, an install on 2.0.0 st
     const staged = await client.install(update, { restart: false, pid: await exitedPid() });
     await staged.quitAndInstall();
     assert.equal((await waitForResult(low.stateDir)).outcome, 'installed');
-    assert.ok(await holdsVersion(project, low.installDir, '1.5.0'));
+    assert.ok(await holdsVersion(served.project, low.installDir, '1.5.0'));
   } finally {
     await high.cleanup();
     await low.cleanup();
@@ -60,16 +44,16 @@ test('downgrade: after remove-latest and a lower release, an install on 2.0.0 st
 });
 
 test('downgrade: a compromised targets key that lists only 1.0.0 moves no install down', async () => {
-  const inst = await freshInstall(project, server.url, 'downgrade-only-old', { version: '2.0.0' });
+  const inst = await served.install('downgrade-only-old', { version: '2.0.0' });
   try {
     assert.deepEqual(await inst.client().check(), { kind: 'none' });
     const names = Object.fromEntries(
-      project.releases
+      served.project.releases
         .filter((r) => r.version !== '1.0.0')
         .flatMap((r) => [r.result.archive.name, ...(r.result.patch ? [r.result.patch.name] : [])])
         .map((n) => [n, { remove: true }]),
     );
-    await compromisedTargets(project.config, names);
+    await compromisedTargets(served.project.config, names);
     const appBefore = await folderDigest(inst.installDir);
     assert.deepEqual(await inst.client().check(), { kind: 'none' });
     assert.deepEqual(await inst.client({ channel: 'dev' }).check(), { kind: 'none' });

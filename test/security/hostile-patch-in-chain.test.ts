@@ -7,23 +7,14 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { readState } from '../../src/client/state.js';
 import { stateLayout } from '../../src/client/state-layout.js';
-import type { Project } from '../support/fixture.js';
-import { exitedPid, makeProject, waitForResult } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { exitedPid, waitForResult } from '../support/fixture.js';
 import { compromisedTargets } from '../faults/compromised-targets.js';
-import { folderDigest, freshInstall, holdsVersion, unfinished } from '../support/world.js';
+import { folderDigest, holdsVersion, servedProject, unfinished } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
+const served = servedProject(['1.0.0', '1.1.0'], async (project) => {
   const r = await project.publish('1.2.0');
   const name = r.patch!.name;
   const stored = (await readdir(join(project.config.repository, 'targets'))).find((n) =>
@@ -31,16 +22,10 @@ before(async () => {
   )!;
   const real = await readFile(join(project.config.repository, 'targets', stored));
   await compromisedTargets(project.config, { [name]: { bytes: real.subarray(0, real.length - 16) } });
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
 });
 
 test('hostile second patch of a chain: refused, the intermediate tar removed, 1.2.0 installed from the full archive', async () => {
-  const inst = await freshInstall(project, server.url, 'hostile-chain');
+  const inst = await served.install('hostile-chain');
   try {
     const client = inst.client();
     const update = await client.check();
@@ -64,7 +49,7 @@ test('hostile second patch of a chain: refused, the intermediate tar removed, 1.
     assert.deepEqual((await readState(stateLayout(inst.stateDir))).noPatchesTo, ['1.2.0']);
     await staged.quitAndInstall();
     assert.equal((await waitForResult(inst.stateDir)).outcome, 'installed');
-    assert.ok(await holdsVersion(project, inst.installDir, '1.2.0'));
+    assert.ok(await holdsVersion(served.project, inst.installDir, '1.2.0'));
   } finally {
     await inst.cleanup();
   }

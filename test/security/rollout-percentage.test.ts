@@ -7,27 +7,12 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DataError } from '../../src/errors.js';
-import type { Project } from '../support/fixture.js';
-import { makeProject } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
-import { cachedState, folderDigest, freshInstall, publishWith } from '../support/world.js';
+import { cachedState, folderDigest, publishWith, servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
-
-before(async () => {
-  project = await makeProject();
-  await project.publish('1.0.0');
+const served = servedProject(['1.0.0'], async (project) => {
   await publishWith(project, '1.1.0', { rollout: 30 });
-  server = await startTestServer({ root: project.config.repository });
-});
-
-after(async () => {
-  await server.close();
-  await project.cleanup();
 });
 
 for (const [id, offered] of [
@@ -39,7 +24,7 @@ for (const [id, offered] of [
   [99.9999, false],
 ] as const) {
   test(`rollout 30 %: an install with id ${id} is ${offered ? '' : 'not '}offered 1.1.0`, async () => {
-    const inst = await freshInstall(project, server.url, 'rollout');
+    const inst = await served.install('rollout');
     try {
       await mkdir(inst.stateDir, { recursive: true });
       await writeFile(join(inst.stateDir, 'install-id'), `${id}\n`);
@@ -56,7 +41,7 @@ for (const [id, offered] of [
 }
 
 test('rollout: a new install draws its id once and keeps it across starts', async () => {
-  const inst = await freshInstall(project, server.url, 'rollout-new');
+  const inst = await served.install('rollout-new');
   try {
     const first = await inst.client().check();
     const id = Number(await readFile(join(inst.stateDir, 'install-id'), 'utf8'));
@@ -73,7 +58,7 @@ test('rollout: a new install draws its id once and keeps it across starts', asyn
 });
 
 test('rollout: the percentage is signed; a server that raises it to 100 % is refused, nothing changes', async () => {
-  const inst = await freshInstall(project, server.url, 'rollout-tampered');
+  const inst = await served.install('rollout-tampered');
   try {
     await mkdir(inst.stateDir, { recursive: true });
     await writeFile(join(inst.stateDir, 'install-id'), '50\n');
@@ -84,12 +69,12 @@ test('rollout: the percentage is signed; a server that raises it to 100 % is ref
     const trusted = await readFile(join(inst.stateDir, 'metadata', 'targets.json'), 'utf8');
     assert.ok(trusted.includes('"rollout": 30'));
     // The publisher signs 1.2.0 (rollout 30); the server hands out that targets.json with 100.
-    const published = await publishWith(project, '1.2.0', { rollout: 30 });
+    const published = await publishWith(served.project, '1.2.0', { rollout: 30 });
     const name = `${published.targetsVersion}.targets.json`;
-    const real = await readFile(join(project.config.repository, 'metadata', name), 'utf8');
+    const real = await readFile(join(served.project.config.repository, 'metadata', name), 'utf8');
     const tampered = real.replaceAll('"rollout": 30', '"rollout": 100');
     assert.notEqual(tampered, real);
-    server.behave(`/metadata/${name}`, { kind: 'body', body: Buffer.from(tampered) }, Infinity);
+    served.server.behave(`/metadata/${name}`, { kind: 'body', body: Buffer.from(tampered) }, Infinity);
     await assert.rejects(inst.client().check(), (e) => {
       assert.ok(e instanceof DataError, String(e));
       assert.equal(e.code, 'METADATA_REFUSED', e.message);
@@ -99,7 +84,7 @@ test('rollout: the percentage is signed; a server that raises it to 100 % is ref
     assert.equal(after.get('metadata/targets.json'), before.get('metadata/targets.json'));
     assert.deepEqual(await folderDigest(inst.installDir), appBefore);
   } finally {
-    server.clearBehaviours();
+    served.server.clearBehaviours();
     await inst.cleanup();
   }
 });

@@ -1,17 +1,20 @@
 /**
- * Shared pieces of the fault suite (and of the client-level attack tests): a byte-for-byte digest
- * of an install folder, a snapshot of the client's cached state (trusted metadata and cached tars),
- * a fresh install of a published version, and a scan for files left under temp names.
+ * Shared pieces of the client, fault and attack tests: a project served over HTTP for the whole
+ * test file (`servedProject`), a fresh install of a published version, a byte-for-byte digest of
+ * an install folder and a snapshot of the client's cached state (trusted metadata and cached tars)
+ * to compare before and after, and a scan for files left under temp names.
  */
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { after, before } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { Client } from '../../src/client/client.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { Project } from './fixture.js';
-import { clientOptions, installVersion, writeApp } from './fixture.js';
+import { clientOptions, installVersion, makeProject, writeApp } from './fixture.js';
+import { startTestServer, type TestServer } from './test-server.js';
 import type { AddReleaseOptions, AddReleaseResult } from '../../src/repo/release.js';
 import { addRelease, DIFF_PATCH_MAKER } from '../../src/repo/release.js';
 
@@ -86,8 +89,17 @@ export interface Install {
   readonly installDir: string;
   readonly stateDir: string;
   readonly options: ClientOptions;
-  client(extra?: Partial<ClientOptions>): Client;
-  cleanup(): Promise<void>;
+  readonly client: (extra?: Partial<ClientOptions>) => Client;
+  readonly cleanup: () => Promise<void>;
+}
+
+export interface FreshInstallOptions {
+  /** The installed version (default 1.0.0). */
+  readonly version?: string;
+  /** Adds a local file, so the plan is the full archive instead of patches. */
+  readonly modified?: boolean;
+  /** Where the temp folder goes (default: the system temp folder). */
+  readonly parent?: string;
 }
 
 /**
@@ -99,7 +111,7 @@ export async function freshInstall(
   project: Project,
   baseUrl: string,
   name: string,
-  opts: { version?: string; modified?: boolean; parent?: string } = {},
+  opts: FreshInstallOptions = {},
 ): Promise<Install> {
   const root = await mkdtemp(join(opts.parent ?? tmpdir(), `notsotuf-${name}-`));
   const installDir = join(root, 'apps', project.config.app);
@@ -151,4 +163,66 @@ export async function publishWith(
   });
   project.releases.push({ version: result.version, result });
   return result;
+}
+
+/** What an update must leave as it was when it fails: the install folder and the cached state. */
+export interface Snapshot {
+  readonly app: string[];
+  readonly state: Map<string, string>;
+}
+
+export async function snapshot(inst: Pick<Install, 'installDir' | 'stateDir'>): Promise<Snapshot> {
+  return { app: await folderDigest(inst.installDir), state: await cachedState(inst.stateDir) };
+}
+
+export interface ServedProject {
+  /** The project, with the file's releases published by our publisher (real keys, real patches). */
+  readonly project: Project;
+  /** A TestServer over the project's repository folder (read on each request). */
+  readonly server: TestServer;
+  /** A fresh install (see `freshInstall`) against `server`, removed after the test file. */
+  install(name: string, opts?: FreshInstallOptions): Promise<Install>;
+}
+
+/**
+ * The set-up the client, fault and security tests share, as this test file's before/after hooks:
+ * a project with `versions` published, `prepare` (publish with options, refresh a role, tamper
+ * with a target) before a TestServer starts over its repository; everything is removed after.
+ * Call it at the top level of a test file; `project` and `server` are there once `before` ran.
+ */
+export function servedProject(
+  versions: readonly string[] = ['1.0.0', '1.1.0'],
+  prepare?: (project: Project) => Promise<void>,
+): ServedProject {
+  let project: Project | undefined;
+  let server: TestServer | undefined;
+  const installs: Install[] = [];
+  before(async () => {
+    project = await makeProject();
+    for (const v of versions) await project.publish(v);
+    await prepare?.(project);
+    server = await startTestServer({ root: project.config.repository });
+  });
+  after(async () => {
+    for (const i of installs) await i.cleanup();
+    await server?.close();
+    await project?.cleanup();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('servedProject: used before its before() hook ran');
+    return value;
+  };
+  return {
+    get project() {
+      return ready(project);
+    },
+    get server() {
+      return ready(server);
+    },
+    install: async (name, opts) => {
+      const inst = await freshInstall(ready(project), ready(server).url, name, opts);
+      installs.push(inst);
+      return inst;
+    },
+  };
 }
