@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import type { ArchiveMeta, PatchMeta } from '../../src/core/custom-metadata.js';
 import { toCustom } from '../../src/core/custom-metadata.js';
 import type { PlanInput, PlanTargetInput, UpdatePlan } from '../../src/core/plan.js';
-import { appReleases, chooseFirstInstall, planUpdate, releaseWithTar } from '../../src/core/plan.js';
+import {
+  appReleases,
+  chooseFirstInstall,
+  planUpdate,
+  releaseWithTar,
+  targetSha256,
+} from '../../src/core/plan.js';
 import { CLIENT_LIMITS } from '../../src/core/limits.js';
 
 const FORMAT = 'notsotuf-diff-1';
@@ -414,7 +420,10 @@ test('a target whose signed metadata names another app or kind than its file nam
   }
   // a patch file whose metadata says archive is not used as a patch: the update is full
   const archiveAsPatch = { ...archive('1.1.0'), path: 'app-1.1.0.patch' };
-  assert.equal(planUpdate([archive('1.0.0'), archive('1.1.0'), archiveAsPatch], base).kind, 'full');
+  const plan = planUpdate([archive('1.0.0'), archive('1.1.0'), archiveAsPatch], base);
+  assert.equal(plan.kind, 'full');
+  // nor as the archive: the archive is the target named as one
+  assert.equal(plan.kind === 'full' && plan.archive.target.path, 'app-1.1.0.tar.gz');
 });
 
 test('a release not rolled out to this install does not hold back a later one (only a required one does)', () => {
@@ -470,11 +479,12 @@ test('a full plan downloads the archive: its bytes are the archive length', () =
 test('first install: the newest release the channel accepts and the rollout includes; required is no stop', () => {
   const { archives } = appReleases(
     [
+      // in no order: the newest is found by version, not by its place in the list
+      archive('1.3.0', { rollout: 20 }),
+      archive('1.2.0'),
+      archive('1.4.0rc1'),
       archive('1.0.0'),
       archive('1.1.0', { required: true }),
-      archive('1.2.0'),
-      archive('1.3.0', { rollout: 20 }),
-      archive('1.4.0rc1'),
       archive('0.9.0', { app: 'other' }),
     ],
     'app',
@@ -494,4 +504,26 @@ test('releaseWithTar: the release whose signed tar has this digest and length', 
   assert.equal(releaseWithTar(archives, tarOf('1.1.0'))?.meta.version, '1.1.0');
   assert.equal(releaseWithTar(archives, { ...tarOf('1.1.0'), length: 1001 }), undefined);
   assert.equal(releaseWithTar(archives, { sha256: sha('unknown'), length: 1000 }), undefined);
+});
+
+test('targetSha256: only a 64-digit lower-case hex sha256 counts', () => {
+  const target = (sha256: unknown): PlanTargetInput => ({
+    path: 'app-1.0.0.tar.gz',
+    length: 1,
+    hashes: { sha256: sha256 as string },
+    custom: {},
+  });
+  const good = sha('x');
+  assert.equal(targetSha256(target(good)), good);
+  for (const bad of [
+    `0${good}`,
+    `${good}0`,
+    good.slice(1),
+    good.toUpperCase(),
+    'g'.repeat(64),
+    42,
+    undefined,
+  ]) {
+    assert.equal(targetSha256(target(bad)), undefined, String(bad));
+  }
 });
