@@ -5,10 +5,12 @@ import { readWhole, writeAtomically } from './file-io.js';
 import { transformInPlace } from './exe-transform.js';
 import { CHECKSUM_2_LENGTH, encodeHeader2, PATCH_FORMAT_2 } from './format-2.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, PATCH_FORMAT, type Digest } from './format.js';
-import { chooseTransforms } from './transform-choice.js';
-import { regionsOf, type TransformTable } from './transform-table.js';
+import { chooseTransforms, type RefCandidate } from './transform-choice.js';
+import { chooseRefs, MatchRecorder, segmentsOf } from './ref-choice.js';
+import { EquivalenceMap, Predictor } from './ref-predict.js';
+import { regionsOf, type TransformEntry, type TransformTable } from './transform-table.js';
 import { matchArchives } from './matcher.js';
-import { StreamWriter } from './stream-writer.js';
+import { COMPRESSION, StreamWriter } from './stream-writer.js';
 
 export interface PatchInfo {
   readonly source: Digest;
@@ -28,6 +30,18 @@ export interface CreatePatchOptions {
   readonly step?: number;
   /** Format to write (default 2). Clients older than format 2 only apply format 1. */
   readonly format?: PatchFormatVersion;
+  /** Predict references of x86-64 executables where it pays (format 2; default true). */
+  readonly predict?: boolean;
+}
+
+/** The table with the reference-predicted entries added (each side sorted by start). */
+function withRefs(t: TransformTable, taken: readonly RefCandidate[]): TransformTable {
+  if (taken.length === 0) return t;
+  const byStart = (a: TransformEntry, b: TransformEntry): number => a.start - b.start;
+  return {
+    source: [...t.source, ...taken.map((c) => c.source)].sort(byStart),
+    result: [...t.result, ...taken.map((c) => c.result)].sort(byStart),
+  };
 }
 
 /**
@@ -49,24 +63,47 @@ export async function createPatch(
   const result = digestBytes(nu);
   const version = options.format ?? 2;
   let transforms: TransformTable = { source: [], result: [] };
+  let refs: RefCandidate[] = [];
   if (version === 2) {
     // Both archives are matched with their machine code transformed (in place: nothing else reads
     // them); the applier transforms the source the same way and undoes the result's transform.
-    transforms = await chooseTransforms(old, nu);
+    const chosen = await chooseTransforms(old, nu);
+    transforms = { source: chosen.source, result: chosen.result };
+    refs = options.predict === false ? [] : chosen.refs;
     transformInPlace(old, regionsOf(transforms.source), 1);
     transformInPlace(nu, regionsOf(transforms.result), 1);
   }
   const hints = entryHints(old, nu);
-  const writer = new StreamWriter(old, nu);
+  const matchOptions = { step: options.step ?? 8, signal };
+  let writer: StreamWriter | undefined;
   let streams;
   try {
-    await matchArchives(old, nu, hints, writer, { step: options.step ?? 8, signal });
+    if (refs.length === 0) {
+      writer = new StreamWriter(old, nu);
+      await matchArchives(old, nu, hints, writer, matchOptions);
+    } else {
+      // Reference prediction needs every match first (a reference may point forward).
+      const recorder = new MatchRecorder();
+      await matchArchives(old, nu, hints, recorder, matchOptions);
+      signal?.throwIfAborted();
+      const taken = chooseRefs(old, nu, recorder, refs);
+      transforms = withRefs(transforms, taken);
+      const sourceRefs = taken.map((c) => c.source);
+      const segments = segmentsOf(recorder, sourceRefs);
+      const predictor =
+        taken.length === 0
+          ? undefined
+          : new Predictor(transforms.source, transforms.result, new EquivalenceMap(segments));
+      writer = new StreamWriter(old, nu, COMPRESSION, predictor);
+      await recorder.replay(writer);
+    }
     streams = await writer.finish();
   } catch (error) {
-    writer.destroy();
+    writer?.destroy();
     throw error;
   }
   const length = (parts: Buffer[]): number => parts.reduce((n, p) => n + p.length, 0);
+  const written = writer;
   const fields = {
     source,
     result,
@@ -77,9 +114,9 @@ export async function createPatch(
       extra: length(streams.extra),
     },
     uncompressed: {
-      control: writer.control.uncompressed,
-      diff: writer.diff.uncompressed,
-      extra: writer.extra.uncompressed,
+      control: written.control.uncompressed,
+      diff: written.diff.uncompressed,
+      extra: written.extra.uncompressed,
     },
   };
   const header = version === 2 ? encodeHeader2({ ...fields, transforms }) : encodeHeader(fields);

@@ -1,4 +1,5 @@
 import { KIND_ARM64, KIND_X86 } from './exe-transform.js';
+import { KIND_REF_DATA, KIND_REF_X86 } from './ref-predict.js';
 
 /**
  * Finds the code sections of an executable or library (ELF, PE/COFF, Mach-O, including fat Mach-O)
@@ -241,6 +242,132 @@ export function codeRegions(file: Uint8Array): CodeRegion[] {
     const stop = r.offset + r.length;
     if (stop - start < MIN_SECTION) continue;
     out.push({ ...r, offset: start, length: stop - start, vaddr: r.vaddr + (start - r.offset) });
+    end = stop;
+  }
+  return out;
+}
+
+/**
+ * Regions for reference prediction (src/diff/ref-predict.ts): every section of a 64-bit x86
+ * executable that has bytes in the file, as x86 code (executable sections) or data (the rest), with
+ * its load address (`bits` 1) or none (`bits` 0: not loaded, e.g. a symbol table). Offsets are
+ * relative to `file`; [] for anything else. PE addresses include the image base (pointers in the
+ * image's data hold image base + RVA).
+ */
+export interface RefRegion {
+  readonly kind: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly vaddr: number;
+  readonly bits: number;
+}
+
+const MIN_REF_SECTION = 16;
+
+function elfRefs(b: Uint8Array): RefRegion[] {
+  if (b[4] !== 2 || b[5] !== 1) return [];
+  const v = new View(b, true);
+  if (v.u16(18) !== 62) return [];
+  const shoff = v.u64(40);
+  const shentsize = v.u16(58);
+  const shnum = v.u16(60);
+  if (shoff === 0 || shnum === 0 || shnum > MAX_SECTIONS || shentsize < 64) return [];
+  const out: RefRegion[] = [];
+  for (let k = 0; k < shnum; k++) {
+    const s = shoff + k * shentsize;
+    const type = v.u32(s + 4);
+    const flags = v.u64(s + 8);
+    const addr = v.u64(s + 16);
+    const offset = v.u64(s + 24);
+    const size = v.u64(s + 32);
+    if (type === 0 || type === 8 || offset === 0 || size < MIN_REF_SECTION) continue; // NULL, NOBITS
+    const alloc = (flags & 2) !== 0 && addr > 0;
+    const code = type === 1 && (flags & 4) !== 0;
+    out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset, length: size, vaddr: alloc ? addr : 0, bits: alloc ? 1 : 0 });
+  }
+  return out;
+}
+
+function peRefs(b: Uint8Array): RefRegion[] {
+  const v = new View(b, true);
+  const peOff = v.u32(0x3c);
+  if (v.u32(peOff) !== 0x00004550 || v.u16(peOff + 4) !== 0x8664) return [];
+  const nsec = v.u16(peOff + 6);
+  const optSize = v.u16(peOff + 20);
+  const opt = peOff + 24;
+  if (v.u16(opt) !== 0x20b || nsec > MAX_SECTIONS) return []; // PE32+ only
+  const imageBase = v.u64(opt + 24);
+  const out: RefRegion[] = [];
+  for (let k = 0; k < nsec; k++) {
+    const s = opt + optSize + k * 40;
+    const vsize = v.u32(s + 8);
+    const rva = v.u32(s + 12);
+    const rawSize = v.u32(s + 16);
+    const rawPtr = v.u32(s + 20);
+    const chars = v.u32(s + 36);
+    const length = vsize > 0 ? Math.min(vsize, rawSize) : rawSize;
+    if (rawPtr === 0 || length < MIN_REF_SECTION) continue;
+    const code = (chars & 0x20) !== 0 || (chars & 0x20000000) !== 0;
+    out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset: rawPtr, length, vaddr: imageBase + rva, bits: 1 });
+  }
+  return out;
+}
+
+function machORefs(b: Uint8Array): RefRegion[] {
+  const v = new View(b, true);
+  if (v.u32(0) !== 0xfeedfacf || v.u32(4) !== 0x01000007) return [];
+  const ncmds = v.u32(16);
+  if (ncmds > MAX_SECTIONS) return [];
+  let at = 32;
+  const out: RefRegion[] = [];
+  for (let k = 0; k < ncmds; k++) {
+    const cmd = v.u32(at);
+    const size = v.u32(at + 4);
+    if (size < 8) return [];
+    if (cmd === 0x19) {
+      const nsects = v.u32(at + 64);
+      let s = at + 72;
+      for (let j = 0; j < nsects && j < MAX_SECTIONS; j++) {
+        const addr = v.u64(s + 32);
+        const ssize = v.u64(s + 40);
+        const offset = v.u32(s + 48);
+        const flags = v.u32(s + 64);
+        const type = flags & 0xff;
+        // not zero-fill (S_ZEROFILL 1, S_GB_ZEROFILL 12, S_THREAD_LOCAL_ZEROFILL 18)
+        if (offset > 0 && ssize >= MIN_REF_SECTION && type !== 1 && type !== 12 && type !== 18) {
+          const code = (flags & 0x80000400) !== 0;
+          out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset, length: ssize, vaddr: addr, bits: 1 });
+        }
+        s += 80;
+      }
+    }
+    at += size;
+  }
+  return out;
+}
+
+/** The reference regions of `file` (64-bit x86 ELF, PE32+, Mach-O), sorted and non-overlapping. */
+export function refRegions(file: Uint8Array): RefRegion[] {
+  if (file.length < MIN_CODE_FILE) return [];
+  let found: RefRegion[];
+  try {
+    const m0 = file[0];
+    const m1 = file[1];
+    if (m0 === 0x7f && m1 === 0x45 && file[2] === 0x4c && file[3] === 0x46) found = elfRefs(file);
+    else if (m0 === 0x4d && m1 === 0x5a) found = peRefs(file);
+    else if (m0 === 0xcf && m1 === 0xfa && file[2] === 0xed && file[3] === 0xfe) found = machORefs(file);
+    else return [];
+  } catch {
+    return [];
+  }
+  found.sort((a, b) => a.offset - b.offset);
+  const out: RefRegion[] = [];
+  let end = 0;
+  for (const r of found) {
+    const start = Math.max(r.offset, end);
+    const stop = Math.min(r.offset + r.length, file.length);
+    if (stop - start < MIN_REF_SECTION) continue;
+    out.push({ ...r, offset: start, length: stop - start, vaddr: r.bits === 1 ? r.vaddr + (start - r.offset) : 0 });
     end = stop;
   }
   return out;

@@ -3,6 +3,7 @@ import { brotliCompressSync, constants, createBrotliCompress, type BrotliCompres
 import { matchLength } from './match-length.js';
 import type { MatchSink } from './matcher.js';
 import { OP_ADD, OP_COPY, OP_INSERT, OP_SEEK } from './format.js';
+import type { Predictor } from './ref-predict.js';
 import { writeVarint, zigzag } from './varint.js';
 
 const CHUNK = 1 << 20;
@@ -209,11 +210,16 @@ export class StreamWriter implements MatchSink {
   private pendingLen = 0;
   ops = 0;
 
+  /** Old bytes of the current slice with references predicted (when predicting). */
+  private readonly predicted: Buffer;
+
   constructor(
     private readonly old: Buffer,
     private readonly nu: Buffer,
     compression = COMPRESSION,
+    private readonly predictor?: Predictor,
   ) {
+    this.predicted = Buffer.allocUnsafe(predictor === undefined ? 0 : CHUNK / 4);
     this.control = new Compressed(compression.control, nu.length / 64);
     this.diff = new Compressed(compression.diff, nu.length);
     this.extra = new Compressed(compression.extra, nu.length);
@@ -261,16 +267,36 @@ export class StreamWriter implements MatchSink {
    * is itself; a zero byte is followed by a varint n for a run of n + 1 zero differences.
    */
   private add(start: number, end: number, delta: number): void {
-    const { nu, old } = this;
+    const { nu } = this;
+    let old: Uint8Array = this.old;
+    let base = delta; // old[k + base] is the old byte under new[k]
     const SLICE = CHUNK / 4;
+    const predictor = this.predictor;
+    if (predictor !== undefined) {
+      // Each ADD is its own record: the applier predicts references record by record.
+      if (this.pendingOp === OP_ADD) {
+        this.record(this.pendingOp, this.pendingLen);
+        this.pendingOp = -1;
+      }
+      predictor.begin(start + delta, start, end - start);
+      old = this.predicted;
+    }
     for (let p = start; p < end; p += SLICE) {
       const stop = Math.min(end, p + SLICE);
+      if (predictor !== undefined) {
+        // The old bytes of this slice with their references predicted, as the applier does.
+        const o = p + delta;
+        this.old.copy(this.predicted, 0, o, o + stop - p);
+        const aheadEnd = Math.min(end + delta, o + (stop - p) + 8);
+        predictor.piece(this.predicted, 0, o, stop - p, this.old.subarray(o + stop - p, aheadEnd));
+        base = -p;
+      }
       // Room for the worst case (alternating zero / non-zero: 2 bytes per 2 differences) plus a run.
       const buf = this.diff.room(2 * (stop - p) + 16);
       const from = this.diff.position;
       let o = from;
       for (let k = p; k < stop; k++) {
-        const d = ((nu[k] as number) - (old[k + delta] as number)) & 255;
+        const d = ((nu[k] as number) - (old[k + base] as number)) & 255;
         if (d === 0) {
           this.zeros++;
           continue;

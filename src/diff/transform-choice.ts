@@ -1,4 +1,4 @@
-import { codeRegions, type CodeRegion } from './exe-regions.js';
+import { codeRegions, refRegions, type CodeRegion, type RefRegion } from './exe-regions.js';
 import { KIND_ARM64, KIND_X86, KIND_X86_RIP, transformInPlace, type Region } from './exe-transform.js';
 import { matchArchives } from './matcher.js';
 import { StreamWriter, type StreamCompression } from './stream-writer.js';
@@ -121,7 +121,29 @@ function entryOf(
   };
 }
 
-export async function chooseTransforms(old: Uint8Array, nu: Uint8Array): Promise<TransformTable> {
+function refEntryOf(start: number, length: number, regions: readonly RefRegion[]): TransformEntry {
+  return {
+    start,
+    length,
+    regions: regions.map((r): Region => ({ ...r, start: start + r.offset })),
+  };
+}
+
+/** An executable in both archives whose references may be predicted (src/diff/ref-predict.ts). */
+export interface RefCandidate {
+  readonly source: TransformEntry;
+  readonly result: TransformEntry;
+}
+
+/**
+ * The transforms to apply, and the executables left as plain bytes whose references could be
+ * predicted (whether that pays is decided after matching: src/diff/ref-choice.ts).
+ */
+export async function chooseTransforms(
+  old: Uint8Array,
+  nu: Uint8Array,
+): Promise<TransformTable & { refs: RefCandidate[] }> {
+  const refs: RefCandidate[] = [];
   const oldByPath = new Map<string, { start: number; length: number; regions: CodeRegion[] }>();
   for (const e of tarEntries(old)) {
     if (e.size < 4096) continue;
@@ -145,12 +167,25 @@ export async function chooseTransforms(old: Uint8Array, nu: Uint8Array): Promise
     if (e.size >= TRIAL_MIN && nr.length >= 64 << 10) {
       kind = await trial(old.subarray(o.start, o.start + o.length), or, file, nr);
     }
-    if (kind === 0) continue;
+    if (kind === 0) {
+      // Plain bytes: a candidate for reference prediction instead (decided after matching).
+      const oldRefs = refRegions(old.subarray(o.start, o.start + o.length));
+      const newRefs = refRegions(file);
+      if (oldRefs.length === 0 || newRefs.length === 0) continue;
+      if (count + oldRefs.length + newRefs.length > MAX_REGIONS) continue;
+      used.add(o.start);
+      count += oldRefs.length + newRefs.length;
+      refs.push({
+        source: refEntryOf(o.start, o.length, oldRefs),
+        result: refEntryOf(e.dataOffset, e.size, newRefs),
+      });
+      continue;
+    }
     used.add(o.start);
     count += regions.length + o.regions.length;
     source.push(entryOf(o.start, o.length, o.regions, kind));
     result.push(entryOf(e.dataOffset, e.size, regions, kind));
   }
   source.sort((a, b) => a.start - b.start);
-  return { source, result };
+  return { source, result, refs };
 }

@@ -1,5 +1,6 @@
 import { DataError } from '../errors.js';
 import { KIND_ARM64, KIND_X86, KIND_X86_RIP, type Region } from './exe-transform.js';
+import { isRefKind } from './ref-predict.js';
 import { writeVarint } from './varint.js';
 
 /**
@@ -25,8 +26,9 @@ export interface TransformTable {
 /** At most this many regions per archive (a hostile table cannot ask for unbounded work). */
 export const MAX_REGIONS = 1 << 16;
 
+/** The regions to transform (reference-prediction regions are not transformed: src/diff/ref-predict.ts). */
 export function regionsOf(entries: readonly TransformEntry[]): Region[] {
-  return entries.flatMap((e) => e.regions);
+  return entries.flatMap((e) => e.regions.filter((r) => !isRefKind(r.kind)));
 }
 
 /** Encodes the table (all varints; offsets as gaps from the previous end). */
@@ -136,10 +138,10 @@ function readSide(r: HeaderReader, archiveLength: number, side: string): Transfo
       const rLength = r.varint('a transform region');
       const vaddr = r.varint('a transform region');
       const bits = r.u8('a transform region');
-      if (kind !== KIND_X86 && kind !== KIND_ARM64 && kind !== KIND_X86_RIP) {
+      if (kind !== KIND_X86 && kind !== KIND_ARM64 && kind !== KIND_X86_RIP && !isRefKind(kind)) {
         throw corrupt(`unknown transform kind ${kind}`);
       }
-      if (kind === KIND_ARM64 ? bits !== 0 : bits < 8 || bits > 32)
+      if (isRefKind(kind) ? bits > 1 : kind === KIND_ARM64 ? bits !== 0 : bits < 8 || bits > 32)
         throw corrupt('a transform region has bad parameters');
       if (rLength === 0 || rStart + rLength > start + length) {
         throw corrupt(`a transform region lies outside its entry of the ${side} archive`);

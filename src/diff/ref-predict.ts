@@ -1,0 +1,406 @@
+import type { Region } from './exe-transform.js';
+import type { TransformEntry } from './transform-table.js';
+
+/**
+ * Reference prediction (format notsotuf-diff-2, kinds 4 and 5; docs/patch-format.md), after the
+ * idea of Chromium's Zucchini (the code here is our own). In a recompiled executable, code and data
+ * move, and every reference to something that moved changes: a call's rel32 operand, a pointer in a
+ * table, a symbol's address. The matcher follows moved code, so most of those references lie in
+ * matched (ADD) regions, where the difference stream holds `new - old` per byte. Here, before
+ * differences are taken, each reference found in the old bytes of an ADD record is replaced by its
+ * prediction: its old target, mapped through the matches themselves (the equivalence map, old
+ * offset -> new offset) and encoded back at its new position. A reference whose target moved with
+ * the rest of the code then costs zero difference bytes.
+ *
+ * Both sides compute the same prediction from the old archive, the transform table and the control
+ * stream alone: the creator from its matches, the applier by reading the control stream once before
+ * it streams (the map needs every match, a reference may point forward).
+ *
+ * Region kinds (a tar entry of the table holds only these kinds, never a transform):
+ * - `KIND_REF_X86` (4): x86-64 code. Scanning forward from the start of each ADD record, an E8/E9
+ *   (call/jmp rel32) or 0F 80..8F (jcc rel32) whose operand lies inside the record and the region
+ *   is a reference; the scan goes on after its operand, otherwise by one byte.
+ * - `KIND_REF_DATA` (5): data. Every 8-byte little-endian word at an offset from the region's start
+ *   divisible by 8, inside the record, whose value is an address of a mapped region of the entry,
+ *   is a pointer (vtables, jump tables, relocation addends, symbol values).
+ * The region's parameter byte is 1 when the region has an address (`vaddr` is where it is loaded),
+ * 0 when it does not (a symbol table: it holds pointers, nothing points into it).
+ */
+export const KIND_REF_X86 = 4;
+export const KIND_REF_DATA = 5;
+
+export function isRefKind(kind: number): boolean {
+  return kind === KIND_REF_X86 || kind === KIND_REF_DATA;
+}
+
+/** Most matched runs the map may hold (about 24 bytes each): bounds the applier's memory. */
+export const MAX_SEGMENTS = 1 << 20;
+
+/** Entries of a table side that use reference prediction, sorted by start. */
+export function refEntries(entries: readonly TransformEntry[]): TransformEntry[] {
+  return entries.filter((e) => e.regions.length > 0 && e.regions.every((r) => isRefKind(r.kind)));
+}
+
+function entryAt(entries: readonly TransformEntry[], pos: number): TransformEntry | undefined {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = entries[mid] as TransformEntry;
+    if (e.start + e.length <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  const e = entries[lo];
+  return e !== undefined && e.start <= pos ? e : undefined;
+}
+
+/**
+ * The matched runs of a patch (new start, old start, length), collected in new order. Consecutive
+ * runs that continue each other (contiguous in both) are one run, so the creator (from its
+ * matcher) and the applier (from COPY/ADD records) see the same runs. Only runs whose old bytes
+ * touch an entry of `oldEntries` are kept.
+ */
+export class SegmentList {
+  n = new Float64Array(1024);
+  o = new Float64Array(1024);
+  len = new Float64Array(1024);
+  count = 0;
+  /** True once more than MAX_SEGMENTS runs were kept. */
+  overflow = false;
+  private curN = -1;
+  private curO = -1;
+  private curLen = 0;
+
+  constructor(private readonly oldEntries: readonly TransformEntry[]) {}
+
+  add(n: number, o: number, len: number): void {
+    if (len <= 0) return;
+    if (this.curLen > 0 && n === this.curN + this.curLen && o === this.curO + this.curLen) {
+      this.curLen += len;
+      return;
+    }
+    this.end();
+    this.curN = n;
+    this.curO = o;
+    this.curLen = len;
+  }
+
+  /** Ends the current run (an INSERT or SEEK comes next, or the program ends). */
+  end(): void {
+    const len = this.curLen;
+    if (len <= 0) return;
+    this.curLen = 0;
+    const e = entryAt(this.oldEntries, this.curO) ?? entryAt(this.oldEntries, this.curO + len - 1);
+    if (e === undefined) {
+      // Touches an entry only if one lies inside it.
+      const after = this.oldEntries.find((x) => x.start >= this.curO);
+      if (after === undefined || after.start >= this.curO + len) return;
+    }
+    if (this.count >= MAX_SEGMENTS) {
+      this.overflow = true;
+      return;
+    }
+    if (this.count === this.n.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.n = grow(this.n);
+      this.o = grow(this.o);
+      this.len = grow(this.len);
+    }
+    this.n[this.count] = this.curN;
+    this.o[this.count] = this.curO;
+    this.len[this.count] = len;
+    this.count++;
+  }
+}
+
+/** Old offset -> new offset, from the matched runs (sorted by old start; overlaps: the earlier, then longer, wins). */
+export class EquivalenceMap {
+  private readonly o: Float64Array;
+  private readonly n: Float64Array;
+  private readonly len: Float64Array;
+  private readonly count: number;
+
+  constructor(s: SegmentList) {
+    s.end();
+    const idx = new Uint32Array(s.count);
+    for (let k = 0; k < s.count; k++) idx[k] = k;
+    idx.sort((a, b) => (s.o[a] as number) - (s.o[b] as number) || (s.len[b] as number) - (s.len[a] as number) || a - b);
+    this.o = new Float64Array(s.count);
+    this.n = new Float64Array(s.count);
+    this.len = new Float64Array(s.count);
+    let c = 0;
+    let end = 0;
+    for (const k of idx) {
+      const o = s.o[k] as number;
+      const stop = o + (s.len[k] as number);
+      const from = Math.max(o, end);
+      if (stop <= from) continue;
+      this.o[c] = from;
+      this.n[c] = (s.n[k] as number) + (from - o);
+      this.len[c] = stop - from;
+      c++;
+      end = stop;
+    }
+    this.count = c;
+  }
+
+  /** The new offset of old offset `o`, or -1 when no run covers it. */
+  toNew(o: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.o[mid] as number) <= o) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return -1;
+    const k = lo - 1;
+    const from = this.o[k] as number;
+    return o < from + (this.len[k] as number) ? (this.n[k] as number) + (o - from) : -1;
+  }
+}
+
+/** An entry's mapped regions sorted by address, for address -> offset lookups. */
+interface AddressIndex {
+  readonly vaddr: Float64Array;
+  readonly start: Float64Array;
+  readonly length: Float64Array;
+}
+
+function addressIndex(e: TransformEntry): AddressIndex {
+  const mapped = e.regions.filter((r) => r.bits === 1).sort((a, b) => a.vaddr - b.vaddr);
+  return {
+    vaddr: Float64Array.from(mapped, (r) => r.vaddr),
+    start: Float64Array.from(mapped, (r) => r.start),
+    length: Float64Array.from(mapped, (r) => r.length),
+  };
+}
+
+/** Archive offset of address `a` in the entry, or -1. */
+function offsetOf(ix: AddressIndex, a: number): number {
+  let lo = 0;
+  let hi = ix.vaddr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ix.vaddr[mid] as number) <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === 0) return -1;
+  const k = lo - 1;
+  const d = a - (ix.vaddr[k] as number);
+  return d < (ix.length[k] as number) ? (ix.start[k] as number) + d : -1;
+}
+
+function regionAt(regions: readonly Region[], pos: number): Region | undefined {
+  let lo = 0;
+  let hi = regions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = regions[mid] as Region;
+    if (r.start + r.length <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  const r = regions[lo];
+  return r !== undefined && r.start <= pos ? r : undefined;
+}
+
+/** Address of archive offset `pos` when it lies in a mapped region of `e`, else -1. */
+function addressOf(e: TransformEntry, pos: number): number {
+  const r = regionAt(e.regions, pos);
+  return r !== undefined && r.bits === 1 ? r.vaddr + (pos - r.start) : -1;
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * Rewrites the references in the old bytes of ADD records into their predictions. Used the same way
+ * by the creator and the applier: `begin` at each ADD record, then `piece` for consecutive pieces
+ * of it, each with the old bytes that follow it in the record (up to 8, for a reference that
+ * straddles two pieces: its bytes past the piece are written at the start of the next one).
+ */
+export class Predictor {
+  private readonly source: TransformEntry[];
+  private readonly result: TransformEntry[];
+  private readonly index = new Map<TransformEntry, AddressIndex>();
+  private active = false;
+  private recOld = 0;
+  private recNew = 0;
+  private recEnd = 0;
+  private srcEntry: TransformEntry | undefined;
+  private dstEntry: TransformEntry | undefined;
+  /** Next old offset the code scan looks at. */
+  private scan = 0;
+  /** Predicted bytes past the last piece: their old offsets and values. */
+  private readonly pendingPos: number[] = [];
+  private readonly pendingVal: number[] = [];
+  private readonly word = Buffer.alloc(8);
+  /** References predicted (for measurements). */
+  predicted = 0;
+
+  constructor(
+    source: readonly TransformEntry[],
+    result: readonly TransformEntry[],
+    private readonly map: EquivalenceMap,
+  ) {
+    this.source = refEntries(source);
+    this.result = refEntries(result);
+  }
+
+  get enabled(): boolean {
+    return this.source.length > 0 && this.result.length > 0;
+  }
+
+  private addrIndex(e: TransformEntry): AddressIndex {
+    let ix = this.index.get(e);
+    if (ix === undefined) {
+      ix = addressIndex(e);
+      this.index.set(e, ix);
+    }
+    return ix;
+  }
+
+  /** An ADD record: old [oldStart, oldStart + length) gives new [newStart, newStart + length). */
+  begin(oldStart: number, newStart: number, length: number): void {
+    this.pendingPos.length = 0;
+    this.pendingVal.length = 0;
+    this.recOld = oldStart;
+    this.recNew = newStart;
+    this.recEnd = oldStart + length;
+    this.scan = oldStart;
+    this.srcEntry = entryAt(this.source, oldStart);
+    this.dstEntry = entryAt(this.result, newStart);
+    this.active = this.srcEntry !== undefined && this.dstEntry !== undefined;
+  }
+
+  /**
+   * buf[at, at + n) holds old[pos, pos + n) (the next piece of the current record); `ahead` holds
+   * the old bytes after it, up to 8 of them or the record's end. Replaces references by their
+   * predictions in place.
+   */
+  piece(buf: Uint8Array, at: number, pos: number, n: number, ahead: Uint8Array): void {
+    if (!this.active) return;
+    const end = pos + n;
+    // Bytes of references that began in the previous piece.
+    let keep = 0;
+    for (let k = 0; k < this.pendingPos.length; k++) {
+      const p = this.pendingPos[k] as number;
+      if (p < end) buf[at + p - pos] = this.pendingVal[k] as number;
+      else {
+        this.pendingPos[keep] = p;
+        this.pendingVal[keep++] = this.pendingVal[k] as number;
+      }
+    }
+    this.pendingPos.length = keep;
+    this.pendingVal.length = keep;
+    const src = this.srcEntry as TransformEntry;
+    const byte = (p: number): number => (p < end ? (buf[at + p - pos] as number) : (ahead[p - end] as number));
+    const limitOf = (r: Region): number => Math.min(this.recEnd, r.start + r.length);
+    // The regions overlapping this piece: from the first one ending after `pos`.
+    let ri = 0;
+    for (let hi = src.regions.length; ri < hi; ) {
+      const mid = (ri + hi) >>> 1;
+      const m = src.regions[mid] as Region;
+      if (m.start + m.length <= pos) ri = mid + 1;
+      else hi = mid;
+    }
+    for (; ri < src.regions.length; ri++) {
+      const r = src.regions[ri] as Region;
+      if (r.start >= end) break;
+      const limit = limitOf(r);
+      if (r.kind === KIND_REF_X86) {
+        let q = Math.max(this.scan, r.start, pos);
+        while (q < end && q < limit) {
+          const b = byte(q);
+          let op = 0;
+          if (b === 0xe8 || b === 0xe9) op = 1;
+          else if (b === 0x0f && q + 1 < limit) {
+            const c = byte(q + 1);
+            if (c >= 0x80 && c <= 0x8f) op = 2;
+          }
+          if (op === 0 || q + op + 4 > limit) {
+            q++;
+            continue;
+          }
+          const p = q + op;
+          const rel = byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24);
+          this.predictRel(buf, at, pos, end, src, r, p, rel);
+          q = p + 4;
+        }
+        this.scan = Math.max(this.scan, q);
+      } else {
+        const first = Math.max(pos, this.recOld, r.start);
+        let p = r.start + Math.ceil((first - r.start) / 8) * 8;
+        for (; p < end && p + 8 <= limit; p += 8) {
+          const lo = (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
+          const hi = (byte(p + 4) | (byte(p + 5) << 8) | (byte(p + 6) << 16) | (byte(p + 7) << 24)) >>> 0;
+          if (hi >= 0x200000) continue;
+          this.predictAbs(buf, at, pos, end, src, p, hi * TWO32 + lo);
+        }
+      }
+    }
+  }
+
+  /** The new address of old address `a` of entry `src` through the map, or -1. */
+  private mapAddress(src: TransformEntry, a: number): number {
+    const from = offsetOf(this.addrIndex(src), a);
+    if (from < 0) return -1;
+    const to = this.map.toNew(from);
+    if (to < 0) return -1;
+    const dst = this.dstEntry as TransformEntry;
+    if (to < dst.start || to >= dst.start + dst.length) return -1;
+    return addressOf(dst, to);
+  }
+
+  private predictRel(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    src: TransformEntry,
+    r: Region,
+    p: number,
+    rel: number,
+  ): void {
+    if (r.bits !== 1) return;
+    const target = this.mapAddress(src, r.vaddr + (p + 4 - r.start) + rel);
+    if (target < 0) return;
+    const np = this.recNew + (p - this.recOld);
+    const here = addressOf(this.dstEntry as TransformEntry, np);
+    if (here < 0) return;
+    const v = target - (here + 4);
+    if (v < -2147483648 || v > 2147483647 || v === rel) return;
+    this.word.writeInt32LE(v, 0);
+    this.put(buf, at, pos, end, p, 4);
+  }
+
+  private predictAbs(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    src: TransformEntry,
+    p: number,
+    value: number,
+  ): void {
+    const target = this.mapAddress(src, value);
+    if (target < 0 || target === value) return;
+    this.word.writeUInt32LE(target % TWO32, 0);
+    this.word.writeUInt32LE(Math.floor(target / TWO32), 4);
+    this.put(buf, at, pos, end, p, 8);
+  }
+
+  private put(buf: Uint8Array, at: number, pos: number, end: number, p: number, n: number): void {
+    this.predicted++;
+    for (let k = 0; k < n; k++) {
+      if (p + k < end) buf[at + p + k - pos] = this.word[k] as number;
+      else {
+        this.pendingPos.push(p + k);
+        this.pendingVal.push(this.word[k] as number);
+      }
+    }
+  }
+}
