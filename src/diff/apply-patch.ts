@@ -7,9 +7,10 @@ import { ByteReader } from './byte-reader.js';
 import { tempPathFor } from '../io/temp-name.js';
 import { digestFile, fsError } from './file-io.js';
 import { MAX_INSN, RegionCoder, type Region } from './exe-transform.js';
-import { OP_ADD, OP_COPY, OP_INSERT, STREAMS, type Digest, type PatchHeader } from './format.js';
+import { OP_ADD, OP_COPY, OP_INSERT, OP_SEEK, STREAMS, type Digest, type PatchHeader } from './format.js';
 import { OldReader } from './old-reader.js';
 import { readPatchHeaderFull } from './read-patch-header.js';
+import { EquivalenceMap, Predictor, refEntries, SegmentList } from './ref-predict.js';
 import { regionsOf } from './transform-table.js';
 import { unzigzag } from './varint.js';
 
@@ -172,22 +173,80 @@ function openBodyStreams(
   const readers: ByteReader[] = [];
   let start = header.bodyStart;
   for (const name of STREAMS) {
-    const length = header.compressed[name];
-    const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
-    const z = createBrotliDecompress();
-    file.on('error', (e) => z.destroy(e));
-    // An empty range still has to decompress to an empty stream; feed nothing and end.
-    if (length === 0) {
-      file.destroy();
-      z.end();
-    } else file.pipe(z);
-    streams.push(file, z);
     readers.push(
-      new ByteReader(z[Symbol.asyncIterator]() as AsyncIterator<Buffer>, header.uncompressed[name], name),
+      openStream(patchPath, start, header.compressed[name], header.uncompressed[name], name, streams),
     );
-    start += length;
+    start += header.compressed[name];
   }
   return readers as [ByteReader, ByteReader, ByteReader];
+}
+
+/** Opens one compressed body stream (`length` bytes from `start`) as a reader. */
+function openStream(
+  patchPath: string,
+  start: number,
+  length: number,
+  uncompressed: number,
+  name: string,
+  streams: { destroy(): void }[],
+): ByteReader {
+  const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
+  const z = createBrotliDecompress();
+  file.on('error', (e) => z.destroy(e));
+  // An empty range still has to decompress to an empty stream; feed nothing and end.
+  if (length === 0) {
+    file.destroy();
+    z.end();
+  } else file.pipe(z);
+  streams.push(file, z);
+  return new ByteReader(z[Symbol.asyncIterator]() as AsyncIterator<Buffer>, uncompressed, name);
+}
+
+/**
+ * For a patch that predicts references (docs/patch-format.md, kinds 4 and 5): reads the control
+ * stream once before the result is written and collects its matched runs, the map every
+ * prediction goes through. Memory: at most MAX_SEGMENTS runs (a patch needing more is refused).
+ */
+async function readPredictor(patchPath: string, header: PatchHeader): Promise<Predictor | undefined> {
+  const sourceRefs = refEntries(header.transforms.source);
+  if (sourceRefs.length === 0 || refEntries(header.transforms.result).length === 0) return undefined;
+  const streams: { destroy(): void }[] = [];
+  try {
+    const control = openStream(
+      patchPath,
+      header.bodyStart,
+      header.compressed.control,
+      header.uncompressed.control,
+      'control',
+      streams,
+    );
+    const segments = new SegmentList(sourceRefs);
+    const total = header.result.length;
+    let outPos = 0;
+    let oldPos = 0;
+    while (outPos < total) {
+      const rec = await readControlVarint(control);
+      if (rec === undefined) break; // the second reading says what is wrong
+      const op = rec % 4;
+      const len = (rec - op) / 4;
+      if (op === OP_SEEK || op === OP_INSERT) segments.end();
+      if (op === OP_SEEK) {
+        oldPos += unzigzag(len);
+        continue;
+      }
+      if (len > total - outPos) throw corrupt('it produces more bytes than the result has');
+      if (op !== OP_INSERT) {
+        segments.add(outPos, oldPos, len);
+        oldPos += len;
+      }
+      outPos += len;
+    }
+    segments.end();
+    if (segments.overflow) throw corrupt('it has too many matched runs for its reference prediction');
+    return new Predictor(header.transforms.source, header.transforms.result, new EquivalenceMap(segments));
+  } finally {
+    for (const z of streams) z.destroy();
+  }
 }
 
 /**
@@ -281,8 +340,10 @@ async function runControl(
   old: OldReader,
   sink: ResultSink,
   srcLen: number,
+  predictor?: Predictor,
 ): Promise<void> {
   const total = sink.total;
+  const ahead = Buffer.alloc(8);
   let oldPos = 0;
   while (sink.outPos < total) {
     const rec = await readControlVarint(control);
@@ -298,11 +359,19 @@ async function runControl(
     if (len > total - sink.outPos) throw corrupt('it produces more bytes than the result has');
     if (op !== OP_INSERT && len > srcLen - oldPos) throw corrupt('it reads past the end of the old archive');
     let left = len;
+    const predict = op === OP_ADD && predictor !== undefined;
+    if (predict) predictor.begin(oldPos, sink.outPos, len);
     while (left > 0) {
       if (sink.fill === OUT_CHUNK) await sink.flush(false);
       const c = Math.min(left, OUT_CHUNK - sink.fill);
       if (op === OP_COPY || op === OP_ADD) {
         await old.copyTo(sink.out, sink.fill, oldPos, c);
+        if (predict) {
+          // The differences are taken from the old bytes with their references predicted.
+          const k = Math.min(8, left - c);
+          if (k > 0) await old.copyTo(ahead, 0, oldPos + c, k);
+          predictor.piece(sink.out, sink.fill, oldPos, c, ahead.subarray(0, k));
+        }
         if (op === OP_ADD) await diff.addInto(sink.out, sink.fill, c);
         oldPos += c;
       } else {
@@ -350,7 +419,8 @@ async function writeResult(
     const resultRegions = regionsOf(header.transforms.result);
     const decoder = resultRegions.length > 0 ? new RegionCoder(resultRegions, -1) : undefined;
     const sink = new ResultSink(outFh, header.result.length, decoder, options);
-    await runControl(readers, old, sink, header.source.length);
+    const predictor = await readPredictor(patchPath, header);
+    await runControl(readers, old, sink, header.source.length, predictor);
     const got = await sink.finish();
     for (const reader of readers) await reader.expectEnd();
     await outFh.sync();

@@ -283,7 +283,13 @@ function elfRefs(b: Uint8Array): RefRegion[] {
     if (type === 0 || type === 8 || offset === 0 || size < MIN_REF_SECTION) continue; // NULL, NOBITS
     const alloc = (flags & 2) !== 0 && addr > 0;
     const code = type === 1 && (flags & 4) !== 0;
-    out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset, length: size, vaddr: alloc ? addr : 0, bits: alloc ? 1 : 0 });
+    out.push({
+      kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+      offset,
+      length: size,
+      vaddr: alloc ? addr : 0,
+      bits: alloc ? 1 : 0,
+    });
   }
   return out;
 }
@@ -308,7 +314,13 @@ function peRefs(b: Uint8Array): RefRegion[] {
     const length = vsize > 0 ? Math.min(vsize, rawSize) : rawSize;
     if (rawPtr === 0 || length < MIN_REF_SECTION) continue;
     const code = (chars & 0x20) !== 0 || (chars & 0x20000000) !== 0;
-    out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset: rawPtr, length, vaddr: imageBase + rva, bits: 1 });
+    out.push({
+      kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+      offset: rawPtr,
+      length,
+      vaddr: imageBase + rva,
+      bits: 1,
+    });
   }
   return out;
 }
@@ -336,7 +348,13 @@ function machORefs(b: Uint8Array): RefRegion[] {
         // not zero-fill (S_ZEROFILL 1, S_GB_ZEROFILL 12, S_THREAD_LOCAL_ZEROFILL 18)
         if (offset > 0 && ssize >= MIN_REF_SECTION && type !== 1 && type !== 12 && type !== 18) {
           const code = (flags & 0x80000400) !== 0;
-          out.push({ kind: code ? KIND_REF_X86 : KIND_REF_DATA, offset, length: ssize, vaddr: addr, bits: 1 });
+          out.push({
+            kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+            offset,
+            length: ssize,
+            vaddr: addr,
+            bits: 1,
+          });
         }
         s += 80;
       }
@@ -367,7 +385,12 @@ export function refRegions(file: Uint8Array): RefRegion[] {
     const start = Math.max(r.offset, end);
     const stop = Math.min(r.offset + r.length, file.length);
     if (stop - start < MIN_REF_SECTION) continue;
-    out.push({ ...r, offset: start, length: stop - start, vaddr: r.bits === 1 ? r.vaddr + (start - r.offset) : 0 });
+    out.push({
+      ...r,
+      offset: start,
+      length: stop - start,
+      vaddr: r.bits === 1 ? r.vaddr + (start - r.offset) : 0,
+    });
     end = stop;
   }
   return out;

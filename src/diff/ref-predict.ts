@@ -1,4 +1,4 @@
-import type { Region } from './exe-transform.js';
+import { RIP_OP1, RIP_OP2, type Region } from './exe-transform.js';
 import type { TransformEntry } from './transform-table.js';
 
 /**
@@ -18,8 +18,9 @@ import type { TransformEntry } from './transform-table.js';
  *
  * Region kinds (a tar entry of the table holds only these kinds, never a transform):
  * - `KIND_REF_X86` (4): x86-64 code. Scanning forward from the start of each ADD record, an E8/E9
- *   (call/jmp rel32) or 0F 80..8F (jcc rel32) whose operand lies inside the record and the region
- *   is a reference; the scan goes on after its operand, otherwise by one byte.
+ *   (call/jmp rel32), 0F 80..8F (jcc rel32) or a rip-relative memory operand (see x86Operand)
+ *   whose operand lies inside the record and the region is a reference; the scan goes on after
+ *   its operand, otherwise by one byte.
  * - `KIND_REF_DATA` (5): data. Every 8-byte little-endian word at an offset from the region's start
  *   divisible by 8, inside the record, whose value is an address of a mapped region of the entry,
  *   is a pointer (vtables, jump tables, relocation addends, symbol values).
@@ -117,7 +118,7 @@ export class SegmentList {
   }
 }
 
-/** Old offset -> new offset, from the matched runs (sorted by old start; overlaps: the earlier, then longer, wins). */
+/** Old offset -> new offset, from the matched runs (sorted by old start; where runs overlap, the one that starts first, then comes first in the patch, wins). */
 export class EquivalenceMap {
   private readonly o: Float64Array;
   private readonly n: Float64Array;
@@ -126,9 +127,12 @@ export class EquivalenceMap {
 
   constructor(s: SegmentList) {
     s.end();
-    const idx = new Uint32Array(s.count);
-    for (let k = 0; k < s.count; k++) idx[k] = k;
-    idx.sort((a, b) => (s.o[a] as number) - (s.o[b] as number) || (s.len[b] as number) - (s.len[a] as number) || a - b);
+    // Sorted by old start, then by order in the patch: keys old start * 2^20 + index, sorted
+    // numerically (exact: old starts are under 2^33, indexes under MAX_SEGMENTS = 2^20).
+    const keys = new Float64Array(s.count);
+    for (let k = 0; k < s.count; k++) keys[k] = Math.min(s.o[k] as number, 2 ** 33 - 1) * MAX_SEGMENTS + k;
+    keys.sort();
+    const idx = Uint32Array.from(keys, (key) => key % MAX_SEGMENTS);
     this.o = new Float64Array(s.count);
     this.n = new Float64Array(s.count);
     this.len = new Float64Array(s.count);
@@ -166,6 +170,9 @@ export class EquivalenceMap {
 
 /** An entry's mapped regions sorted by address, for address -> offset lookups. */
 interface AddressIndex {
+  /** Lowest address and end of the highest region. */
+  readonly lo: number;
+  readonly hi: number;
   readonly vaddr: Float64Array;
   readonly start: Float64Array;
   readonly length: Float64Array;
@@ -173,7 +180,10 @@ interface AddressIndex {
 
 function addressIndex(e: TransformEntry): AddressIndex {
   const mapped = e.regions.filter((r) => r.bits === 1).sort((a, b) => a.vaddr - b.vaddr);
+  const last = mapped[mapped.length - 1];
   return {
+    lo: mapped[0]?.vaddr ?? 0,
+    hi: last === undefined ? 0 : last.vaddr + last.length,
     vaddr: Float64Array.from(mapped, (r) => r.vaddr),
     start: Float64Array.from(mapped, (r) => r.start),
     length: Float64Array.from(mapped, (r) => r.length),
@@ -182,6 +192,7 @@ function addressIndex(e: TransformEntry): AddressIndex {
 
 /** Archive offset of address `a` in the entry, or -1. */
 function offsetOf(ix: AddressIndex, a: number): number {
+  if (a < ix.lo || a >= ix.hi) return -1;
   let lo = 0;
   let hi = ix.vaddr.length;
   while (lo < hi) {
@@ -215,6 +226,35 @@ function addressOf(e: TransformEntry, pos: number): number {
 }
 
 const TWO32 = 4294967296;
+
+/** Bytes that may start a reference of x86 code: E8, E9, 0F, REX prefixes, rip-relative opcodes. */
+const X86_START = new Uint8Array(256);
+X86_START[0xe8] = X86_START[0xe9] = X86_START[0x0f] = 1;
+for (let b = 0x40; b <= 0x4f; b++) X86_START[b] = 1;
+for (let b = 0; b < 256; b++) if (RIP_OP1[b] === 1) X86_START[b] = 1;
+
+/**
+ * Where the 32-bit relative operand of an instruction starting at `q` is (its offset from `q`), or
+ * 0 when none: E8/E9 rel32, 0F 80..8F rel32, and rip-relative memory operands ([REX] op modrm
+ * disp32 or [REX] 0F op modrm disp32 with mod 00, r/m 101, for opcodes without an immediate, so
+ * the displacement is relative to its own end). The operand must end at or before `limit`.
+ */
+function x86Operand(byte: (p: number) => number, q: number, limit: number): number {
+  if (q + 5 > limit) return 0;
+  const b = byte(q);
+  if (b === 0xe8 || b === 0xe9) return 1;
+  let k = q;
+  if (b >= 0x40 && b <= 0x4f) k++;
+  const op = k === q ? b : byte(k);
+  let at = 0;
+  if (op === 0x0f) {
+    if (k + 1 >= limit) return 0;
+    const c = byte(k + 1);
+    if (k === q && c >= 0x80 && c <= 0x8f) at = 2;
+    else if (RIP_OP2[c] === 1 && k + 2 < limit && (byte(k + 2) & 0xc7) === 0x05) at = k + 3 - q;
+  } else if (RIP_OP1[op] === 1 && k + 1 < limit && (byte(k + 1) & 0xc7) === 0x05) at = k + 2 - q;
+  return at > 0 && q + at + 4 <= limit ? at : 0;
+}
 
 /**
  * Rewrites the references in the old bytes of ADD records into their predictions. Used the same way
@@ -297,11 +337,13 @@ export class Predictor {
     this.pendingPos.length = keep;
     this.pendingVal.length = keep;
     const src = this.srcEntry as TransformEntry;
-    const byte = (p: number): number => (p < end ? (buf[at + p - pos] as number) : (ahead[p - end] as number));
+    const byte = (p: number): number =>
+      p < end ? (buf[at + p - pos] as number) : (ahead[p - end] as number);
     const limitOf = (r: Region): number => Math.min(this.recEnd, r.start + r.length);
+    const bounds = this.addrIndex(src);
     // The regions overlapping this piece: from the first one ending after `pos`.
     let ri = 0;
-    for (let hi = src.regions.length; ri < hi; ) {
+    for (let hi = src.regions.length; ri < hi;) {
       const mid = (ri + hi) >>> 1;
       const m = src.regions[mid] as Region;
       if (m.start + m.length <= pos) ri = mid + 1;
@@ -313,15 +355,17 @@ export class Predictor {
       const limit = limitOf(r);
       if (r.kind === KIND_REF_X86) {
         let q = Math.max(this.scan, r.start, pos);
+        const fast = Math.min(end, limit) - 8; // candidates before this need no bytes of `ahead`
         while (q < end && q < limit) {
-          const b = byte(q);
-          let op = 0;
-          if (b === 0xe8 || b === 0xe9) op = 1;
-          else if (b === 0x0f && q + 1 < limit) {
-            const c = byte(q + 1);
-            if (c >= 0x80 && c <= 0x8f) op = 2;
+          if (q < fast) {
+            // Skip to the next possible start of a reference without a call per byte.
+            let i = at + q - pos;
+            const stop = at + fast - pos;
+            while (i < stop && X86_START[buf[i] as number] === 0) i++;
+            q = i - at + pos;
           }
-          if (op === 0 || q + op + 4 > limit) {
+          const op = x86Operand(byte, q, limit);
+          if (op === 0) {
             q++;
             continue;
           }
@@ -338,7 +382,9 @@ export class Predictor {
           const lo = (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
           const hi = (byte(p + 4) | (byte(p + 5) << 8) | (byte(p + 6) << 16) | (byte(p + 7) << 24)) >>> 0;
           if (hi >= 0x200000) continue;
-          this.predictAbs(buf, at, pos, end, src, p, hi * TWO32 + lo);
+          const value = hi * TWO32 + lo;
+          if (value < bounds.lo || value >= bounds.hi) continue; // not an address of the entry
+          this.predictAbs(buf, at, pos, end, src, p, value);
         }
       }
     }

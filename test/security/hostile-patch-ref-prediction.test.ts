@@ -1,0 +1,60 @@
+/**
+ * Hostile patch of format notsotuf-diff-2 with reference prediction (kinds 4 and 5,
+ * src/diff/ref-predict.ts): an attacker with the targets key publishes a patch whose header (with a
+ * valid checksum) has a prediction region with a bad parameter, one outside its entry, an unknown
+ * region kind, or a control stream that runs past the result (read before anything is written,
+ * for the prediction's map). The patch engine refuses each with PATCH_CORRUPT, the client falls
+ * back to the full archive, and nothing half-written is left. See test/support/hostile-patch-suite.ts.
+ */
+import { KIND_REF_DATA, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
+import type { TransformEntry, TransformTable } from '../../src/diff/transform-table.js';
+import { handMadePatch, type RawOp } from '../diff/helpers.js';
+import { hostilePatchTests, type HostilePatchContext } from '../support/hostile-patch-suite.js';
+
+function patchWith(ctx: HostilePatchContext, transforms: TransformTable, ops?: RawOp[]): Buffer {
+  return handMadePatch({
+    source: ctx.oldTar,
+    result: ctx.newTar,
+    ops: ops ?? [[2, ctx.newTar.length]],
+    extra: ctx.newTar,
+    transforms,
+  });
+}
+
+function entry(length: number, kind: number, bits: number, regionLength = length - 512): TransformEntry {
+  return { start: 0, length, regions: [{ kind, start: 512, length: regionLength, vaddr: 0x400000, bits }] };
+}
+
+hostilePatchTests('hostile format-2 patch with a prediction region of a bad parameter', (ctx) => ({
+  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, KIND_REF_X86, 2)] }),
+  refusedAt: 'apply',
+  code: 'PATCH_CORRUPT',
+}));
+
+hostilePatchTests('hostile format-2 patch with a prediction region outside its entry', (ctx) => ({
+  bytes: patchWith(ctx, {
+    source: [entry(ctx.oldTar.length, KIND_REF_DATA, 1, ctx.oldTar.length)],
+    result: [],
+  }),
+  refusedAt: 'apply',
+  code: 'PATCH_CORRUPT',
+}));
+
+hostilePatchTests('hostile format-2 patch with an unknown region kind', (ctx) => ({
+  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 6, 0)] }),
+  refusedAt: 'apply',
+  code: 'PATCH_CORRUPT',
+}));
+
+hostilePatchTests('hostile predicting patch whose control stream runs past the result', (ctx) => ({
+  bytes: patchWith(
+    ctx,
+    {
+      source: [entry(ctx.oldTar.length, KIND_REF_DATA, 1)],
+      result: [entry(ctx.newTar.length, KIND_REF_DATA, 1)],
+    },
+    [[1, ctx.newTar.length + 1]],
+  ),
+  refusedAt: 'apply',
+  code: 'PATCH_CORRUPT',
+}));
