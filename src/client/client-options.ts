@@ -1,5 +1,30 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { checkAppName } from '../core/target-name.js';
+import type { UpdatePlan } from '../core/plan.js';
 import type { Channel } from '../core/version.js';
+import { parseChannel, parseVersion } from '../core/version.js';
 import type { FetchFn } from './fetcher.js';
+import { handoverTimeoutProblem } from './install.js';
+
+/** An update offered by `check()`: patches or full archive. */
+export type Update = Exclude<UpdatePlan, { kind: 'none' }>;
+export type CheckResult = UpdatePlan;
+
+export type UpdateAndRestartResult =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'handed-over';
+      readonly version: string;
+      readonly via: 'patches' | 'full';
+      readonly script: string;
+      readonly log: string;
+    };
+
+/** What `firstInstall` did: put the newest release in place, or found a release there already. */
+export type FirstInstallResult =
+  | { readonly kind: 'installed'; readonly version: string; readonly downloadBytes: number }
+  | { readonly kind: 'already-installed'; readonly version: string };
 
 export interface ClientOptions {
   /** The app's name as published (`<appName>-<version>.tar.gz`), e.g. `myapp` or `myapp-linux-x64`. */
@@ -89,4 +114,56 @@ export interface StagedUpdate {
    * app. Call it when the app is ready to quit, then exit the process: the library never exits it.
    */
   readonly quitAndInstall: () => Promise<{ readonly script: string; readonly log: string }>;
+}
+
+export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
+export const DEFAULT_WAIT_TIMEOUT_SECONDS = 300;
+
+/** The options a Client works with, checked and normalised. */
+export interface CheckedOptions {
+  readonly appName: string;
+  readonly installDir: string;
+  readonly stateDir: string;
+  readonly channel: Channel;
+  /** The version the app says it is (options.currentVersion), normalised, if it says. */
+  readonly givenVersion: string | undefined;
+}
+
+/** Checks the options a Client is made with: a bad one is a UsageError that names it. */
+export function checkClientOptions(options: ClientOptions): CheckedOptions {
+  const appName = checkAppName(options.appName);
+  const givenVersion =
+    options.currentVersion === undefined ? undefined : parseVersion(options.currentVersion).text;
+  const channel = parseChannel(options.channel ?? 'stable');
+  for (const [key, value] of [
+    ['installDir', options.installDir],
+    ['stateDir', options.stateDir],
+  ] as const) {
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new UsageError('MISSING_OPTION', `the client needs ${key}`);
+    }
+  }
+  for (const key of ['metadataUrl', 'targetsUrl'] as const) {
+    try {
+      new URL(options[key]);
+    } catch (cause) {
+      throw new UsageError('INVALID_URL', `${key} "${options[key]}" is not a URL`, { cause });
+    }
+  }
+  const installDir = resolve(options.installDir);
+  const stateDir = resolve(options.stateDir);
+  if (!isAbsolute(installDir)) throw new UsageError('MISSING_OPTION', 'installDir must be a folder path');
+  const rel = relative(installDir, stateDir);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new UsageError(
+      'STATE_IN_INSTALL_DIR',
+      `stateDir ${stateDir} is inside installDir ${installDir}: an update replaces that folder, so keep the state elsewhere (e.g. the user's app data folder)`,
+    );
+  }
+  for (const key of ['healthTimeoutSeconds', 'waitTimeoutSeconds'] as const) {
+    const value = options[key];
+    const problem = value === undefined ? undefined : handoverTimeoutProblem(key, value);
+    if (problem !== undefined) throw new UsageError('INVALID_OPTION', problem);
+  }
+  return { appName, installDir, stateDir, channel, givenVersion };
 }

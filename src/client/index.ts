@@ -1,13 +1,16 @@
 // The `notsotuf` entry point: the client an app ships. It never loads signing code (src/repo).
 export { Client } from './client.js';
-export type { CheckResult, FirstInstallResult, Update, UpdateAndRestartResult } from './client.js';
 export type {
+  CheckResult,
   ClientOptions,
   DownloadOptions,
   DownloadProgress,
+  FirstInstallResult,
   InstallOptions,
   InstallStage,
   StagedUpdate,
+  Update,
+  UpdateAndRestartResult,
 } from './client-options.js';
 export type { UpdatePlan, PlannedTarget } from '../core/plan.js';
 export type { ArchiveMeta, PatchMeta, Digest } from '../core/custom-metadata.js';

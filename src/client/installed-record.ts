@@ -3,7 +3,7 @@
  * signed digest of its tar, and a cheap fingerprint of the folder, written after every install
  * (and after the folder was identified by its tar digest). On a later start a fingerprint that still
  * matches names the version without reading a single file; a folder changed since (by hand, or by
- * a swap) is identified again by its reproducible tar digest (client.ts).
+ * a swap) is identified again by its reproducible tar digest (installed-version.ts).
  *
  * The fingerprint is a sha256 over the install folder's own device and inode and, for every entry
  * under it in a fixed order, its path, type, mode, size, inode, modification and change times
