@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { MetaFile, Metadata, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import type { Key, Root, TargetFile } from '@tufjs/models';
 import { buildRoot, rolesOf } from './root-builder.js';
@@ -11,6 +10,7 @@ import { signersFor } from './keyring.js';
 import type { Keyring } from './keyring.js';
 import type { Signer } from './keys.js';
 import type { StagedWrite } from './repository-writer.js';
+import { digestBytes } from '../io/digest.js';
 
 /**
  * New versions of metadata, signed. Any change bumps the changed role's version and re-signs what
@@ -167,7 +167,7 @@ export function makeTimestamp(
       snapshotMeta: new MetaFile({
         version: snapshotVersion,
         length: snapshotBytes.length,
-        hashes: { sha256: createHash('sha256').update(snapshotBytes).digest('hex') },
+        hashes: { sha256: digestBytes(snapshotBytes).sha256 },
       }),
     }),
   );

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { hashFile } from '../io/digest.js';
 import { isTempName, tempPathFor } from '../io/temp-name.js';
 
 /** A repository file about to be published: where it is locally, and its digests on demand. */
@@ -50,18 +49,12 @@ export function localFile(rel: string, path: string, size: number): LocalFile {
     digest(algorithm) {
       let d = digests.get(algorithm);
       if (d === undefined) {
-        d = digestFile(path, algorithm);
+        d = hashFile(path, { algorithm }).then((h) => h.hex);
         digests.set(algorithm, d);
       }
       return d;
     },
   };
-}
-
-async function digestFile(path: string, algorithm: 'sha256' | 'md5'): Promise<string> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash.digest('hex');
 }
 
 /** Relative paths of the files below `dir`, without our temp files. */
@@ -103,7 +96,7 @@ export function folderDestination(dir: string): PublishDestination {
     async holds(file) {
       const info = await stat(pathOf(file.rel)).catch(() => undefined);
       if (info?.isFile() !== true || info.size !== file.size) return false;
-      return (await digestFile(pathOf(file.rel), 'sha256')) === (await file.digest('sha256'));
+      return (await hashFile(pathOf(file.rel))).hex === (await file.digest('sha256'));
     },
     async put(file) {
       const to = pathOf(file.rel);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from '../../src/io/atomic-write.js';
-import { digestBytes, digestFile } from '../../src/io/digest.js';
+import { digestBytes, digestFile, hashFile } from '../../src/io/digest.js';
 import { fsError } from '../../src/io/fs-error.js';
 import { isTempName, tempPathFor } from '../../src/io/temp-name.js';
 import { InstallError, UsageError } from '../../src/errors.js';
@@ -62,6 +63,23 @@ test('a file digest is the digest of its bytes; with maxLength it reads one byte
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(digestFile(path, { signal: ac.signal }), { name: 'AbortError' });
+  }));
+
+test('a file hashes with the algorithm asked for (md5 for S3, sha512 for TUF), sha256 by default', () =>
+  withTempDir(async (dir) => {
+    const bytes = Buffer.concat([Buffer.alloc(1 << 20, 1), Buffer.from('tail')]);
+    const path = join(dir, 'f');
+    await writeFile(path, bytes);
+    for (const algorithm of ['md5', 'sha512', 'sha256'] as const)
+      assert.deepEqual(await hashFile(path, { algorithm }), {
+        hex: createHash(algorithm).update(bytes).digest('hex'),
+        length: bytes.length,
+      });
+    assert.equal((await hashFile(path)).hex, digestBytes(bytes).sha256);
+    assert.deepEqual(await hashFile(path, { algorithm: 'md5', maxLength: 3 }), {
+      hex: createHash('md5').update(bytes.subarray(0, 4)).digest('hex'),
+      length: 4,
+    });
   }));
 
 test('file-system errors map to ours: a full disk says so, a missing input is a usage error', () =>
