@@ -42,6 +42,7 @@ export const TARGETS = [
   {
     file: 'src/diff/apply-patch.ts',
     tests: [
+      'test/diff/apply-patch.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
       'test/diff/exe-transform.test.ts',
@@ -51,6 +52,7 @@ export const TARGETS = [
   {
     file: 'src/diff/old-reader.ts',
     tests: [
+      'test/diff/apply-patch.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
       'test/diff/exe-transform.test.ts',
