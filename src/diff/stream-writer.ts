@@ -34,6 +34,13 @@ export interface StreamCompression {
    * minutes for 8 MB of random data; quality 9: 0.5 s per MB) for no gain.
    */
   readonly incompressible?: { readonly after: number; readonly setting: { quality: number; lgwin: number } };
+  /**
+   * Start the strong setting only at the end, once the stream is known to fit `bufferUpTo`, instead
+   * of beside the matching. For a setting whose work is large and mostly lost when the stream
+   * outgrows the cap (brotli quality 11: about 20 MB of memory per MB of input, and its running
+   * task cannot be stopped, so it overlapped the fast compressor that replaced it).
+   */
+  readonly strongAtEnd?: boolean;
 }
 
 const PROBE = 64 << 10;
@@ -68,7 +75,12 @@ class Compressed {
     private readonly how: StreamCompression,
     private readonly sizeHint: number,
   ) {
-    this.strong = this.make(how.strong, Math.min(sizeHint, how.bufferUpTo), this.strongOut);
+    if (how.strongAtEnd !== true) this.startStrong();
+  }
+
+  private startStrong(): BrotliCompress {
+    this.strong = this.make(this.how.strong, Math.min(this.sizeHint, this.how.bufferUpTo), this.strongOut);
+    return this.strong;
   }
 
   private make(setting: { quality: number; lgwin: number }, sizeHint: number, out: Buffer[]): BrotliCompress {
@@ -164,6 +176,10 @@ class Compressed {
 
   async finish(): Promise<Buffer[]> {
     this.handOn();
+    if (this.fast === undefined && this.strong === undefined && this.how.strongAtEnd === true) {
+      const strong = this.startStrong();
+      for (const h of this.held) strong.write(h);
+    }
     const z = this.fast ?? this.strong;
     if (z === undefined) throw new Error('stream already finished');
     z.end();
@@ -186,13 +202,19 @@ class Compressed {
 // the 1.1 MB of extra bytes of a Node.js runtime update, quality 11 with 2^24 gave 380 KB against
 // 450 KB at quality 10, in 2 s. The strong setting's work is lost past the cap: keep caps small.
 export const COMPRESSION: Readonly<Record<'control' | 'diff' | 'extra', StreamCompression>> = {
-  control: { strong: { quality: 10, lgwin: 18 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 2 << 20 },
+  control: {
+    strong: { quality: 10, lgwin: 18 },
+    fast: { quality: 9, lgwin: 18 },
+    bufferUpTo: 2 << 20,
+    strongAtEnd: true,
+  },
   diff: { strong: { quality: 10, lgwin: 16 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 16 << 20 },
   extra: {
     strong: { quality: 11, lgwin: 24 },
-    fast: { quality: 9, lgwin: 22 },
+    fast: { quality: 8, lgwin: 22 },
     bufferUpTo: 2 << 20,
     incompressible: { after: 1 << 20, setting: { quality: 1, lgwin: 22 } },
+    strongAtEnd: true,
   },
 };
 
@@ -375,11 +397,11 @@ export class StreamWriter implements MatchSink {
     if (this.zeros > 0) this.writeZeros();
     if (this.pendingOp >= 0) this.record(this.pendingOp, this.pendingLen);
     this.pendingOp = -1;
-    const [control, diff, extra] = await Promise.all([
-      this.control.finish(),
-      this.diff.finish(),
-      this.extra.finish(),
-    ]);
+    // One after the other: each compressor's memory is freed before the next one's last work
+    // (the control stream's strong compressor only starts here).
+    const extra = await this.extra.finish();
+    const diff = await this.diff.finish();
+    const control = await this.control.finish();
     return { control, diff, extra };
   }
 
