@@ -177,3 +177,51 @@ test('progress: one total for all files, each file named, bytes done never past 
     assert.ok(last.bytesPerSecond > 0, 'bytes moved: a rate above 0');
   });
 });
+
+test('the rate is bytes moved over the seconds of the injected clock; 0 while no time has passed', async () => {
+  const a = randomBytes(64 * 1024);
+  await withServer({ 'a.tar.gz': a }, async (server, downloadsDir) => {
+    // The clock reads 1000 ms at the start, then 3000 ms: two seconds for the whole download.
+    let reads = 0;
+    const twoSeconds = { ...edgesFor(server, downloadsDir), now: () => (reads++ === 0 ? 1000 : 3000) };
+    const events: DownloadProgress[] = [];
+    await downloadTargets([targetFor('a.tar.gz', a)], twoSeconds, { onProgress: (p) => events.push(p) });
+    assert.equal(events.at(-1)?.bytesDone, a.length);
+    assert.equal(events.at(-1)?.bytesPerSecond, a.length / 2);
+
+    // A clock that does not move: no rate (0), never a division by zero.
+    const frozen = { ...edgesFor(server, join(downloadsDir, 'again')), now: () => 5000 };
+    const still: DownloadProgress[] = [];
+    await downloadTargets([targetFor('a.tar.gz', a)], frozen, { onProgress: (p) => still.push(p) });
+    assert.equal(still.at(-1)?.bytesDone, a.length);
+    assert.deepEqual(
+      still.map((p) => p.bytesPerSecond),
+      still.map(() => 0),
+    );
+  });
+});
+
+test('a file this process verified but changed on disk since (another size) is checked and fetched again', async () => {
+  const bytes = randomBytes(5000);
+  await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+    const edges = edgesFor(server, downloadsDir);
+    const [path] = await downloadTargets([targetFor('app.tar.gz', bytes)], edges);
+    assert.ok(path !== undefined && edges.verified.has(path));
+    await writeFile(path, bytes.subarray(0, 4000));
+    assert.deepEqual(await downloadTargets([targetFor('app.tar.gz', bytes)], edges), [path]);
+    assert.equal(server.requests.length, 2, 'fetched again');
+    assert.deepEqual(await readFile(path), bytes);
+  });
+});
+
+test('a server that declares more bytes than signed is refused (TOO_LONG) before a .partial exists', async () => {
+  const bytes = randomBytes(5000);
+  await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+    server.behave('/targets/app.tar.gz', { kind: 'body', body: randomBytes(6000) });
+    await assert.rejects(downloadTargets([targetFor('app.tar.gz', bytes)], edgesFor(server, downloadsDir)), {
+      name: 'DataError',
+      code: 'TOO_LONG',
+    });
+    assert.deepEqual(await readdir(downloadsDir), []);
+  });
+});
