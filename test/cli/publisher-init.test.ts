@@ -3,27 +3,19 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runMain } from '../../src/cli/main.js';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CliResult } from '../helpers/cli.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 
 /** The CLI as a real process from any folder (tsx resolved from here, not from the cwd). */
-function cliProcess(args: string[], opts: { cwd: string }): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), BIN, ...args], {
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+async function cliProcess(args: string[], opts: { cwd: string }): Promise<CliResult> {
+  const r = await runProcess(process.execPath, ['--import', import.meta.resolve('tsx'), BIN, ...args], {
+    cwd: opts.cwd,
   });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** runMain with a scripted terminal (the prompt function is the CLI's seam for a terminal). */

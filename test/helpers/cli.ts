@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runMain } from '../../src/cli/main.js';
+import { runProcess } from '../support/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
@@ -34,22 +34,14 @@ export async function cli(
 }
 
 /** Runs the CLI as a real process (for exit codes, signals and stdin). */
-export function cliProcess(
+export async function cliProcess(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {},
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
-      cwd: opts.cwd ?? process.cwd(),
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
+  const r = await runProcess(process.execPath, ['--import', TSX, BIN, ...args], {
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...process.env, ...opts.env },
+    input: opts.input ?? '',
   });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

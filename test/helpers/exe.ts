@@ -2,10 +2,10 @@
  * The single-file client executables (dist/exe/, npm run build:exe) for tests: built on first use
  * when missing or stale, never skipped, and run as real processes with no Node on the PATH.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { freshExecutable } from '../../scripts/exe/build.js';
+import { runProcess } from '../support/processes.js';
 
 export { freshExecutable } from '../../scripts/exe/build.js';
 
@@ -33,17 +33,6 @@ export interface ExeResult {
 /** Runs the Linux client executable as a real process in an environment with no Node. */
 export async function runClientExe(args: string[], options: { cwd?: string } = {}): Promise<ExeResult> {
   const exe = await freshExecutable('linux-x64');
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, {
-      cwd: options.cwd ?? process.cwd(),
-      env: envWithoutNode(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const r = await runProcess(exe, args, { cwd: options.cwd ?? process.cwd(), env: envWithoutNode() });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -10,7 +10,8 @@ import { confirmFilePath, handoverResultPath } from '../../src/client/state-layo
 import { checkHandoverPlan } from '../../src/client/install.js';
 import { shQuote } from '../../src/client/install.posix.js';
 import { DataError, UsageError } from '../../src/errors.js';
-import { TRICKY_ARGS, trickyTempDir } from './fixture-app.js';
+import { TRICKY_ARGS } from '../support/handover-app.js';
+import { trickyTempDir } from '../support/temp-dir.js';
 
 const enc = new TextEncoder();
 

@@ -13,16 +13,10 @@ import { readHandoverResult } from '../../src/client/handover.js';
 import { confirmFilePath } from '../../src/client/state-layout.js';
 import { startHandover } from '../../src/client/install.js';
 import { InstallError } from '../../src/errors.js';
-import type { AppMode } from './fixture-app.js';
-import {
-  TRICKY_ARGS,
-  isAlive,
-  readRuns,
-  setImmutable,
-  trickyTempDir,
-  waitFor,
-  writeApp,
-} from './fixture-app.js';
+import type { AppMode } from '../support/handover-app.js';
+import { TRICKY_ARGS, isAlive, readRuns, setImmutable, writeHandoverApp } from '../support/handover-app.js';
+import { trickyTempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait-for.js';
 import { skipTestUnlessTool, skipUnlessTool } from '../helpers/skip.js';
 
 const skip = process.platform === 'win32' ? 'POSIX installer: not on Windows' : false;
@@ -56,8 +50,8 @@ async function setup(newMode: AppMode, over: Partial<HandoverPlan> = {}): Promis
     ...over,
   };
   const confirmFile = confirmFilePath(stateDir, plan.version);
-  await writeApp(installDir, { version: '1.0', mode: 'run', runsDir });
-  await writeApp(plan.stagingDir, { version: '2.0', mode: newMode, runsDir, confirmFile });
+  await writeHandoverApp(installDir, { version: '1.0', mode: 'run', runsDir });
+  await writeHandoverApp(plan.stagingDir, { version: '2.0', mode: newMode, runsDir, confirmFile });
   return { root, plan, runsDir, remove };
 }
 
@@ -113,7 +107,7 @@ for (const { label, shell, skip } of SHELLS) {
         const planFile = join(s.root, 'plan.json');
         await writeFile(planFile, JSON.stringify(s.plan));
         const startDir = join(s.root, 'v1 running');
-        await writeApp(startDir, {
+        await writeHandoverApp(startDir, {
           version: '1.0',
           mode: 'start-handover',
           runsDir: s.runsDir,
@@ -220,7 +214,7 @@ test(
       await waitFor(
         'the hung process to be gone',
         () => Promise.resolve(isAlive(hung.pid) ? undefined : true),
-        10_000,
+        10,
       );
     } finally {
       await s.remove();

@@ -13,7 +13,8 @@ import type { HandoverPlan } from '../../src/client/handover.js';
 import { canRenameInstallDir, startHandover } from '../../src/client/install.js';
 import { windowsCommandLine, windowsEnv, windowsQuoteArg } from '../../src/client/install.windows.js';
 import { handoverFiles } from '../../src/client/state-layout.js';
-import { setImmutable, trickyTempDir } from './fixture-app.js';
+import { setImmutable } from '../support/handover-app.js';
+import { trickyTempDir } from '../support/temp-dir.js';
 
 interface Spawned {
   command: string;

@@ -20,8 +20,10 @@ import {
   wineMajorVersion,
   wineSkipReason,
 } from '../helpers/wine.js';
-import type { AppMode, RunRecord } from './fixture-app.js';
-import { readRuns, setImmutable, trickyTempDir, waitFor, writeApp } from './fixture-app.js';
+import type { AppMode, RunRecord } from '../support/handover-app.js';
+import { readRuns, setImmutable, writeHandoverApp } from '../support/handover-app.js';
+import { trickyTempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait-for.js';
 import { skipTestUnlessTool, skipUnlessTool } from '../helpers/skip.js';
 
 const skip = skipUnlessTool(wineSkipReason());
@@ -115,8 +117,8 @@ async function scenario(name: string, newMode: AppMode, options: ScenarioOptions
     waitTimeoutSeconds,
   };
   const confirmFile = `${plan.stateDir}\\handover\\confirmed-2.0`;
-  await writeApp(installDir, { version: '1.0', mode: 'run', runsDir: winPath(runsDir) }, false);
-  await writeApp(
+  await writeHandoverApp(installDir, { version: '1.0', mode: 'run', runsDir: winPath(runsDir) }, false);
+  await writeHandoverApp(
     `${installDir}.staging-2.0`,
     { version: '2.0', mode: newMode, runsDir: winPath(runsDir), confirmFile },
     false,
@@ -130,7 +132,7 @@ async function scenario(name: string, newMode: AppMode, options: ScenarioOptions
   const planFile = join(base, 'plan.json');
   await writeFile(planFile, JSON.stringify(plan));
   const startDir = join(base, 'v1 running');
-  await writeApp(startDir, {
+  await writeHandoverApp(startDir, {
     version: '1.0',
     mode: 'start-handover',
     runsDir: winPath(runsDir),
@@ -148,7 +150,7 @@ async function scenario(name: string, newMode: AppMode, options: ScenarioOptions
   const result: HandoverResult = await waitFor(
     'result.json',
     async () => (existsSync(resultFile) ? parseHandoverResult(await readFile(resultFile)) : undefined),
-    90_000,
+    90,
   );
   const log = await readFile(join(stateDir, 'handover', 'install.log'), 'latin1');
   return { installDir, stateDir, runsDir, result, log };
@@ -160,7 +162,7 @@ async function restartedV1(s: { runsDir: string; stateDir: string; log: string }
     return await waitFor(
       'v1 to run again',
       async () => (await readRuns(s.runsDir)).runs.find((r) => r.version === '1.0' && r.handover === '1'),
-      60_000,
+      60,
     );
   } catch (error) {
     const log = await readFile(join(s.stateDir, 'handover', 'install.log'), 'latin1').catch(() => s.log);
@@ -205,7 +207,7 @@ test(
     await waitFor(
       'the script to delete itself',
       () => Promise.resolve(existsSync(script) ? undefined : true),
-      10_000,
+      10,
     );
   },
 );

@@ -3,7 +3,6 @@
 // threshold of 2 only once `sign` added the second signature, accepts what `refresh` re-signed,
 // and refuses expired metadata (its clock is injected: ngclient_download.py --now).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +11,7 @@ import { loadConfig, refreshRepository, serveRepository } from '../../src/repo/i
 import { cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('python-tuf');
 const SCRIPT = fileURLToPath(new URL('./ngclient_download.py', import.meta.url));
@@ -28,20 +28,12 @@ interface ClientReport {
 
 /** Runs ngclient_download.py (async: the repository server lives in this process). */
 function ngclient(args: string[]): Promise<{ code: number; report: ClientReport; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(py.python!, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      try {
-        resolve({ code: code ?? -1, report: JSON.parse(stdout) as ClientReport, stderr });
-      } catch {
-        reject(new Error(`ngclient_download.py printed no JSON (exit ${code}): ${stdout}\n${stderr}`));
-      }
-    });
+  return runProcess(py.python!, [SCRIPT, ...args]).then(({ code, stdout, stderr }) => {
+    try {
+      return { code: code ?? -1, report: JSON.parse(stdout) as ClientReport, stderr };
+    } catch {
+      throw new Error(`ngclient_download.py printed no JSON (exit ${code}): ${stdout}\n${stderr}`);
+    }
   });
 }
 

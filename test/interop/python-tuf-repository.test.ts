@@ -3,7 +3,6 @@
 // does: `check` finds the update and `update` installs it by patch, twice (a second targets
 // version adds a release), and the installed folder is exactly the release.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,19 +13,14 @@ import { serveRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('python-tuf');
 const SCRIPT = fileURLToPath(new URL('./metadata_api_repo.py', import.meta.url));
 
-function runPython(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(py.python!, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
+async function runPython(args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runProcess(py.python!, [SCRIPT, ...args]);
+  return { code: r.code ?? -1, out: r.output };
 }
 
 interface Built {

@@ -5,7 +5,6 @@
 // field installs version 2; version 2 updates itself to version 3 from the notsotuf repository.
 // The tufup repository stays: a straggler still on version 1 takes the same road later.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, copyFile, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +15,7 @@ import type { RunningServer } from '../../src/repo/index.js';
 import { CLI_COMMAND, ROOT, cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
 import { hashTree, tempDir } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('tufup');
 const HERE = fileURLToPath(new URL('./tufup/', import.meta.url));
@@ -25,18 +25,10 @@ function run(
   args: string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv },
 ): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
+  return runProcess(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...options.env },
+  }).then(({ code, output }) => ({ code, out: output }));
 }
 
 /** A shell script that runs the notsotuf CLI: the stand-in for the client executable. */

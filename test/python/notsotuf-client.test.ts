@@ -3,13 +3,13 @@
 // tests that drive the real CLI get it through a tiny wrapper program (NOTSOTUF_TEST_CLI) around
 // the CLI's sources, and must not skip (NOTSOTUF_TEST_REQUIRE_CLI=1).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI_COMMAND, ROOT } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
+import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('pyinstaller');
 
@@ -27,14 +27,7 @@ function run(
   args: string[],
   options: { cwd: string; env: NodeJS.ProcessEnv },
 ): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
+  return runProcess(command, args, options);
 }
 
 test(

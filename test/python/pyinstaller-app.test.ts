@@ -8,7 +8,6 @@
 // confirms; 4.0.0 is rolled back to 3.0.0 and not offered again. The install folder is compared
 // with the release (reproducible tar digest of every entry) after each step.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { pidsWithArg } from '../faults/processes.js';
 import { cli, ROOT } from '../helpers/cli.js';
 import { envWithoutNode, freshExecutable } from '../helpers/exe.js';
 import { pythonVenv } from '../helpers/python.js';
+import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('pyinstaller');
 const APP = 'demo-linux-x64';
@@ -41,15 +41,7 @@ function run(
   args: readonly string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(command, args, options);
 }
 
 interface World {

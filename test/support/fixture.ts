@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { unpackArchive } from '../../src/archive/index.js';
 import type { HandoverResult } from '../../src/client/handover.js';
 import { readHandoverResult } from '../../src/client/handover.js';
+import { runProcess, type ProcessOutput } from './processes.js';
 import { waitFor } from './wait-for.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { PatchInfo } from '../../src/diff/index.js';
@@ -179,24 +179,34 @@ export function clientOptions(
   };
 }
 
+/**
+ * update.json, the config file an app in another language ships for the CLI, written to `file`
+ * from client options (paths as given: absolute, or relative to the file's folder).
+ */
+export async function writeCliConfig(
+  file: string,
+  options: Pick<
+    ClientOptions,
+    'appName' | 'installDir' | 'currentVersion' | 'stateDir' | 'metadataUrl' | 'targetsUrl' | 'trustedRoot'
+  >,
+): Promise<string> {
+  const { appName, installDir, currentVersion, stateDir, metadataUrl, targetsUrl, trustedRoot } = options;
+  await writeFile(
+    file,
+    JSON.stringify({ appName, installDir, currentVersion, stateDir, metadataUrl, targetsUrl, trustedRoot }),
+  );
+  return file;
+}
+
 /** Runs the installed demo app as a real process (node + tsx), like a user starting it. */
 export function runApp(
   installDir: string,
   settingsFile: string,
   args: string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, join(installDir, 'app.mjs'), ...args], {
-      cwd: installDir,
-      env: { ...process.env, DEMO_SETTINGS: settingsFile, NOTSOTUF_HANDOVER: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+): Promise<ProcessOutput> {
+  return runProcess(process.execPath, ['--import', TSX_LOADER, join(installDir, 'app.mjs'), ...args], {
+    cwd: installDir,
+    env: { ...process.env, DEMO_SETTINGS: settingsFile, NOTSOTUF_HANDOVER: '' },
   });
 }
 

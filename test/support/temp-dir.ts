@@ -19,3 +19,12 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>, prefix = '
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A temp folder whose path has a space and non-ASCII letters (where quoting bugs show), and a
+ * function that removes it.
+ */
+export async function trickyTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix} ü é-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}

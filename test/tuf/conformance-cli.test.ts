@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { runTufConformance, localTargetName } from '../../tools/tuf-conformance.
 import { ROOT } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { TestRepo } from '../helpers/tuf-repo.js';
+import { runProcess } from '../support/processes.js';
 
 interface World {
   repo: TestRepo;
@@ -224,17 +224,10 @@ test('bad command lines exit with exactly 1', async () => {
 });
 
 function spawnBin(args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, 'bin', 'tuf-conformance'), args, {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
+  return runProcess(join(ROOT, 'bin', 'tuf-conformance'), args, { cwd }).then(({ code, output }) => ({
+    code,
+    out: output,
+  }));
 }
 
 test('bin/tuf-conformance runs as an executable from any folder (no build step, from its esbuild bundle)', async () => {

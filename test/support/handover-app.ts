@@ -5,8 +5,7 @@
  * run (just records), or start-handover (the running old version: calls the real startHandover with
  * its own pid, waits a moment, notes which version the install folder holds, and exits).
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +74,7 @@ if (cfg.mode === 'confirm') {
 `;
 
 /** Writes one version of the app into `dir` (with `unixExtras`, a symlink and an executable file, to check the swap keeps them). */
-export async function writeApp(dir: string, config: AppConfig, unixExtras = true): Promise<void> {
+export async function writeHandoverApp(dir: string, config: AppConfig, unixExtras = true): Promise<void> {
   await mkdir(join(dir, 'bin'), { recursive: true });
   await writeFile(join(dir, 'app.mjs'), APP_SOURCE);
   await writeFile(join(dir, 'app.json'), JSON.stringify(config));
@@ -98,21 +97,6 @@ export async function readRuns(runsDir: string): Promise<{ runs: RunRecord[]; ex
   return { runs, exits };
 }
 
-/** Polls `check` every 50 ms until it returns a value, or fails after `limitMs` (a bound, not a timing assertion). */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  limitMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -120,12 +104,6 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A temp folder whose path has a space and non-ASCII letters; removed by the returned function. */
-export async function trickyTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `${prefix} ü é-`));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Arguments that break naive quoting. */
