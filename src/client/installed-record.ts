@@ -21,7 +21,7 @@ import { DEFAULT_UNPACK_LIMITS } from '../archive/index.js';
 import { isValidVersion } from '../core/version.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { StateLayout } from './state-layout.js';
-import { readTextIfSmall } from './state.js';
+import { readOwnJson } from './state.js';
 
 export interface InstalledRecord {
   readonly version: string;
@@ -77,16 +77,8 @@ function statBig(path: string): Promise<BigIntStats> {
 
 /** The record, or undefined when there is none or it is not ours (then the folder is identified again). */
 export async function readInstalledRecord(layout: StateLayout): Promise<InstalledRecord | undefined> {
-  const text = await readTextIfSmall(layout.installedRecordFile).catch(() => undefined);
-  if (text === undefined) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as Record<string, unknown>;
+  const r = await readOwnJson(layout.installedRecordFile).catch(() => undefined);
+  if (r === undefined) return undefined;
   const tar = r.tar as Record<string, unknown> | undefined;
   if (
     typeof r.version !== 'string' ||

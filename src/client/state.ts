@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InstallError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import { isValidVersion } from '../core/version.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { pathExists } from '../io/path-exists.js';
 import type { StateLayout } from './state-layout.js';
 import { LAYOUT_NAMES, STATE_MARKER } from './state-layout.js';
 
@@ -78,16 +79,8 @@ function str(v: unknown): v is string {
  * rolled-back version, never a wrong install: every install is still verified).
  */
 export async function readState(layout: StateLayout): Promise<ClientState> {
-  const text = await readBounded(layout.stateFile);
-  if (text === undefined) return EMPTY_STATE;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return EMPTY_STATE;
-  }
-  if (typeof raw !== 'object' || raw === null) return EMPTY_STATE;
-  const r = raw as Record<string, unknown>;
+  const r = await readOwnJson(layout.stateFile);
+  if (r === undefined) return EMPTY_STATE;
   const p = r.pending as Record<string, unknown> | undefined;
   const pending =
     typeof p === 'object' &&
@@ -145,15 +138,24 @@ export async function readTextIfSmall(path: string): Promise<string | undefined>
   return readBounded(path);
 }
 
+/**
+ * A small JSON object the client wrote (state.json, installed.json): undefined when the file is
+ * missing, too big, not JSON or not an object. The fields are the caller's to check.
+ */
+export async function readOwnJson(path: string): Promise<Record<string, unknown> | undefined> {
+  const text = await readBounded(path);
+  if (text === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined;
+}
+
 /** Names that only a notsotuf state folder holds (the marker, or what older clients left). */
 const OWN_NAMES = [STATE_MARKER, 'state.json', 'install-id', 'handover', join('metadata', 'root.json')];
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /**
  * Makes sure the state folder is this client's own before anything in it is cleaned: cleanup
@@ -164,12 +166,12 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function claimStateDir(layout: StateLayout): Promise<void> {
   await mkdir(layout.root, { recursive: true });
-  if (await exists(layout.markerFile)) return;
+  if (await pathExists(layout.markerFile)) return;
   const names = await readdir(layout.root);
   // Empty, or only names this layout uses (e.g. a cached tar put there before the first check).
   const ours =
     names.every((n) => LAYOUT_NAMES.has(n)) ||
-    (await Promise.all(OWN_NAMES.map((n) => exists(join(layout.root, n))))).some(Boolean);
+    (await Promise.all(OWN_NAMES.map((n) => pathExists(join(layout.root, n))))).some(Boolean);
   if (!ours)
     throw new UsageError(
       'STATE_DIR_NOT_OURS',

@@ -1,9 +1,10 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MetaFile, Metadata, Snapshot, Targets } from '@tufjs/models';
 import type { Key, Root } from '@tufjs/models';
 import { UsageError } from '../errors.js';
 import { checkAppName } from '../core/target-name.js';
+import { pathExists } from '../io/path-exists.js';
 import { CONFIG_FILE, writeConfig } from './config.js';
 import type { RepoConfig } from './config.js';
 import { checkExpiry, expiresAt } from './expiry.js';
@@ -42,15 +43,6 @@ async function isNonEmptyDir(path: string): Promise<boolean> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Makes a new project in `dir`: `notsotuf.json`, a key folder with one ed25519 key per top-level
  * role (named root, targets, snapshot, timestamp), and an empty signed repository (`metadata/`
@@ -68,7 +60,7 @@ export async function initRepository(dir: string, options: InitOptions): Promise
     cache: resolve(dir, options.cache ?? '.notsotuf-cache'),
     expiry,
   };
-  if (await exists(config.file)) {
+  if (await pathExists(config.file)) {
     throw new UsageError(
       'ALREADY_INITIALISED',
       `${config.file} already exists: this folder is already set up`,

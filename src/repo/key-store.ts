@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Key } from '@tufjs/models';
 import { DataError, UsageError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { pathExists } from '../io/path-exists.js';
 import { generateKey, keyIdOf, publicHex, signerFor } from './keys.js';
 import type { Signer } from './keys.js';
 
@@ -44,15 +45,6 @@ export function checkKeyName(name: string): string {
   return name;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await readFile(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Makes a new ed25519 key pair in the key folder. Refuses to overwrite a key of the same name. */
 export async function createKey(
   keyDir: string,
@@ -61,7 +53,7 @@ export async function createKey(
 ): Promise<StoredKey> {
   checkKeyName(name);
   const privPath = join(keyDir, `${name}.key`);
-  if ((await exists(privPath)) || (await exists(join(keyDir, `${name}.pub.json`)))) {
+  if ((await pathExists(privPath)) || (await pathExists(join(keyDir, `${name}.pub.json`)))) {
     throw new UsageError(
       'KEY_EXISTS',
       `a key named "${name}" already exists in ${keyDir}: pick another name (keys are never overwritten)`,

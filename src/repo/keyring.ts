@@ -37,12 +37,12 @@ export function openKeyring(keyDir: string, passphrase?: PassphraseSource): Keyr
   };
 }
 
-/** Signers for every key of `role` (under each root given) found in the keyring; none is an error. */
-export async function signersFor(
+/** The keys of `role` under any of `roots` that the keyring holds, each once, in the roots' order. */
+export async function keysForAny(
   keyring: Keyring,
   roots: readonly Root[],
   role: RoleName,
-): Promise<Signer[]> {
+): Promise<StoredKey[]> {
   const seen = new Set<string>();
   const keys: StoredKey[] = [];
   for (const root of roots) {
@@ -53,6 +53,16 @@ export async function signersFor(
       }
     }
   }
+  return keys;
+}
+
+/** Signers for every key of `role` (under each root given) found in the keyring; none is an error. */
+export async function signersFor(
+  keyring: Keyring,
+  roots: readonly Root[],
+  role: RoleName,
+): Promise<Signer[]> {
+  const keys = await keysForAny(keyring, roots, role);
   if (keys.length === 0) {
     const ids = [...new Set(roots.flatMap((r) => r.roles[role]?.keyIDs ?? []))].map((id) => id.slice(0, 12));
     throw new UsageError(

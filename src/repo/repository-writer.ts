@@ -1,8 +1,9 @@
-import { copyFile, link, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InstallError, NotsotufError, messageOf } from '../errors.js';
 import { writeNewFileSynced } from '../io/atomic-write.js';
 import { tempPathFor } from '../io/temp-name.js';
+import { pathExists } from '../io/path-exists.js';
 
 /**
  * All-or-nothing writes into a repository folder. Every new file is first written under a temp
@@ -38,15 +39,6 @@ export function inPublishOrder<T extends { rel: string }>(items: readonly T[]): 
   return [...items].sort(
     (a, b) => publishPhase(a.rel) - publishPhase(b.rel) || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0),
   );
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function sameBytes(path: string, bytes: Buffer): Promise<boolean> {
@@ -90,7 +82,7 @@ export async function commitWrites(
     for (const s of staged) {
       if (onStep !== undefined) await onStep(s.rel);
       let backup: string | undefined;
-      if (await fileExists(s.final)) {
+      if (await pathExists(s.final)) {
         backup = tempPathFor(s.final);
         // A hard link keeps the old bytes at no cost; file systems without links get a copy.
         await link(s.final, backup).catch(() => copyFile(s.final, backup as string));

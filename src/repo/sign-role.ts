@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import type { RepoConfig } from './config.js';
 import type { RoleName } from './roles.js';
 import type { PassphraseSource } from './key-store.js';
-import { openKeyring, signersFor } from './keyring.js';
+import { keysForAny, openKeyring, signersFor } from './keyring.js';
 import { makeTimestamp, serializeMetadata } from './metadata-update.js';
 import { loadForEdit } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
@@ -54,16 +54,7 @@ async function signRoleLocked(
     role === 'root' && previousRoot !== undefined
       ? [previousRoot.signed, state.root.signed]
       : [state.root.signed];
-  const seen = new Set<string>();
-  const candidates = [];
-  for (const r of roots) {
-    for (const k of await keyring.keysFor(r, role)) {
-      if (!seen.has(k.key.keyID)) {
-        seen.add(k.key.keyID);
-        candidates.push(k);
-      }
-    }
-  }
+  const candidates = await keysForAny(keyring, roots, role);
   if (candidates.length === 0) {
     throw new UsageError(
       'MISSING_KEY',
