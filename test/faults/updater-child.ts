@@ -3,7 +3,7 @@
  * kills itself with SIGKILL at the step named in its settings (during the download, while the patch
  * is being applied, while the archive is being unpacked), after writing what it saw to a marker
  * file (so the test knows the kill landed inside the step); also while the installed version's
- * tar is rebuilt from the install folder (the patch source). Run: node --import tsx updater-child.ts SETTINGS.json
+ * tar is packed from the install folder (the patch source: during the check, which keeps it). Run: node --import tsx updater-child.ts SETTINGS.json
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,22 @@ function killWhen(probe: () => string | undefined): void {
   setImmediate(tick);
 }
 
+/** The installed version's tar being packed from the folder into a hidden temp file in tars/. */
+function sourceTarProbe(): string | undefined {
+  try {
+    const tmp = readdirSync(join(settings.options.stateDir, 'tars')).find((n) => n.startsWith('.'));
+    return tmp === undefined
+      ? undefined
+      : `source ${statSync(join(settings.options.stateDir, 'tars', tmp)).size}`;
+  } catch {
+    return undefined;
+  }
+}
+
 const client = new Client(settings.options);
+// The check packs the install folder into tars/ while it hashes it (so the update need not read the
+// folder again); an install with no cached tar does it in its source stage.
+if (settings.killAt === 'source') killWhen(sourceTarProbe);
 const update = await client.check();
 if (update.kind === 'none') {
   writeFileSync(settings.marker, 'no update');
@@ -59,18 +74,6 @@ await client.install(update, {
       die(`download ${p.bytesDone}/${p.totalBytes}`);
   },
   onStage: (stage) => {
-    if (settings.killAt === 'source' && stage === 'source')
-      killWhen(() => {
-        // The installed version's tar is being rebuilt from the folder into a hidden temp file in tars/.
-        try {
-          const tmp = readdirSync(join(settings.options.stateDir, 'tars')).find((n) => n.startsWith('.'));
-          return tmp === undefined
-            ? undefined
-            : `source ${statSync(join(settings.options.stateDir, 'tars', tmp)).size}`;
-        } catch {
-          return undefined;
-        }
-      });
     if (settings.killAt === 'patching' && stage === 'rebuild')
       killWhen(() => {
         try {
