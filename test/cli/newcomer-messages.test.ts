@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { ROOT, cli } from '../helpers/cli.js';
 import { hashTree, tempDir } from '../repo/publisher-fixture.js';
+import { writeCliConfig } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
 
 /** Mistakes a first-time user makes: each gets a clear message and a non-zero exit, never a stack. */
@@ -167,10 +168,9 @@ test('a command group (release, keys) lists its commands; help COMMAND shows tha
 
 test('check refuses a misspelt setting in its config file instead of silently ignoring it', async () => {
   const dir = await tempDir('notsotuf-client-');
-  const config = join(dir, 'update.json');
-  await writeFile(
-    config,
-    JSON.stringify({
+  const config = await writeCliConfig(
+    join(dir, 'update.json'),
+    {
       appName: 'demo',
       installDir: 'app',
       currentVersion: '1.0.0',
@@ -178,8 +178,8 @@ test('check refuses a misspelt setting in its config file instead of silently ig
       metadataUrl: 'http://127.0.0.1:9/metadata',
       targetsUrl: 'http://127.0.0.1:9/targets',
       trustedRoot: 'root.json',
-      chanel: 'beta',
-    }),
+    },
+    { chanel: 'beta' },
   );
   const r = await cli(['check', '--config', config], { cwd: dir });
   assert.equal(r.code, 2, r.stderr);

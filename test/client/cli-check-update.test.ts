@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { runMain } from '../../src/cli/main.js';
 import { cli, cliProcess } from '../helpers/cli.js';
-import { installVersion } from '../support/fixture.js';
+import { clientOptions, installVersion, writeCliConfig } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
 import { servedProject } from '../support/world.js';
 
@@ -19,19 +19,11 @@ async function installedApp(name: string): Promise<{ root: string; config: strin
   const installDir = join(root, 'app');
   await mkdir(root, { recursive: true });
   await installVersion(served.project, '1.0.0', installDir);
-  const config = join(root, 'update.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      appName: 'demo',
-      installDir: 'app',
-      currentVersion: '1.0.0',
-      stateDir: 'state',
-      metadataUrl: `${served.server.url}/metadata`,
-      targetsUrl: `${served.server.url}/targets`,
-      trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
-    }),
-  );
+  const options = clientOptions(served.project, served.server.url, 'app', 'state');
+  const config = await writeCliConfig(join(root, 'update.json'), {
+    ...options,
+    trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
+  });
   return { root, config, installDir };
 }
 

@@ -7,7 +7,14 @@ import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli, cliProcess } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
-import { exitedPid, installVersion, makeProject, waitFor, waitForResult } from '../support/fixture.js';
+import {
+  exitedPid,
+  installVersion,
+  makeProject,
+  waitFor,
+  waitForResult,
+  writeCliConfig,
+} from '../support/fixture.js';
 import { servedProject } from '../support/world.js';
 
 /**
@@ -37,17 +44,16 @@ interface World {
 /** update.json beside the install folder, paths relative to it; no currentVersion. */
 async function world(name: string, extra: Record<string, unknown> = {}): Promise<World> {
   const root = await mkdtemp(join(tmpdir(), `notsotuf-cli-${name}-`));
-  const config = join(root, 'update.json');
-  await writeFile(
-    config,
-    JSON.stringify({
+  const config = await writeCliConfig(
+    join(root, 'update.json'),
+    {
       appName: 'demo',
       installDir: 'apps/demo',
       metadataUrl: `${served.server.url}/metadata`,
       targetsUrl: `${served.server.url}/targets`,
       trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
-      ...extra,
-    }),
+    },
+    extra,
   );
   return {
     root,

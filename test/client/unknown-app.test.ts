@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { cli } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
-import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject, writeCliConfig } from '../support/fixture.js';
 import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
@@ -52,18 +52,7 @@ test('check() with an app name the repository has no release of throws APP_NOT_I
 test('CLI: check --app-name nosuchapp exits 2 and names the apps instead of "up to date"', async () => {
   const config = join(root, 'update.json');
   const opts = clientOptions(project, server.url, join(root, 'app'), join(root, 'state-cli'));
-  await writeFile(
-    config,
-    JSON.stringify({
-      appName: 'demo',
-      installDir: opts.installDir,
-      currentVersion: '1.0.0',
-      stateDir: opts.stateDir,
-      metadataUrl: opts.metadataUrl,
-      targetsUrl: opts.targetsUrl,
-      trustedRoot: opts.trustedRoot,
-    }),
-  );
+  await writeCliConfig(config, opts);
   const r = await cli(['check', '--config', config, '--app-name', 'nosuchapp']);
   assert.equal(r.code, 2, r.stdout + r.stderr);
   assert.doesNotMatch(r.stdout, /up to date/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,7 +7,7 @@ import { Client } from '../../src/client/index.js';
 import { networkFailure } from '../../src/client/network-failure.js';
 import { cli } from '../helpers/cli.js';
 import type { Project } from '../support/fixture.js';
-import { clientOptions, installVersion, makeProject } from '../support/fixture.js';
+import { clientOptions, installVersion, makeProject, writeCliConfig } from '../support/fixture.js';
 import { freePort, startTestServer } from '../support/test-server.js';
 
 /**
@@ -66,18 +66,7 @@ test('CLI: check against a refused port prints the cause and the URL (exit 1)', 
   const base = `http://127.0.0.1:${await freePort()}`;
   const opts = clientOptions(project, base, join(root, 'app'), join(root, 'state-cli'));
   const config = join(root, 'update.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      appName: 'demo',
-      installDir: opts.installDir,
-      currentVersion: '1.0.0',
-      stateDir: opts.stateDir,
-      metadataUrl: opts.metadataUrl,
-      targetsUrl: opts.targetsUrl,
-      trustedRoot: opts.trustedRoot,
-    }),
-  );
+  await writeCliConfig(config, opts);
   const r = await cli(['check', '--config', config]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /connection refused/);

@@ -118,12 +118,13 @@ async function updateThroughTwoPatches(name: string, s: Scenario): Promise<void>
   }
 }
 
-test('1.0 updates itself to 1.2 through two patches over Node HTTP (cached tar), restarts, 1.2 confirms', async () => {
+/** The update over a TestServer, the target requests read from its log. */
+async function overTestServer(name: string, seedCache: boolean): Promise<void> {
   const server = await startTestServer({ root: project.config.repository });
   try {
-    await updateThroughTwoPatches('node', {
+    await updateThroughTwoPatches(name, {
       baseUrl: server.url,
-      seedCache: true,
+      seedCache,
       targetRequests: () =>
         Promise.resolve(
           server.log
@@ -134,24 +135,14 @@ test('1.0 updates itself to 1.2 through two patches over Node HTTP (cached tar),
   } finally {
     await server.close();
   }
+}
+
+test('1.0 updates itself to 1.2 through two patches over Node HTTP (cached tar), restarts, 1.2 confirms', async () => {
+  await overTestServer('node', true);
 });
 
 test('fresh install with no cache: rebuilds the 1.0 tar from the install folder and patches from it', async () => {
-  const server = await startTestServer({ root: project.config.repository });
-  try {
-    await updateThroughTwoPatches('fresh', {
-      baseUrl: server.url,
-      seedCache: false,
-      targetRequests: () =>
-        Promise.resolve(
-          server.log
-            .filter((r) => r.path.startsWith('/targets/'))
-            .map((r) => ({ path: r.path, bytes: r.bytes })),
-        ),
-    });
-  } finally {
-    await server.close();
-  }
+  await overTestServer('fresh', false);
 });
 
 test('the same update served by nginx', { skip: skipUnlessTool(nginxMissing()) }, async () => {

@@ -5,40 +5,28 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import type { Project } from '../support/fixture.js';
-import { makeProject } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
 import { cli } from '../helpers/cli.js';
 import { freshExecutable, runClientExe } from '../helpers/exe.js';
 import { withTempDir } from '../support/temp-dir.js';
+import { servedProject } from '../support/world.js';
 
-let project: Project;
-let server: TestServer;
 let linuxExe: string;
 
 before(async () => {
   linuxExe = await freshExecutable('linux-x64');
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
 });
 
-after(async () => {
-  await server?.close();
-  await project?.cleanup();
-});
+const served = servedProject();
 
 async function newestRoot(): Promise<Buffer> {
-  const names = (await readdir(join(project.config.repository, 'metadata'))).filter((n) =>
+  const names = (await readdir(join(served.project.config.repository, 'metadata'))).filter((n) =>
     /^\d+\.root\.json$/.test(n),
   );
   const newest = names.sort((a, b) => parseInt(a) - parseInt(b)).at(-1)!;
-  return readFile(join(project.config.repository, 'metadata', newest));
+  return readFile(join(served.project.config.repository, 'metadata', newest));
 }
 
 test('installer writes the executable, root.json and update.json; the executable installs the newest release from it', async () => {
@@ -47,11 +35,11 @@ test('installer writes the executable, root.json and update.json; the executable
     const r = await cli([
       'installer',
       '--config',
-      project.config.file,
+      served.project.config.file,
       '--platform',
       'linux-x64',
       '--base-url',
-      `${server.url}/`,
+      `${served.server.url}/`,
       '--out',
       out,
     ]);
@@ -68,8 +56,8 @@ test('installer writes the executable, root.json and update.json; the executable
     assert.deepEqual(JSON.parse(await readFile(join(out, 'update.json'), 'utf8')), {
       appName: 'demo',
       installDir: 'app',
-      metadataUrl: `${server.url}/metadata`,
-      targetsUrl: `${server.url}/targets`,
+      metadataUrl: `${served.server.url}/metadata`,
+      targetsUrl: `${served.server.url}/targets`,
       trustedRoot: 'root.json',
     });
     assert.deepEqual(await readdir(dir), ['download'], 'no temp folder left beside it');
@@ -78,7 +66,7 @@ test('installer writes the executable, root.json and update.json; the executable
     const install = await runClientExe(['install', '--config', 'update.json', '--json'], { cwd: out });
     assert.equal(install.code, EXIT.ok, install.stderr);
     assert.equal((JSON.parse(install.stdout) as { status: string; version: string }).version, '1.1.0');
-    assert.deepEqual(await hashFolderAsTar(join(out, 'app')), project.releases[1]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(join(out, 'app')), served.project.releases[1]?.result.tar);
     const check = await runClientExe(['check', '--config', 'update.json'], { cwd: out });
     assert.equal(check.code, EXIT.ok, check.stderr);
     assert.match(check.stdout, /up to date/);
@@ -92,7 +80,7 @@ test('installer --platform win-x64 ships the Windows executable and a Windows IN
     const r = await cli([
       'installer',
       '--config',
-      project.config.file,
+      served.project.config.file,
       '--platform',
       'win-x64',
       '--base-url',
@@ -124,7 +112,7 @@ test('installer -- PROGRAM ARGS writes the app command into update.json, and the
       '--platform',
       'linux-x64',
       '--base-url',
-      server.url,
+      served.server.url,
       '--',
       'bin/demo',
       '--minimized',
@@ -143,13 +131,13 @@ test('installer -- PROGRAM ARGS writes the app command into update.json, and the
 
 /** Runs `installer` with `args` after the required ones, into `out`. */
 function installer(out: string, args: string[]): ReturnType<typeof cli> {
-  return cli(['installer', '--config', project.config.file, '--out', out, ...args]);
+  return cli(['installer', '--config', served.project.config.file, '--out', out, ...args]);
 }
 
 test('installer bad input: clear usage errors (exit 2) and nothing written', async () => {
   await withTempDir(async (dir) => {
     const out = join(dir, 'out');
-    const url = ['--base-url', server.url];
+    const url = ['--base-url', served.server.url];
     const cases: [string[], RegExp][] = [
       [['--platform', 'linux-arm64', ...url], /unknown --platform "linux-arm64": use linux-x64 or win-x64/],
       [[...url], /--platform is required/],
@@ -180,7 +168,7 @@ test('installer refuses an output folder that is not empty, and leaves it as it 
     const out = join(dir, 'out');
     await mkdir(out);
     await writeFile(join(out, 'mine.txt'), 'keep me');
-    const r = await installer(out, ['--platform', 'linux-x64', '--base-url', server.url]);
+    const r = await installer(out, ['--platform', 'linux-x64', '--base-url', served.server.url]);
     assert.equal(r.code, EXIT.usage, r.stderr);
     assert.match(r.stderr, /is not empty.*--out/);
     assert.deepEqual(await readdir(out), ['mine.txt']);

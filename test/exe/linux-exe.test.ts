@@ -6,35 +6,23 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { CLIENT_COMMANDS } from '../../src/cli/commands/client-commands.js';
 import { PUBLISHER_COMMANDS } from '../../src/cli/commands/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import type { Project } from '../support/fixture.js';
-import { installVersion, makeProject } from '../support/fixture.js';
-import type { TestServer } from '../support/test-server.js';
-import { startTestServer } from '../support/test-server.js';
+import { clientOptions, installVersion, writeCliConfig } from '../support/fixture.js';
 import { envWithoutNode, freshExecutable, runClientExe } from '../helpers/exe.js';
-
-let project: Project;
-let server: TestServer;
+import { servedProject } from '../support/world.js';
 
 before(async () => {
   await freshExecutable('linux-x64');
-  project = await makeProject();
-  await project.publish('1.0.0');
-  await project.publish('1.1.0');
-  server = await startTestServer({ root: project.config.repository });
 });
 
-after(async () => {
-  await server?.close();
-  await project?.cleanup();
-});
+const served = servedProject();
 
 test('the environment the executable runs in has no node', () => {
   const r = spawnSync('/bin/sh', ['-c', 'command -v node'], { env: envWithoutNode(), encoding: 'utf8' });
@@ -70,20 +58,11 @@ test('check finds the update (exit 10), update installs it by patches (exit 11),
   try {
     const installDir = join(root, 'app');
     await mkdir(installDir);
-    await installVersion(project, '1.0.0', installDir);
-    const config = join(root, 'update.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        appName: 'demo',
-        installDir: 'app',
-        currentVersion: '1.0.0',
-        stateDir: 'state',
-        metadataUrl: `${server.url}/metadata`,
-        targetsUrl: `${server.url}/targets`,
-        trustedRoot: relative(root, join(project.config.repository, 'metadata', '1.root.json')),
-      }),
-    );
+    await installVersion(served.project, '1.0.0', installDir);
+    const config = await writeCliConfig(join(root, 'update.json'), {
+      ...clientOptions(served.project, served.server.url, 'app', 'state'),
+      trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
+    });
     const check = await runClientExe(['check', '--config', config, '--json']);
     assert.equal(check.code, EXIT.updateAvailable, check.stderr);
     const plan = JSON.parse(check.stdout) as Record<string, unknown>;
@@ -94,7 +73,7 @@ test('check finds the update (exit 10), update installs it by patches (exit 11),
     const update = await runClientExe(['update', '--config', config, '--yes'], { cwd: root });
     assert.equal(update.code, EXIT.updated, update.stderr);
     assert.match(update.stdout, /1\.0\.0 -> 1\.1\.0/);
-    assert.deepEqual(await hashFolderAsTar(installDir), project.releases[1]?.result.tar);
+    assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]?.result.tar);
 
     const again = await runClientExe(['check', '--config', config, '--current-version', '1.1.0']);
     assert.equal(again.code, EXIT.ok, again.stderr);

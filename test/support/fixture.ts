@@ -179,22 +179,22 @@ export function clientOptions(
   };
 }
 
+type CliConfigKey =
+  'appName' | 'installDir' | 'currentVersion' | 'stateDir' | 'metadataUrl' | 'targetsUrl' | 'trustedRoot';
+
 /**
  * update.json, the config file an app in another language ships for the CLI, written to `file`
- * from client options (paths as given: absolute, or relative to the file's folder).
+ * from client options (paths as given: absolute, or relative to the file's folder; settings left
+ * out are left out of the file) and `extra` settings.
  */
 export async function writeCliConfig(
   file: string,
-  options: Pick<
-    ClientOptions,
-    'appName' | 'installDir' | 'currentVersion' | 'stateDir' | 'metadataUrl' | 'targetsUrl' | 'trustedRoot'
-  >,
+  options: Partial<Pick<ClientOptions, CliConfigKey>>,
+  extra: Record<string, unknown> = {},
 ): Promise<string> {
   const { appName, installDir, currentVersion, stateDir, metadataUrl, targetsUrl, trustedRoot } = options;
-  await writeFile(
-    file,
-    JSON.stringify({ appName, installDir, currentVersion, stateDir, metadataUrl, targetsUrl, trustedRoot }),
-  );
+  const settings = { appName, installDir, currentVersion, stateDir, metadataUrl, targetsUrl, trustedRoot };
+  await writeFile(file, JSON.stringify({ ...settings, ...extra }));
   return file;
 }
 
