@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Metadata, MetadataKind } from '@tufjs/models';
-import { addRelease, initRepository, loadSigner } from '../../src/repo/index.js';
+import { addRelease, createKey, initRepository, loadSigner } from '../../src/repo/index.js';
 import type { Problem } from '../../src/repo/index.js';
 import { inspectMetadata } from '../../src/repo/inspect-metadata.js';
 import { serializeMetadata } from '../../src/repo/metadata-update.js';
@@ -47,13 +47,15 @@ async function resigned(
   kind: MetadataKind,
   name: string,
   edit: (signed: Record<string, unknown>) => void,
-  keyName: string,
+  keyName: string | string[],
+  from: Buffer | undefined = honest.get(name),
 ): Promise<Buffer> {
-  const value = json(name);
+  assert.ok(from, name);
+  const value = JSON.parse(from.toString('utf8')) as { signed: Record<string, unknown> };
   edit(value.signed);
   const md = Metadata.fromJSON(kind as MetadataKind.Root, value as never);
   md.signatures = {};
-  md.sign(await loadSigner(keys, keyName));
+  for (const k of Array.isArray(keyName) ? keyName : [keyName]) md.sign(await loadSigner(keys, k), true);
   return serializeMetadata(md);
 }
 
@@ -312,4 +314,97 @@ test('one broken signature on a root seen by two checks is reported once', async
     ),
     JSON.stringify(problems),
   );
+});
+
+/** Root versions 2..n with the same keys as root 1, each signed by the root key. */
+async function rootsUpTo(n: number): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (let v = 2; v <= n; v++) {
+    out.set(
+      `${v}.root.json`,
+      await resigned(
+        MetadataKind.Root,
+        '1.root.json',
+        (s) => {
+          s.version = v;
+        },
+        'root',
+      ),
+    );
+  }
+  return out;
+}
+
+test('a chain of ten roots is read in version order to the tenth, whatever the order of the files', async () => {
+  const roots = await rootsUpTo(10);
+  // 10 before 2 (as a sorted folder listing has it), then the rest
+  const files = new Map<string, Buffer>();
+  for (const name of ['10.root.json', ...[...roots.keys()].filter((n) => n !== '10.root.json')])
+    files.set(name, roots.get(name)!);
+  for (const [name, bytes] of honest) if (name !== 'root.json') files.set(name, bytes);
+  files.set('root.json', roots.get('10.root.json')!);
+  const r = inspectMetadata(files, NOW);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.state?.root.signed.version, 10);
+  assert.equal(r.state?.roots.length, 10);
+  assert.equal(r.roles[0]?.version, 10);
+});
+
+test('files that only look like roots (copy-2.root.json, 2.root.json.bak) are not part of the chain', () => {
+  const root1 = honest.get('1.root.json')!;
+  const r = inspectMetadata(withFiles({ 'copy-2.root.json': root1, '2.root.json.bak': root1 }), NOW);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.state?.roots.length, 1);
+});
+
+test("a new root short of the previous root's threshold says how many signatures are missing", async () => {
+  // Root 1 wants 2 of {root key, timestamp key} for the root role; root 2 is signed by one of them.
+  const rootKeyId = json('1.root.json').signatures[0]!.keyid;
+  const tsKeyId = json('timestamp.json').signatures[0]!.keyid;
+  const twoOfTwo = (s: Record<string, unknown>): void => {
+    (s.roles as Record<string, unknown>).root = { keyids: [rootKeyId, tsKeyId], threshold: 2 };
+  };
+  const root1 = await resigned(MetadataKind.Root, '1.root.json', twoOfTwo, ['root', 'timestamp']);
+  const root2 = await resigned(
+    MetadataKind.Root,
+    '1.root.json',
+    (s) => {
+      s.version = 2;
+    },
+    'root',
+    root1,
+  );
+  const problems = problemsOf(withFiles({ '1.root.json': root1, '2.root.json': root2, 'root.json': root2 }));
+  assert.ok(
+    problems.some(
+      ([kind, role, m]) =>
+        kind === 'missing-signatures' &&
+        role === 'root' &&
+        m ===
+          'metadata/2.root.json has 1 of 2 signatures required by root version 1: 1 missing (clients will refuse it; run "notsotuf sign root" with the previous root keys)',
+    ),
+    JSON.stringify(problems),
+  );
+});
+
+test('the newest root short of its own threshold is reported once, as its role status', async () => {
+  // Root 2 hands the root role to a new key but is signed only by the old one.
+  const newKey = await createKey(keys, 'new-root');
+  const root2 = await resigned(
+    MetadataKind.Root,
+    '1.root.json',
+    (s) => {
+      s.version = 2;
+      (s.keys as Record<string, unknown>)[newKey.key.keyID] = newKey.key.toJSON();
+      (s.roles as Record<string, unknown>).root = { keyids: [newKey.key.keyID], threshold: 1 };
+    },
+    'root',
+  );
+  assert.deepEqual(problemsOf(withFiles({ '2.root.json': root2, 'root.json': root2 })), [
+    [
+      'missing-signatures',
+      'root',
+      'root version 2 has 0 of 1 required signatures: 1 missing (run "notsotuf sign root" with another root key)',
+    ],
+  ]);
 });
