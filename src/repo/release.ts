@@ -20,6 +20,7 @@ import { findNonCanonical } from './canonical-json.js';
 import type { RepoConfig } from './config.js';
 import type { PassphraseSource } from './key-store.js';
 import { openKeyring, signersFor } from './keyring.js';
+import type { Keyring } from './keyring.js';
 import { buildUpdate, nextTargets } from './metadata-update.js';
 import { latestRelease, listReleases, targetFileRel } from './release-list.js';
 import type { Release } from './release-list.js';
@@ -240,22 +241,7 @@ async function addReleaseLocked(
   folder: string,
   options: AddReleaseOptions,
 ): Promise<AddReleaseResult> {
-  const app = checkAppName(options.app ?? config.app);
-  const ver = parseVersion(version).text;
-  const rollout = options.rollout ?? 100;
-  if (!Number.isInteger(rollout) || rollout < 1 || rollout > 100) {
-    throw new UsageError('INVALID_ROLLOUT', `rollout ${rollout} is not a whole percentage from 1 to 100`);
-  }
-  const user = checkUser(options.user ?? {});
-  await checkFolder(folder);
-  checkFolderPlace(config, folder);
-  const newFiles = await folderFilePaths(folder);
-  if (newFiles.length === 0) {
-    throw new UsageError(
-      'EMPTY_RELEASE_FOLDER',
-      `release folder ${folder} holds no files: clients would replace the app with an empty folder. Build the app first, then pass the folder that holds it`,
-    );
-  }
+  const { app, ver, rollout, user, newFiles } = await checkReleaseInput(config, version, folder, options);
   const now = options.now ?? new Date();
   const state = await loadForEdit(config.repository, now);
   const previous = latestRelease(state.targets.signed, app);
@@ -294,76 +280,26 @@ async function addReleaseLocked(
     };
     const files = { ...state.targets.signed.targets };
     const writes: StagedWrite[] = [];
-    files[aName] = new TargetFile({
-      path: aName,
-      length: packed.archive.length,
-      hashes: { sha256: packed.archive.sha256 },
-      unrecognizedFields: { custom: toCustom(archiveMeta) as never },
-    });
+    files[aName] = signedTarget(aName, packed.archive, archiveMeta);
     writes.push({ rel: targetFileRel(aName, packed.archive.sha256), file: archivePath, move: true });
 
     let patch: AddReleaseResult['patch'];
     const maker = options.patchMaker ?? diffPatchMaker(options.patchFormat ?? 2);
     if (previous !== undefined && options.skipPatch !== true && maker !== undefined) {
-      const pName = patchName(app, ver);
-      const patchPath = join(workDir, pName);
-      const sourceTar = await oldTar(previous);
-      const made = await maker.create(sourceTar, tarPath, patchPath);
-      const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
-      if (!same(made.source, previous.meta.tar) || !same(made.result, packed.tar)) {
-        throw new InternalError(
-          'PATCH_MISMATCH',
-          `the patch engine made a patch from/to other tars than ${app} ${previous.version} -> ${ver}; nothing was changed (retry with --skip-patch and report this)`,
-        );
-      }
-      if (maker.check !== undefined) {
-        const checkPath = join(workDir, 'check.tar');
-        try {
-          await maker.check(sourceTar, patchPath, checkPath, {
-            source: previous.meta.tar,
-            result: packed.tar,
-          });
-        } catch (cause) {
-          throw new InternalError(
-            'PATCH_CHECK_FAILED',
-            `the patch ${previous.version} -> ${ver} does not rebuild the new tar (${messageOf(cause)}); nothing was changed (retry with --skip-patch and report this)`,
-            { cause },
-          );
-        }
-        await rm(checkPath, { force: true });
-      }
-      const patchMeta: PatchMeta = {
-        kind: 'patch',
+      const made = await makeCheckedPatch(maker, workDir, {
         app,
         version: ver,
-        format: maker.format,
-        source: { ...made.source, version: previous.version },
-        result: made.result,
-      };
-      files[pName] = new TargetFile({
-        path: pName,
-        length: made.patchLength,
-        hashes: { sha256: made.patchSha256 },
-        unrecognizedFields: { custom: toCustom(patchMeta) as never },
+        previous,
+        sourceTar: await oldTar(previous),
+        tarPath,
+        tar: packed.tar,
       });
-      writes.push({ rel: targetFileRel(pName, made.patchSha256), file: patchPath, move: true });
-      patch = { name: pName, length: made.patchLength, from: previous.version };
+      files[made.name] = made.target;
+      writes.push(made.write);
+      patch = made.patch;
     }
-    const update = await buildUpdate({
-      state,
-      now,
-      expiry: config.expiry,
-      keyring,
-      targets: nextTargets(state.targets.signed, now, config.expiry, files),
-    });
-    await commitWrites(config.repository, [...writes, ...update.writes], options.onStep);
-    // Keep the tar for the next release's patch (best effort: it can be rebuilt from the archive).
-    try {
-      await mkdir(join(config.cache, 'tars'), { recursive: true });
-      await rename(tarPath, publisherTarPath(config, app, ver));
-    } catch {
-      // the cache is an optimisation only
-    }
+    const update = await commitTargets(config, { state, now, keyring, files, writes }, options.onStep);
+    await keepPublisherTar(config, tarPath, app, ver);
     return {
       app,
       version: ver,
@@ -374,6 +310,149 @@ async function addReleaseLocked(
     };
   } finally {
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The app, version, rollout, user fields and folder of `release add`, checked before any work. */
+async function checkReleaseInput(
+  config: RepoConfig,
+  version: string,
+  folder: string,
+  options: AddReleaseOptions,
+): Promise<{
+  app: string;
+  ver: string;
+  rollout: number;
+  user: ArchiveMeta['user'];
+  newFiles: string[];
+}> {
+  const app = checkAppName(options.app ?? config.app);
+  const ver = parseVersion(version).text;
+  const rollout = options.rollout ?? 100;
+  if (!Number.isInteger(rollout) || rollout < 1 || rollout > 100) {
+    throw new UsageError('INVALID_ROLLOUT', `rollout ${rollout} is not a whole percentage from 1 to 100`);
+  }
+  const user = checkUser(options.user ?? {});
+  await checkFolder(folder);
+  checkFolderPlace(config, folder);
+  const newFiles = await folderFilePaths(folder);
+  if (newFiles.length === 0) {
+    throw new UsageError(
+      'EMPTY_RELEASE_FOLDER',
+      `release folder ${folder} holds no files: clients would replace the app with an empty folder. Build the app first, then pass the folder that holds it`,
+    );
+  }
+  return { app, ver, rollout, user, newFiles };
+}
+
+/** A target file entry of signed targets metadata, with our custom metadata. */
+function signedTarget(
+  name: string,
+  file: { length: number; sha256: string },
+  custom: ArchiveMeta | PatchMeta,
+): TargetFile {
+  return new TargetFile({
+    path: name,
+    length: file.length,
+    hashes: { sha256: file.sha256 },
+    unrecognizedFields: { custom: toCustom(custom) as never },
+  });
+}
+
+/**
+ * The patch from the previous release's tar to the new one, checked before anything is signed: it
+ * must be made from and to the signed tars, and (when the engine can) rebuild the new tar. A patch
+ * engine bug is an InternalError: nothing was changed.
+ */
+async function makeCheckedPatch(
+  maker: PatchMaker,
+  workDir: string,
+  p: { app: string; version: string; previous: Release; sourceTar: string; tarPath: string; tar: Digest },
+): Promise<{
+  name: string;
+  target: TargetFile;
+  write: StagedWrite;
+  patch: NonNullable<AddReleaseResult['patch']>;
+}> {
+  const { app, version: ver, previous } = p;
+  const pName = patchName(app, ver);
+  const patchPath = join(workDir, pName);
+  const made = await maker.create(p.sourceTar, p.tarPath, patchPath);
+  const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
+  if (!same(made.source, previous.meta.tar) || !same(made.result, p.tar)) {
+    throw new InternalError(
+      'PATCH_MISMATCH',
+      `the patch engine made a patch from/to other tars than ${app} ${previous.version} -> ${ver}; nothing was changed (retry with --skip-patch and report this)`,
+    );
+  }
+  if (maker.check !== undefined) {
+    const checkPath = join(workDir, 'check.tar');
+    try {
+      await maker.check(p.sourceTar, patchPath, checkPath, { source: previous.meta.tar, result: p.tar });
+    } catch (cause) {
+      throw new InternalError(
+        'PATCH_CHECK_FAILED',
+        `the patch ${previous.version} -> ${ver} does not rebuild the new tar (${messageOf(cause)}); nothing was changed (retry with --skip-patch and report this)`,
+        { cause },
+      );
+    }
+    await rm(checkPath, { force: true });
+  }
+  const patchMeta: PatchMeta = {
+    kind: 'patch',
+    app,
+    version: ver,
+    format: maker.format,
+    source: { ...made.source, version: previous.version },
+    result: made.result,
+  };
+  return {
+    name: pName,
+    target: signedTarget(pName, { length: made.patchLength, sha256: made.patchSha256 }, patchMeta),
+    write: { rel: targetFileRel(pName, made.patchSha256), file: patchPath, move: true },
+    patch: { name: pName, length: made.patchLength, from: previous.version },
+  };
+}
+
+/**
+ * Signs the next targets (with these `files`), snapshot and timestamp, and commits them with the
+ * target files in `writes`, in the order clients can never see torn (repository-writer.ts).
+ */
+async function commitTargets(
+  config: RepoConfig,
+  next: {
+    state: Awaited<ReturnType<typeof loadForEdit>>;
+    now: Date;
+    keyring: Keyring;
+    files: Parameters<typeof nextTargets>[3];
+    writes: readonly StagedWrite[];
+  },
+  onStep: StepHook | undefined,
+): Promise<Awaited<ReturnType<typeof buildUpdate>>> {
+  const { state, now, keyring } = next;
+  const update = await buildUpdate({
+    state,
+    now,
+    expiry: config.expiry,
+    keyring,
+    targets: nextTargets(state.targets.signed, now, config.expiry, next.files),
+  });
+  await commitWrites(config.repository, [...next.writes, ...update.writes], onStep);
+  return update;
+}
+
+/** Keeps the tar for the next release's patch (best effort: it can be rebuilt from the archive). */
+async function keepPublisherTar(
+  config: RepoConfig,
+  tarPath: string,
+  app: string,
+  ver: string,
+): Promise<void> {
+  try {
+    await mkdir(join(config.cache, 'tars'), { recursive: true });
+    await rename(tarPath, publisherTarPath(config, app, ver));
+  } catch {
+    // the cache is an optimisation only
   }
 }
 
@@ -408,14 +487,7 @@ async function removeLatestLocked(
   // A later patch starting from the removed version would now be orphaned: there is none, since
   // this was the latest.
   const keyring = openKeyring(config.keys, options.passphrase);
-  const update = await buildUpdate({
-    state,
-    now,
-    expiry: config.expiry,
-    keyring,
-    targets: nextTargets(state.targets.signed, now, config.expiry, files),
-  });
-  await commitWrites(config.repository, update.writes, options.onStep);
+  const update = await commitTargets(config, { state, now, keyring, files, writes: [] }, options.onStep);
   return { removed: latest, targetsVersion: update.targets.signed.version };
 }
 
