@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../client/index.js';
-import type { HandoverResult } from '../../client/index.js';
+import type { DownloadProgress, HandoverResult, StagedUpdate, Update } from '../../client/index.js';
 import { readHandoverResult } from '../../client/index.js';
 import { InstallError, UsageError } from '../../errors.js';
 import {
@@ -127,65 +127,87 @@ export const updateCommand: Command = {
       );
     }
     const onProgress = progressBar(ctx);
-    if (restartWith !== undefined && pid !== undefined) {
-      const staged = await client.install(update, {
-        restart: restartWith,
-        pid,
-        ...(onProgress ? { onProgress } : {}),
-      });
-      const { log } = await staged.quitAndInstall();
-      if (json) {
-        ctx.stdout.write(
-          `${JSON.stringify({
-            status: 'handed-over',
-            previousVersion: client.currentVersion,
-            version: staged.version,
-            via: staged.via,
-            fellBack: staged.fellBack,
-            downloadBytes: update.downloadBytes,
-            waitPid: pid,
-            log,
-          })}\n`,
-        );
-      } else {
-        ctx.stdout.write(
-          `handed over: ${client.appName} ${staged.version} is installed once process ${pid} exits, then restarted (it must run "notsotuf confirm"); log: ${log}\n`,
-        );
-      }
-      return EXIT.updated;
-    }
-    const staged = await client.install(update, {
-      restart: false,
-      pid: await exitedPid(),
-      ...(onProgress ? { onProgress } : {}),
-    });
-    const { log } = await staged.quitAndInstall();
-    const result = await waitForResult(client.stateDir, WAIT_TIMEOUT_SECONDS + 10);
-    if (result === undefined) {
-      throw new InstallError('INSTALL_TIMEOUT', `the installer did not finish in time: see its log ${log}`);
-    }
-    if (result.outcome !== 'installed') {
-      throw new InstallError(
-        'INSTALL_FAILED',
-        `installing ${update.version} failed (${result.reason ?? result.outcome}); ${client.currentVersion} is still installed: see ${log}`,
-      );
-    }
-    if (json) {
-      ctx.stdout.write(
-        `${JSON.stringify({
-          status: 'updated',
-          previousVersion: client.currentVersion,
-          version: staged.version,
-          via: staged.via,
-          fellBack: staged.fellBack,
-          downloadBytes: update.downloadBytes,
-        })}\n`,
-      );
-    } else {
-      ctx.stdout.write(
-        `updated ${client.appName} ${client.currentVersion} -> ${staged.version} (by ${staged.via === 'patches' ? 'patches' : 'full archive'}${staged.fellBack ? ', a patch failed' : ''})\n`,
-      );
-    }
-    return EXIT.updated;
+    const how = { json, ...(onProgress ? { onProgress } : {}) };
+    if (restartWith !== undefined && pid !== undefined)
+      return handOverAndRestart(ctx, client, update, { ...how, restart: restartWith, pid });
+    return installNow(ctx, client, update, how);
   },
 };
+
+interface HowToInstall {
+  readonly json: boolean;
+  readonly onProgress?: (p: DownloadProgress) => void;
+}
+
+/** The fields of the JSON answer after an update was staged (the version is still the previous). */
+function stagedFields(client: Client, update: Update, staged: StagedUpdate): Record<string, unknown> {
+  return {
+    previousVersion: client.currentVersion,
+    version: staged.version,
+    via: staged.via,
+    fellBack: staged.fellBack,
+    downloadBytes: update.downloadBytes,
+  };
+}
+
+/** `--restart`: hand over to the installer, which waits for process `pid`, swaps and restarts the app. */
+async function handOverAndRestart(
+  ctx: CommandContext,
+  client: Client,
+  update: Update,
+  how: HowToInstall & {
+    readonly restart: { command: string; args: string[]; cwd: string };
+    readonly pid: number;
+  },
+): Promise<number> {
+  const { pid } = how;
+  const staged = await client.install(update, {
+    restart: how.restart,
+    pid,
+    ...(how.onProgress ? { onProgress: how.onProgress } : {}),
+  });
+  const { log } = await staged.quitAndInstall();
+  if (how.json) {
+    ctx.stdout.write(
+      `${JSON.stringify({ status: 'handed-over', ...stagedFields(client, update, staged), waitPid: pid, log })}\n`,
+    );
+  } else {
+    ctx.stdout.write(
+      `handed over: ${client.appName} ${staged.version} is installed once process ${pid} exits, then restarted (it must run "notsotuf confirm"); log: ${log}\n`,
+    );
+  }
+  return EXIT.updated;
+}
+
+/** The app is not running: the installer swaps at once; wait for its result. */
+async function installNow(
+  ctx: CommandContext,
+  client: Client,
+  update: Update,
+  how: HowToInstall,
+): Promise<number> {
+  const staged = await client.install(update, {
+    restart: false,
+    pid: await exitedPid(),
+    ...(how.onProgress ? { onProgress: how.onProgress } : {}),
+  });
+  const { log } = await staged.quitAndInstall();
+  const result = await waitForResult(client.stateDir, WAIT_TIMEOUT_SECONDS + 10);
+  if (result === undefined) {
+    throw new InstallError('INSTALL_TIMEOUT', `the installer did not finish in time: see its log ${log}`);
+  }
+  if (result.outcome !== 'installed') {
+    throw new InstallError(
+      'INSTALL_FAILED',
+      `installing ${update.version} failed (${result.reason ?? result.outcome}); ${client.currentVersion} is still installed: see ${log}`,
+    );
+  }
+  if (how.json) {
+    ctx.stdout.write(`${JSON.stringify({ status: 'updated', ...stagedFields(client, update, staged) })}\n`);
+  } else {
+    ctx.stdout.write(
+      `updated ${client.appName} ${client.currentVersion} -> ${staged.version} (by ${staged.via === 'patches' ? 'patches' : 'full archive'}${staged.fellBack ? ', a patch failed' : ''})\n`,
+    );
+  }
+  return EXIT.updated;
+}
