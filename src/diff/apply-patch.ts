@@ -370,7 +370,7 @@ async function runControl(
           // The differences are taken from the old bytes with their references predicted.
           const k = Math.min(8, left - c);
           if (k > 0) await old.copyTo(ahead, 0, oldPos + c, k);
-          predictor.piece(sink.out, sink.fill, oldPos, c, ahead.subarray(0, k));
+          predictor.piece(sink.out, sink.fill, oldPos, c, ahead);
         }
         if (op === OP_ADD) await diff.addInto(sink.out, sink.fill, c);
         oldPos += c;

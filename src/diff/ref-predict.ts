@@ -20,7 +20,8 @@ import type { TransformEntry } from './transform-table.js';
  * - `KIND_REF_X86` (4): x86-64 code. Scanning forward from the start of each ADD record, an E8/E9
  *   (call/jmp rel32), 0F 80..8F (jcc rel32) or a rip-relative memory operand (see x86Operand)
  *   whose operand lies inside the record and the region is a reference; the scan goes on after
- *   its operand, otherwise by one byte.
+ *   its operand, otherwise by one byte. A reference whose target lies in the same record and the
+ *   same region is left as it is (it moved with its target).
  * - `KIND_REF_DATA` (5): data. Every 8-byte little-endian word at an offset from the region's start
  *   divisible by 8, inside the record, whose value is an address of a mapped region of the entry,
  *   is a pointer (vtables, jump tables, relocation addends, symbol values).
@@ -153,7 +154,15 @@ export class EquivalenceMap {
   }
 
   /** The new offset of old offset `o`, or -1 when no run covers it. */
+  /** The run found last: lookups of one region of code often land in the same run. */
+  private last = 0;
+
   toNew(o: number): number {
+    const l = this.last;
+    if (l < this.count) {
+      const from = this.o[l] as number;
+      if (o >= from && o < from + (this.len[l] as number)) return (this.n[l] as number) + (o - from);
+    }
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
@@ -164,7 +173,9 @@ export class EquivalenceMap {
     if (lo === 0) return -1;
     const k = lo - 1;
     const from = this.o[k] as number;
-    return o < from + (this.len[k] as number) ? (this.n[k] as number) + (o - from) : -1;
+    if (o >= from + (this.len[k] as number)) return -1;
+    this.last = k;
+    return (this.n[k] as number) + (o - from);
   }
 }
 
@@ -219,12 +230,6 @@ function regionAt(regions: readonly Region[], pos: number): Region | undefined {
   return r !== undefined && r.start <= pos ? r : undefined;
 }
 
-/** Address of archive offset `pos` when it lies in a mapped region of `e`, else -1. */
-function addressOf(e: TransformEntry, pos: number): number {
-  const r = regionAt(e.regions, pos);
-  return r !== undefined && r.bits === 1 ? r.vaddr + (pos - r.start) : -1;
-}
-
 const TWO32 = 4294967296;
 
 /** Bytes that may start a reference of x86 code: E8, E9, 0F, REX prefixes, rip-relative opcodes. */
@@ -232,6 +237,21 @@ const X86_START = new Uint8Array(256);
 X86_START[0xe8] = X86_START[0xe9] = X86_START[0x0f] = 1;
 for (let b = 0x40; b <= 0x4f; b++) X86_START[b] = 1;
 for (let b = 0; b < 256; b++) if (RIP_OP1[b] === 1) X86_START[b] = 1;
+
+/** x86Operand for an instruction at buf[i] whose 8 bytes are all in `buf` and before the limit. */
+function x86OperandAt(buf: Uint8Array, i: number): number {
+  const b = buf[i] as number;
+  if (b === 0xe8 || b === 0xe9) return 1;
+  let k = i;
+  if (b >= 0x40 && b <= 0x4f) k++;
+  const op = buf[k] as number;
+  if (op === 0x0f) {
+    const c = buf[k + 1] as number;
+    if (k === i && c >= 0x80 && c <= 0x8f) return 2;
+    if (RIP_OP2[c] === 1 && ((buf[k + 2] as number) & 0xc7) === 0x05) return k + 3 - i;
+  } else if (RIP_OP1[op] === 1 && ((buf[k + 1] as number) & 0xc7) === 0x05) return k + 2 - i;
+  return 0;
+}
 
 /**
  * Where the 32-bit relative operand of an instruction starting at `q` is (its offset from `q`), or
@@ -314,11 +334,12 @@ export class Predictor {
     this.srcEntry = entryAt(this.source, oldStart);
     this.dstEntry = entryAt(this.result, newStart);
     this.active = this.srcEntry !== undefined && this.dstEntry !== undefined;
+    this.lastRegion = undefined;
   }
 
   /**
    * buf[at, at + n) holds old[pos, pos + n) (the next piece of the current record); `ahead` holds
-   * the old bytes after it, up to 8 of them or the record's end. Replaces references by their
+   * the old bytes after it, up to 8 of them or the record's end (bytes past the record's end are never read).
    * predictions in place.
    */
   piece(buf: Uint8Array, at: number, pos: number, n: number, ahead: Uint8Array): void {
@@ -357,20 +378,33 @@ export class Predictor {
         let q = Math.max(this.scan, r.start, pos);
         const fast = Math.min(end, limit) - 8; // candidates before this need no bytes of `ahead`
         while (q < end && q < limit) {
+          let op = 0;
           if (q < fast) {
-            // Skip to the next possible start of a reference without a call per byte.
+            // Up to `fast`, straight on the buffer, without a call per byte.
             let i = at + q - pos;
             const stop = at + fast - pos;
-            while (i < stop && X86_START[buf[i] as number] === 0) i++;
+            while (i < stop) {
+              if (X86_START[buf[i] as number] === 1 && (op = x86OperandAt(buf, i)) !== 0) break;
+              i++;
+            }
             q = i - at + pos;
-          }
-          const op = x86Operand(byte, q, limit);
-          if (op === 0) {
-            q++;
-            continue;
+            if (op === 0) continue; // at `fast`: the rest of the piece byte by byte
+          } else {
+            op = x86Operand(byte, q, limit);
+            if (op === 0) {
+              q++;
+              continue;
+            }
           }
           const p = q + op;
-          const rel = byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24);
+          const i = at + p - pos;
+          const rel =
+            p + 4 <= end
+              ? (buf[i] as number) |
+                ((buf[i + 1] as number) << 8) |
+                ((buf[i + 2] as number) << 16) |
+                ((buf[i + 3] as number) << 24)
+              : byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24);
           this.predictRel(buf, at, pos, end, src, r, p, rel);
           q = p + 4;
         }
@@ -379,8 +413,27 @@ export class Predictor {
         const first = Math.max(pos, this.recOld, r.start);
         let p = r.start + Math.ceil((first - r.start) / 8) * 8;
         for (; p < end && p + 8 <= limit; p += 8) {
-          const lo = (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
-          const hi = (byte(p + 4) | (byte(p + 5) << 8) | (byte(p + 6) << 16) | (byte(p + 7) << 24)) >>> 0;
+          let lo: number;
+          let hi: number;
+          if (p + 8 <= end) {
+            const i = at + p - pos;
+            hi =
+              ((buf[i + 4] as number) |
+                ((buf[i + 5] as number) << 8) |
+                ((buf[i + 6] as number) << 16) |
+                ((buf[i + 7] as number) << 24)) >>>
+              0;
+            if (hi >= 0x200000) continue;
+            lo =
+              ((buf[i] as number) |
+                ((buf[i + 1] as number) << 8) |
+                ((buf[i + 2] as number) << 16) |
+                ((buf[i + 3] as number) << 24)) >>>
+              0;
+          } else {
+            lo = (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
+            hi = (byte(p + 4) | (byte(p + 5) << 8) | (byte(p + 6) << 16) | (byte(p + 7) << 24)) >>> 0;
+          }
           if (hi >= 0x200000) continue;
           const value = hi * TWO32 + lo;
           if (value < bounds.lo || value >= bounds.hi) continue; // not an address of the entry
@@ -393,12 +446,32 @@ export class Predictor {
   /** The new address of old address `a` of entry `src` through the map, or -1. */
   private mapAddress(src: TransformEntry, a: number): number {
     const from = offsetOf(this.addrIndex(src), a);
-    if (from < 0) return -1;
-    const to = this.map.toNew(from);
+    return from < 0 ? -1 : this.newAddress(from);
+  }
+
+  /** The address in the result entry of the new offset of old offset `from`, or -1. */
+  private newAddress(from: number): number {
+    // (A target inside the current record moves with it: the map gives that too, but slower.)
+    const to =
+      from >= this.recOld && from < this.recEnd ? this.recNew + (from - this.recOld) : this.map.toNew(from);
     if (to < 0) return -1;
     const dst = this.dstEntry as TransformEntry;
     if (to < dst.start || to >= dst.start + dst.length) return -1;
-    return addressOf(dst, to);
+    return this.addressInResult(to);
+  }
+
+  /** The result region found last (references of one record mostly land in one region). */
+  private lastRegion: Region | undefined;
+
+  /** Address of result offset `pos` in a mapped region of the current result entry, or -1. */
+  private addressInResult(pos: number): number {
+    let r = this.lastRegion;
+    if (r === undefined || pos < r.start || pos >= r.start + r.length) {
+      r = regionAt((this.dstEntry as TransformEntry).regions, pos);
+      if (r === undefined) return -1;
+      this.lastRegion = r;
+    }
+    return r.bits === 1 ? r.vaddr + (pos - r.start) : -1;
   }
 
   private predictRel(
@@ -412,10 +485,14 @@ export class Predictor {
     rel: number,
   ): void {
     if (r.bits !== 1) return;
-    const target = this.mapAddress(src, r.vaddr + (p + 4 - r.start) + rel);
+    const from = offsetOf(this.addrIndex(src), r.vaddr + (p + 4 - r.start) + rel);
+    // A target in the same record and region moved with the reference: left as it is (most jumps).
+    if (from < 0) return;
+    if (from >= this.recOld && from < this.recEnd && from >= r.start && from < r.start + r.length) return;
+    const target = this.newAddress(from);
     if (target < 0) return;
     const np = this.recNew + (p - this.recOld);
-    const here = addressOf(this.dstEntry as TransformEntry, np);
+    const here = this.addressInResult(np);
     if (here < 0) return;
     const v = target - (here + 4);
     if (v < -2147483648 || v > 2147483647 || v === rel) return;
