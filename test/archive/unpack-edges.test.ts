@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -450,6 +450,51 @@ test('no file descriptor stays open after an unpack, whether it succeeds or fail
     await unpackArchive(join(root, 'a.tar.gz'), join(root, 's2'));
     await assert.rejects(unpackArchive(join(root, 'bad.tar'), join(root, 's3')), { code: 'ARCHIVE_DOTDOT' });
     assert.equal(open(), before);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('when unpackArchive resolves, every file is complete on disk (nothing still being written)', async () => {
+  const root = await tempDir();
+  try {
+    const entries: RawEntry[] = Array.from({ length: 64 }, (_, i) => ({
+      name: `f${i}`,
+      data: randomBytes(16 * 1024),
+    }));
+    await writeFile(join(root, 'a.tar'), rawTar(entries));
+    const staging = join(root, 'stage');
+    await unpackArchive(join(root, 'a.tar'), staging);
+    // Synchronously, before anything else can run: the installer renames staging right away.
+    for (const e of entries) assert.equal(statSync(join(staging, e.name)).size, 16 * 1024, e.name);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a plain tar whose first byte is the gzip marker, or a file with a stray long link name, is read as it is', async () => {
+  // A first name starting with U+001F (the first gzip magic byte) is a name like any other.
+  assert.deepEqual((await unpacks([{ name: '\u001fx', data: 'x' }])).tree, ['\u001fx']);
+  // The link target of an entry that is not a link is ignored, however long.
+  const r = await unpacks([{ name: 'f', data: 'x', pax: { linkpath: 'y'.repeat(200) } }], {
+    maxPathLength: 100,
+  });
+  assert.deepEqual(r.tree, ['f']);
+});
+
+test('an archive path that cannot be opened (a symlink loop) is not reported as missing', async () => {
+  const root = await tempDir();
+  try {
+    await symlink(join(root, 'loop'), join(root, 'loop'));
+    await assert.rejects(
+      unpackArchive(join(root, 'loop'), join(root, 'stage')),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.name, 'InstallError', e.message);
+        assert.equal(e.code, 'UNPACK_FAILED');
+        assert.match(e.message, /ELOOP/);
+        return true;
+      },
+    );
   } finally {
     await rm(root, { recursive: true, force: true });
   }
