@@ -93,30 +93,22 @@ interface Listed {
   readonly etag: string;
 }
 
+type S3ClientOf<T extends S3Sdk> = InstanceType<T['S3Client']>;
+
 /**
- * An S3 bucket (AWS or any S3-compatible store) as a publish destination. Credentials come from the
- * SDK's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, instance roles).
- * Each object is one PUT with Content-MD5 (S3 stores it whole or not at all, and refuses bytes
- * damaged on the way), so an interrupted publish resumes per file on the next run.
+ * The SDK's client for `options`. Credentials in `env` are passed on (the CLI's environment, or a
+ * library caller's); without them the SDK's own chain looks (profile files, SSO, instance and
+ * container roles).
  */
-export async function s3Destination(
-  location: S3Location,
-  options: S3Options = {},
-): Promise<PublishDestination> {
-  const sdk = await loadSdk();
-  const env = options.env ?? process.env;
-  const where = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix}`}`;
-  const display = options.endpoint === undefined ? where : `${where} at ${options.endpoint}`;
+function s3Client(sdk: S3Sdk, options: S3Options, env: NodeJS.ProcessEnv): S3ClientOf<S3Sdk> {
   const region =
     options.region ??
     env.AWS_REGION ??
     env.AWS_DEFAULT_REGION ??
     (options.endpoint === undefined ? undefined : 'us-east-1');
-  // Credentials in `env` are passed on (the CLI's environment, or a library caller's); without
-  // them the SDK's own chain looks (profile files, SSO, instance and container roles).
   const keyId = env.AWS_ACCESS_KEY_ID;
   const secret = env.AWS_SECRET_ACCESS_KEY;
-  const client = new sdk.S3Client({
+  return new sdk.S3Client({
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(region === undefined ? {} : { region }),
     ...(keyId !== undefined && keyId !== '' && secret !== undefined && secret !== ''
@@ -136,6 +128,84 @@ export async function s3Destination(
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** One whole-object PUT with Content-MD5 (S3 refuses bytes damaged on the way) and our sha256. */
+async function putCommand(
+  sdk: S3Sdk,
+  bucket: string,
+  key: string,
+  file: LocalFile,
+  freshness: Freshness,
+  options: S3Options,
+): Promise<InstanceType<S3Sdk['PutObjectCommand']>> {
+  const md5 = Buffer.from(await file.digest('md5'), 'hex').toString('base64');
+  return new sdk.PutObjectCommand({
+    Bucket: bucket,
+    Key: key,
+    Body: createReadStream(file.path),
+    ContentLength: file.size,
+    ContentMD5: md5,
+    ContentType: contentType(file.rel),
+    CacheControl:
+      freshness === 'immutable'
+        ? IMMUTABLE_CACHE_CONTROL
+        : `public, max-age=${options.mutableMaxAge ?? DEFAULT_MUTABLE_MAX_AGE}`,
+    Metadata: { sha256: await file.digest('sha256') },
+    ...(options.acl === undefined ? {} : { ACL: options.acl as 'public-read' }),
+  });
+}
+
+/** Every object under the location's prefix (by its path below the prefix), page by page. */
+async function listObjects(
+  sdk: S3Sdk,
+  client: S3ClientOf<S3Sdk>,
+  location: S3Location,
+  fail: (cause: unknown, doing: string) => NotsotufError,
+): Promise<Map<string, Listed>> {
+  const found = new Map<string, Listed>();
+  const start = location.prefix === '' ? '' : `${location.prefix}/`;
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: location.bucket,
+          Prefix: start,
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
+      );
+    } catch (cause) {
+      throw fail(cause, 'listing');
+    }
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined || o.Key.endsWith('/')) continue; // folder markers of some stores
+      found.set(o.Key.slice(start.length), {
+        size: o.Size ?? -1,
+        etag: (o.ETag ?? '').replaceAll('"', ''),
+      });
+    }
+    token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return found;
+}
+
+/**
+ * An S3 bucket (AWS or any S3-compatible store) as a publish destination. Credentials come from the
+ * SDK's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, instance roles).
+ * Each object is one PUT with Content-MD5 (S3 stores it whole or not at all, and refuses bytes
+ * damaged on the way), so an interrupted publish resumes per file on the next run.
+ */
+export async function s3Destination(
+  location: S3Location,
+  options: S3Options = {},
+): Promise<PublishDestination> {
+  const sdk = await loadSdk();
+  const env = options.env ?? process.env;
+  const where = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix}`}`;
+  const display = options.endpoint === undefined ? where : `${where} at ${options.endpoint}`;
+  const client = s3Client(sdk, options, env);
   const secrets = secretsIn(env);
   const scrub = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text);
   const keyOf = (rel: string): string => (location.prefix === '' ? rel : `${location.prefix}/${rel}`);
@@ -146,33 +216,8 @@ export async function s3Destination(
   return {
     display,
     async list() {
-      const found = new Map<string, Listed>();
-      const start = location.prefix === '' ? '' : `${location.prefix}/`;
-      let token: string | undefined;
-      do {
-        let page;
-        try {
-          page = await client.send(
-            new sdk.ListObjectsV2Command({
-              Bucket: location.bucket,
-              Prefix: start,
-              ...(token === undefined ? {} : { ContinuationToken: token }),
-            }),
-          );
-        } catch (cause) {
-          throw fail(cause, 'listing');
-        }
-        for (const o of page.Contents ?? []) {
-          if (o.Key === undefined || o.Key.endsWith('/')) continue; // folder markers of some stores
-          found.set(o.Key.slice(start.length), {
-            size: o.Size ?? -1,
-            etag: (o.ETag ?? '').replaceAll('"', ''),
-          });
-        }
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
-      listing = found;
-      return new Set(found.keys());
+      listing = await listObjects(sdk, client, location, fail);
+      return new Set(listing.keys());
     },
     async read(rel, maxBytes) {
       let out;
@@ -210,24 +255,9 @@ export async function s3Destination(
           `${file.rel} is ${file.size} bytes, over the 5 GiB of one S3 upload: publish to a folder and sync it with your storage's own tool`,
         );
       }
-      const md5 = Buffer.from(await file.digest('md5'), 'hex').toString('base64');
+      const command = await putCommand(sdk, location.bucket, keyOf(file.rel), file, freshness, options);
       try {
-        await client.send(
-          new sdk.PutObjectCommand({
-            Bucket: location.bucket,
-            Key: keyOf(file.rel),
-            Body: createReadStream(file.path),
-            ContentLength: file.size,
-            ContentMD5: md5,
-            ContentType: contentType(file.rel),
-            CacheControl:
-              freshness === 'immutable'
-                ? IMMUTABLE_CACHE_CONTROL
-                : `public, max-age=${options.mutableMaxAge ?? DEFAULT_MUTABLE_MAX_AGE}`,
-            Metadata: { sha256: await file.digest('sha256') },
-            ...(options.acl === undefined ? {} : { ACL: options.acl as 'public-read' }),
-          }),
-        );
+        await client.send(command);
       } catch (cause) {
         throw fail(cause, `uploading ${file.rel}`);
       }
