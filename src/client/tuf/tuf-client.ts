@@ -173,14 +173,6 @@ export class TufClient {
     checkTrustedRoot(rootBytes, rootPath);
     this.#recorder = { last: undefined };
     const now = this.#options.now?.();
-    const {
-      maxRootRotations,
-      maxDelegations,
-      rootMaxLength,
-      timestampMaxLength,
-      snapshotMaxLength,
-      targetsMaxLength,
-    } = this.#limits;
     let updater: Updater;
     try {
       updater = new Updater({
@@ -188,14 +180,8 @@ export class TufClient {
         metadataBaseUrl: this.#options.metadataUrl,
         targetBaseUrl: this.#options.targetsUrl,
         fetcher: tufJsFetcher(this.#options.fetcher, this.#recorder, this.#options.signal),
-        config: {
-          maxRootRotations,
-          maxDelegations,
-          rootMaxLength,
-          timestampMaxLength,
-          snapshotMaxLength,
-          targetsMaxLength,
-        },
+        // Our limits are named as tuf-js's config names them (TufLimits), all set.
+        config: { ...this.#limits },
       });
     } catch (error) {
       throw trustedRootInvalid(rootPath, error);
