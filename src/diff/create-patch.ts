@@ -10,7 +10,7 @@ import { chooseRefs, MatchRecorder, segmentsOf } from './ref-choice.js';
 import { EquivalenceMap, Predictor } from './ref-predict.js';
 import { regionsOf, type TransformEntry, type TransformTable } from './transform-table.js';
 import { matchArchives } from './matcher.js';
-import { COMPRESSION, StreamWriter } from './stream-writer.js';
+import { COMPRESSION, patchTooLarge, StreamWriter } from './stream-writer.js';
 
 export interface PatchInfo {
   readonly source: Digest;
@@ -32,6 +32,11 @@ export interface CreatePatchOptions {
   readonly format?: PatchFormatVersion;
   /** Predict references of x86-64 executables where it pays (format 2; default true). */
   readonly predict?: boolean;
+  /**
+   * Give up with a DataError PATCH_TOO_LARGE (writing nothing) when the patch would be longer than
+   * this: matching stops as soon as the compressed streams are past it.
+   */
+  readonly maxLength?: number;
 }
 
 /** The table with the reference-predicted entries added (each side sorted by start). */
@@ -75,11 +80,13 @@ export async function createPatch(
   }
   const hints = entryHints(old, nu);
   const matchOptions = { step: options.step ?? 8, signal };
+  const maxLength = options.maxLength ?? Infinity;
   let writer: StreamWriter | undefined;
   let streams;
   try {
     if (refs.length === 0) {
       writer = new StreamWriter(old, nu);
+      writer.maxLength = maxLength;
       await matchArchives(old, nu, hints, writer, matchOptions);
     } else {
       // Reference prediction needs every match first (a reference may point forward).
@@ -95,6 +102,7 @@ export async function createPatch(
           ? undefined
           : new Predictor(transforms.source, transforms.result, new EquivalenceMap(segments));
       writer = new StreamWriter(old, nu, COMPRESSION, predictor);
+      writer.maxLength = maxLength;
       await recorder.replay(writer);
     }
     streams = await writer.finish();
@@ -127,6 +135,7 @@ export async function createPatch(
   checksum.digest().copy(header, checksumOffset, 0, header.length - checksumOffset);
   const whole = createHash('sha256').update(header);
   for (const b of body) whole.update(b);
+  if (header.length + length(body) > maxLength) throw patchTooLarge(maxLength);
   signal?.throwIfAborted();
   await writeAtomically(patchPath, [header, ...body]);
   return {

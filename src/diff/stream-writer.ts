@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { brotliCompressSync, constants, createBrotliCompress, type BrotliCompress } from 'node:zlib';
+import { DataError } from '../errors.js';
 import { matchLength } from './match-length.js';
 import type { MatchSink } from './matcher.js';
 import { OP_ADD, OP_COPY, OP_INSERT, OP_SEEK } from './format.js';
@@ -45,6 +46,14 @@ export interface StreamCompression {
 
 const PROBE = 64 << 10;
 
+/** The error createPatch gives when the patch would be longer than its `maxLength`. */
+export function patchTooLarge(maxLength: number): DataError {
+  return new DataError(
+    'PATCH_TOO_LARGE',
+    `the patch would be larger than ${maxLength} bytes, so it is not made; publish the full archive only`,
+  );
+}
+
 /** Whether a sample of `bytes` does not compress (brotli quality 1 gains under 2 %). */
 function looksIncompressible(bytes: Buffer): boolean {
   if (bytes.length < 4096) return false;
@@ -69,7 +78,14 @@ class Compressed {
   private heldLength = 0;
   private failure: Error | undefined;
   private incompressibleBytes = 0;
+  private strongBytes = 0;
+  private fastBytes = 0;
   uncompressed = 0;
+
+  /** Compressed bytes out so far (of the setting in use): the stream ends at least this long. */
+  get emitted(): number {
+    return this.fast !== undefined ? this.fastBytes : this.strongBytes;
+  }
 
   constructor(
     private readonly how: StreamCompression,
@@ -80,6 +96,7 @@ class Compressed {
 
   private startStrong(): BrotliCompress {
     this.strong = this.make(this.how.strong, Math.min(this.sizeHint, this.how.bufferUpTo), this.strongOut);
+    this.strongBytes = 0;
     return this.strong;
   }
 
@@ -92,7 +109,11 @@ class Compressed {
       },
       writableHighWaterMark: QUEUE,
     } as Parameters<typeof createBrotliCompress>[0]);
-    z.on('data', (c: Buffer) => out.push(c));
+    z.on('data', (c: Buffer) => {
+      out.push(c);
+      if (out === this.fastOut) this.fastBytes += c.length;
+      else if (out === this.strongOut) this.strongBytes += c.length;
+    });
     z.on('error', (e: Error) => (this.failure = e));
     return z;
   }
@@ -125,6 +146,7 @@ class Compressed {
     this.strong?.destroy();
     this.strong = undefined;
     this.strongOut = [];
+    this.strongBytes = 0;
     this.fast = this.make(setting, this.sizeHint, this.fastOut);
     for (const h of this.held) this.fast.write(h);
     this.held = [];
@@ -231,6 +253,11 @@ export class StreamWriter implements MatchSink {
   private pendingOp = -1;
   private pendingLen = 0;
   ops = 0;
+  /**
+   * Give up (PATCH_TOO_LARGE) once the compressed streams exceed this many bytes: a patch nearly
+   * as large as the archive it replaces is not worth making.
+   */
+  maxLength = Infinity;
 
   /** Old bytes of the current slice with references predicted (when predicting). */
   private readonly predicted: Buffer;
@@ -379,20 +406,37 @@ export class StreamWriter implements MatchSink {
 
   insert(start: number, length: number): void {
     this.writeAligned();
-    this.extra.append(this.nu.subarray(start, start + length));
+    const bytes = this.nu.subarray(start, start + length);
+    // New bytes that do not compress and alone take the patch past maxLength: the patch is given
+    // up here, without compressing them (a release of new random or compressed files).
+    if (!this.overLimit && this.emitted + length > this.maxLength && looksIncompressible(bytes))
+      this.overLimit = true;
+    if (!this.overLimit) this.extra.append(bytes);
     this.op(OP_INSERT, length);
   }
 
+  private overLimit = false;
+
+  private get emitted(): number {
+    return this.control.emitted + this.diff.emitted + this.extra.emitted;
+  }
+
+  private get tooLarge(): boolean {
+    return this.overLimit || this.emitted > this.maxLength;
+  }
+
   get pressure(): boolean {
-    return this.control.pressure || this.diff.pressure || this.extra.pressure;
+    return this.control.pressure || this.diff.pressure || this.extra.pressure || this.tooLarge;
   }
 
   async flush(): Promise<void> {
+    if (this.tooLarge) throw patchTooLarge(this.maxLength);
     await Promise.all([this.control.drain(), this.diff.drain(), this.extra.drain()]);
   }
 
   /** Ends the streams; resolves to their compressed bytes, in file order. */
   async finish(): Promise<{ control: Buffer[]; diff: Buffer[]; extra: Buffer[] }> {
+    if (this.tooLarge) throw patchTooLarge(this.maxLength);
     this.writeAligned();
     if (this.zeros > 0) this.writeZeros();
     if (this.pendingOp >= 0) this.record(this.pendingOp, this.pendingLen);

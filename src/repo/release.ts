@@ -14,7 +14,7 @@ import {
 import type { ArchiveMeta, Digest, PatchMeta } from '../core/custom-metadata.js';
 import { archiveName, checkAppName, patchName } from '../core/target-name.js';
 import { compareVersions, parseVersion } from '../core/version.js';
-import { InternalError, UsageError, messageOf } from '../errors.js';
+import { DataError, InternalError, UsageError, messageOf } from '../errors.js';
 import { digestFile } from '../io/digest.js';
 import { findNonCanonical } from './canonical-json.js';
 import type { RepoConfig } from './config.js';
@@ -39,7 +39,16 @@ export interface PatchResult {
 
 export interface PatchMaker {
   readonly format: string;
-  create(oldTar: string, newTar: string, patchPath: string): Promise<PatchResult>;
+  /**
+   * Makes the patch; resolves to undefined (writing nothing) when it would be longer than
+   * `limits.maxLength` (a maker may ignore the limit: `release add` checks the length again).
+   */
+  create(
+    oldTar: string,
+    newTar: string,
+    patchPath: string,
+    limits?: { readonly maxLength: number },
+  ): Promise<PatchResult | undefined>;
   /**
    * Applies a patch as a client will; must throw unless the output matches `expected.result`.
    * `release add` runs it before signing: a patch that fails for every client would make every
@@ -92,11 +101,28 @@ export interface AddReleaseResult {
   readonly targetsVersion: number;
 }
 
+/**
+ * A patch is published only when it is smaller than this share of the full archive. A larger one
+ * (a release of mostly new, incompressible files) saves clients little download for the work of
+ * applying it, and a chain of patches that adds up to more than the archive is never taken: the
+ * client plans the full archive then. Not making it also spares the publisher the patch's check.
+ */
+export const MAX_PATCH_SHARE = 0.9;
+/** Archives below this size always get their patch: it costs the publisher next to nothing. */
+const PATCH_SHARE_FROM = 1 << 20;
+
 /** The patch engine of src/diff, writing format `version`. */
 export function diffPatchMaker(version: PatchFormatVersion): PatchMaker {
   return {
     format: version === 1 ? PATCH_FORMAT : PATCH_FORMAT_2,
-    create: (oldTar, newTar, patchPath) => createPatch(oldTar, newTar, patchPath, { format: version }),
+    create: async (oldTar, newTar, patchPath, limits) => {
+      try {
+        return await createPatch(oldTar, newTar, patchPath, { format: version, ...limits });
+      } catch (error) {
+        if (error instanceof DataError && error.code === 'PATCH_TOO_LARGE') return undefined;
+        throw error;
+      }
+    },
     check: async (oldTar, patchPath, outPath, expected) => {
       await applyPatch(oldTar, patchPath, outPath, {
         expectedSource: expected.source,
@@ -293,10 +319,13 @@ async function addReleaseLocked(
         sourceTar: await oldTar(previous),
         tarPath,
         tar: packed.tar,
+        archiveLength: packed.archive.length,
       });
-      files[made.name] = made.target;
-      writes.push(made.write);
-      patch = made.patch;
+      if (made !== undefined) {
+        files[made.name] = made.target;
+        writes.push(made.write);
+        patch = made.patch;
+      }
     }
     const update = await commitTargets(config, { state, now, keyring, files, writes }, options.onStep);
     await keepPublisherTar(config, tarPath, app, ver);
@@ -362,22 +391,43 @@ function signedTarget(
 /**
  * The patch from the previous release's tar to the new one, checked before anything is signed: it
  * must be made from and to the signed tars, and (when the engine can) rebuild the new tar. A patch
- * engine bug is an InternalError: nothing was changed.
+ * engine bug is an InternalError: nothing was changed. Undefined when the patch would be larger than
+ * MAX_PATCH_SHARE of an archive of 1 MiB or more: then nothing is made or checked (the engine stops
+ * matching once the patch is past that size).
  */
 async function makeCheckedPatch(
   maker: PatchMaker,
   workDir: string,
-  p: { app: string; version: string; previous: Release; sourceTar: string; tarPath: string; tar: Digest },
-): Promise<{
-  name: string;
-  target: TargetFile;
-  write: StagedWrite;
-  patch: NonNullable<AddReleaseResult['patch']>;
-}> {
+  p: {
+    app: string;
+    version: string;
+    previous: Release;
+    sourceTar: string;
+    tarPath: string;
+    tar: Digest;
+    archiveLength: number;
+  },
+): Promise<
+  | {
+      name: string;
+      target: TargetFile;
+      write: StagedWrite;
+      patch: NonNullable<AddReleaseResult['patch']>;
+    }
+  | undefined
+> {
   const { app, version: ver, previous } = p;
   const pName = patchName(app, ver);
   const patchPath = join(workDir, pName);
-  const made = await maker.create(p.sourceTar, p.tarPath, patchPath);
+  const maxLength =
+    p.archiveLength < PATCH_SHARE_FROM ? Infinity : Math.floor(p.archiveLength * MAX_PATCH_SHARE);
+  const limits = maxLength === Infinity ? undefined : { maxLength };
+  const made = await maker.create(p.sourceTar, p.tarPath, patchPath, limits);
+  if (made === undefined || made.patchLength > maxLength) {
+    // A maker may ignore the limit: the patch is dropped all the same.
+    await rm(patchPath, { force: true });
+    return undefined;
+  }
   const same = (a: Digest, b: Digest): boolean => a.sha256 === b.sha256 && a.length === b.length;
   if (!same(made.source, previous.meta.tar) || !same(made.result, p.tar)) {
     throw new InternalError(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -11,8 +12,8 @@ import {
   removeLatestRelease,
   verifyRepository,
 } from '../../src/repo/index.js';
-import { publisherTarPath } from '../../src/repo/release.js';
-import { applyPatch } from '../../src/diff/index.js';
+import { DIFF_PATCH_MAKER, publisherTarPath } from '../../src/repo/release.js';
+import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { appFolder, hashTree, tempDir } from './publisher-fixture.js';
 
 test('init --yes layout: notsotuf.json, keys/, repository/metadata and targets/, consistent snapshot names', async () => {
@@ -297,6 +298,57 @@ test('a root.json left behind by an interrupted rotation is reported by status a
   );
 });
 
+test('a release of mostly new incompressible bytes gets no patch: it would be nearly as large as the archive', async () => {
+  const dir = await tempDir();
+  const apps = await tempDir('notsotuf-apps-');
+  const config = await initRepository(dir, { app: 'demo' });
+  await addRelease(config, '1.0.0', await appFolder(apps, '1.0.0'));
+  const folder = await appFolder(apps, '1.1.0');
+  await writeFile(join(folder, 'lib', 'new.bin'), randomBytes(3 << 20));
+  let created = 0;
+  let checked = 0;
+  const counting = {
+    ...DIFF_PATCH_MAKER,
+    create: async (...args: Parameters<typeof DIFF_PATCH_MAKER.create>) => {
+      created++;
+      assert.ok(args[3] !== undefined && args[3].maxLength < 3 << 20, 'the engine is told the limit');
+      return DIFF_PATCH_MAKER.create(...args);
+    },
+    check: async (...args: Parameters<NonNullable<typeof DIFF_PATCH_MAKER.check>>) => {
+      checked++;
+      return DIFF_PATCH_MAKER.check?.(...args);
+    },
+  };
+  const r = await addRelease(config, '1.1.0', folder, { patchMaker: counting });
+  assert.equal(r.patch, undefined, 'no patch is published');
+  assert.equal(created, 1);
+  assert.equal(checked, 0, 'a patch not made is not checked');
+  const targets = await readdir(join(config.repository, 'targets'));
+  assert.ok(targets.some((f) => f.endsWith('demo-1.1.0.tar.gz')));
+  assert.ok(!targets.some((f) => f.endsWith('.patch')), targets.join(', '));
+  assert.deepEqual(await readdir(join(config.cache)).then((f) => f.filter((n) => n.startsWith('work-'))), []);
+  assert.equal((await verifyRepository(config.repository)).ok, true);
+  // The next release of these files gets its (small) patch as usual.
+  const r2 = await addRelease(config, '1.2.0', folder, { patchMaker: counting });
+  assert.equal(r2.patch?.from, '1.1.0');
+  assert.equal(checked, 1);
+});
+
+test('createPatch with a maxLength it cannot keep gives PATCH_TOO_LARGE and writes nothing', async () => {
+  const dir = await tempDir();
+  const old = join(dir, 'old');
+  const nu = join(dir, 'new');
+  await writeFile(old, randomBytes(1 << 20));
+  await writeFile(nu, randomBytes(4 << 20));
+  await assert.rejects(createPatch(old, nu, join(dir, 'patch'), { maxLength: 1 << 20 }), {
+    name: 'DataError',
+    code: 'PATCH_TOO_LARGE',
+  });
+  assert.deepEqual((await readdir(dir)).sort(), ['new', 'old']);
+  const made = await createPatch(old, nu, join(dir, 'patch'), { maxLength: 5 << 20 });
+  assert.ok(made.patchLength <= 5 << 20);
+});
+
 test('a patch that does not rebuild the new tar is caught before signing; the repository is unchanged', async () => {
   const dir = await tempDir();
   const apps = await tempDir('notsotuf-apps-');
@@ -325,10 +377,11 @@ test('a patch that does not rebuild the new tar is caught before signing; the re
   });
   const lying = {
     ...DIFF_PATCH_MAKER,
-    create: async (o: string, n: string, p: string) => ({
-      ...(await DIFF_PATCH_MAKER.create(o, n, p)),
-      result: { sha256: '0'.repeat(64), length: 1 },
-    }),
+    create: async (o: string, n: string, p: string) => {
+      const made = await DIFF_PATCH_MAKER.create(o, n, p);
+      assert.ok(made !== undefined, 'no limit was given: the patch is made');
+      return { ...made, result: { sha256: '0'.repeat(64), length: 1 } };
+    },
   };
   await assert.rejects(addRelease(config, '1.1.0', folder, { patchMaker: lying }), {
     code: 'PATCH_MISMATCH',
