@@ -4,16 +4,7 @@ import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises
 import { join, posix } from 'node:path';
 import { packFolder, packTar, unpackArchive } from '../../src/archive/index.js';
 import { tempDir } from './tar-builder.js';
-
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prngNumbers as prng } from '../support/random.js';
 
 const PIECES = [
   'a',

@@ -11,22 +11,7 @@ import { withTempDir } from '../support/temp-dir.js';
 
 export { withTempDir };
 
-/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-export function prng(seed: number): (n: number) => Buffer {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      b[i] = s & 255;
-    }
-    return b;
-  };
-}
+export { prngBytes as prng } from '../support/random.js';
 
 /** Creates a patch from `a` to `b`, applies it, and returns the patch and the rebuilt bytes. */
 export async function roundTrip(a: Buffer, b: Buffer): Promise<{ patch: Buffer; rebuilt: Buffer }> {

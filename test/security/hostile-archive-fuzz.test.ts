@@ -5,17 +5,7 @@ import { join, resolve, sep } from 'node:path';
 import { unpackArchive } from '../../src/archive/index.js';
 import { DataError } from '../../src/errors.js';
 import { listTree, rawTar, tempDir } from '../archive/tar-builder.js';
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces from its iteration number. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prngNumbers as prng } from '../support/random.js';
 
 const BASE = rawTar([
   { name: 'app/', type: '5' },

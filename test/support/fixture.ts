@@ -7,6 +7,7 @@ import { unpackArchive } from '../../src/archive/index.js';
 import type { HandoverResult } from '../../src/client/handover.js';
 import { readHandoverResult } from '../../src/client/handover.js';
 import { runProcess, type ProcessOutput } from './processes.js';
+import { pseudoRandom } from './random.js';
 import { waitFor } from './wait-for.js';
 import type { ClientOptions } from '../../src/client/client-options.js';
 import type { PatchInfo } from '../../src/diff/index.js';
@@ -27,21 +28,6 @@ import { targetFileRel } from '../../src/repo/release-list.js';
 
 export const SRC_CLIENT = fileURLToPath(new URL('../../src/client/index.ts', import.meta.url));
 export const TSX_LOADER = import.meta.resolve('tsx');
-
-/** Deterministic pseudo-random bytes (xorshift32), so every run builds the same app. */
-export function pseudoRandom(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 export interface AppBehaviour {
   /** The app exits with an error at start, before confirming (a broken release). */
@@ -224,4 +210,5 @@ export function waitForResult(stateDir: string, seconds = 60): Promise<HandoverR
 
 // Shared with tests outside the client area through this module until they import test/support directly.
 export { waitFor } from './wait-for.js';
+export { pseudoRandom } from './random.js';
 export { exitedPid } from './processes.js';
