@@ -297,7 +297,6 @@ export class Predictor {
   /** Predicted bytes past the last piece: their old offsets and values. */
   private readonly pendingPos: number[] = [];
   private readonly pendingVal: number[] = [];
-  private readonly word = Buffer.alloc(8);
   /** References predicted (for measurements). */
   predicted = 0;
 
@@ -496,8 +495,7 @@ export class Predictor {
     if (here < 0) return;
     const v = target - (here + 4);
     if (v < -2147483648 || v > 2147483647 || v === rel) return;
-    this.word.writeInt32LE(v, 0);
-    this.put(buf, at, pos, end, p, 4);
+    this.put(buf, at, pos, end, p, v >>> 0, 0, 4);
   }
 
   private predictAbs(
@@ -511,18 +509,41 @@ export class Predictor {
   ): void {
     const target = this.mapAddress(src, value);
     if (target < 0 || target === value) return;
-    this.word.writeUInt32LE(target % TWO32, 0);
-    this.word.writeUInt32LE(Math.floor(target / TWO32), 4);
-    this.put(buf, at, pos, end, p, 8);
+    this.put(buf, at, pos, end, p, target % TWO32, Math.floor(target / TWO32), 8);
   }
 
-  private put(buf: Uint8Array, at: number, pos: number, end: number, p: number, n: number): void {
+  /** Writes the `n` (4 or 8) little-endian bytes of lo + hi * 2^32 at old offset p (past `end`: later). */
+  private put(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    p: number,
+    lo: number,
+    hi: number,
+    n: number,
+  ): void {
     this.predicted++;
+    const i = at + p - pos;
+    if (p + n <= end) {
+      buf[i] = lo & 255;
+      buf[i + 1] = (lo >>> 8) & 255;
+      buf[i + 2] = (lo >>> 16) & 255;
+      buf[i + 3] = lo >>> 24;
+      if (n === 8) {
+        buf[i + 4] = hi & 255;
+        buf[i + 5] = (hi >>> 8) & 255;
+        buf[i + 6] = (hi >>> 16) & 255;
+        buf[i + 7] = hi >>> 24;
+      }
+      return;
+    }
     for (let k = 0; k < n; k++) {
-      if (p + k < end) buf[at + p + k - pos] = this.word[k] as number;
+      const v = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 255;
+      if (p + k < end) buf[i + k] = v;
       else {
         this.pendingPos.push(p + k);
-        this.pendingVal.push(this.word[k] as number);
+        this.pendingVal.push(v);
       }
     }
   }
