@@ -17,10 +17,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { build } from 'esbuild';
 import { packTar } from '../src/archive/index.js';
 import { measure, type Measured } from './lib/measure.js';
 import { CACHE, PAIRS } from '../scripts/fetch-bench-data.mjs';
+import { bundleForNode } from './lib/bundle.js';
 
 interface Tool {
   name: string;
@@ -112,15 +112,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, ['scripts/fetch-bench-data.mjs'], { stdio: 'inherit' });
   installTools();
   mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: ['bench/lib/diff-entry.ts'],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: ENTRY,
-    logLevel: 'warning',
-  });
+  await bundleForNode('bench/lib/diff-entry.ts', ENTRY);
   const work = join(CACHE, `work-${process.pid}`); // per run: two runs may share the cache
   mkdirSync(join(CACHE, 'tar'), { recursive: true });
   const rows: string[] = [];

@@ -28,10 +28,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { serveRepository } from '../src/repo/index.js';
 import { measure, type Measured } from './lib/measure.js';
 import { CACHE, PAIRS } from '../scripts/fetch-bench-data.mjs';
+import { bundleForNode } from './lib/bundle.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PYTHON = join(ROOT, '.venv', 'tufup', 'bin', 'python');
@@ -63,18 +63,7 @@ for (const [entry, outfile] of [
   ['bin.ts', CLI_JS],
   ['client-bin.ts', CLIENT_JS],
 ] as const) {
-  await build({
-    entryPoints: [join(ROOT, 'src', 'cli', entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
+  await bundleForNode(join(ROOT, 'src', 'cli', entry), outfile);
 }
 
 /** Runs a command (not measured), throwing with its output when it fails. */

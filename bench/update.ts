@@ -10,7 +10,6 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { hashFolderAsTar, unpackArchive } from '../src/archive/index.js';
 import { createPatch, PATCH_FORMAT } from '../src/diff/index.js';
 import { initRepository } from '../src/repo/init.js';
@@ -20,6 +19,7 @@ import { addRelease, publisherTarPath } from '../src/repo/release.js';
 import { targetFileRel } from '../src/repo/release-list.js';
 import { startTestServer } from '../test/support/test-server.js';
 import { writeBenchApp } from './update-data.js';
+import { bundleForNode } from './lib/bundle.js';
 
 interface Step {
   step: string;
@@ -70,18 +70,7 @@ const mb = (n: number): string => (n / 1e6).toFixed(1);
  * client (compiled), so the peak memory is not inflated by the TypeScript loader (about 35 MB).
  */
 async function bundleChild(outFile: string): Promise<void> {
-  await build({
-    entryPoints: [CHILD_SOURCE],
-    outfile: outFile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
+  await bundleForNode(CHILD_SOURCE, outFile);
 }
 
 function runChild(childJs: string, options: unknown): Promise<ChildResult> {
