@@ -1,6 +1,7 @@
 import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../errors.js';
+import { fsError } from '../io/fs-error.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import type { PlanTargetInput } from '../core/plan.js';
 import { targetSha256 } from '../core/plan.js';
@@ -35,12 +36,23 @@ export function downloadPath(downloadsDir: string, target: PlanTargetInput): str
   return join(downloadsDir, downloadFileName(target));
 }
 
+/**
+ * The size of a download or its `.partial`; undefined only when there is no such file. Any other
+ * failure (a symlink loop, a name too long, no permission) is not "absent": downloading again
+ * would write over or beside something we cannot read, so it stops with a clear error.
+ */
 async function sizeOf(path: string): Promise<number | undefined> {
   try {
     return (await stat(path)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw fsError(error, path, {
+      what: 'download',
+      code: 'READ_FAILED',
+      message: (e) =>
+        `could not read ${path} (${e.message}): check that the app's state folder is readable, ` +
+        `and remove this file if it is not a download.`,
+    });
   }
 }
 

@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import type { DownloadProgress } from '../../src/client/client-options.js';
 import { downloadTargets } from '../../src/client/download.js';
+import { InstallError } from '../../src/errors.js';
 import { createFetcher } from '../../src/client/fetcher.js';
 import type { TrustedTarget } from '../../src/client/tuf/index.js';
 import { startTestServer } from '../support/test-server.js';
@@ -224,4 +225,31 @@ test('a server that declares more bytes than signed is refused (TOO_LONG) before
     });
     assert.deepEqual(await readdir(downloadsDir), []);
   });
+});
+
+test('a final name or .partial that cannot be read (a symlink loop) stops with READ_FAILED: no request, nothing written over it', async () => {
+  const bytes = randomBytes(5000);
+  const target = targetFor('app.tar.gz', bytes);
+  for (const which of ['final', 'partial'] as const) {
+    await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+      await mkdir(downloadsDir, { recursive: true });
+      const finalPath = join(downloadsDir, `${sha256(bytes).slice(0, 16)}.app.tar.gz`);
+      const path = which === 'final' ? finalPath : `${finalPath}.partial`;
+      // A link to itself: stat fails with ELOOP (only ENOENT means "no file yet").
+      await symlink(basename(path), path);
+      await assert.rejects(downloadTargets([target], edgesFor(server, downloadsDir)), (e: unknown) => {
+        assert.ok(e instanceof InstallError, String(e));
+        assert.equal(e.code, 'READ_FAILED');
+        assert.match(
+          e.message,
+          /could not read .*app\.tar\.gz.* \(ELOOP.*check that the app's state folder is readable/,
+        );
+        assert.equal((e.cause as NodeJS.ErrnoException).code, 'ELOOP');
+        return true;
+      });
+      assert.deepEqual(server.requests, [], which);
+      assert.equal(await readlink(path), basename(path), `${which}: the link is still there`);
+      assert.deepEqual(await readdir(downloadsDir), [basename(path)]);
+    });
+  }
 });
