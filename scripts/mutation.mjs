@@ -73,6 +73,7 @@ export const TARGETS = [
     file: 'src/client/fetcher.ts',
     tests: [
       'test/tuf/fetcher.test.ts',
+      'test/tuf/fetcher-edges.test.ts',
       'test/security/endless-data-attack.test.ts',
       'test/security/slow-retrieval-attack.test.ts',
     ],

@@ -3,7 +3,7 @@
  * from disk on each request, so a test can publish more while it runs) and/or a map of files held
  * in memory (served first, so a test can replace one file). A test scripts how it answers per path
  * (`behave`): a status, other bytes, a delay, a redirect, a reset or cut connection, a stall,
- * endless or trickling data, Range ignored or answered wrongly. Single-range requests
+ * endless or trickling data, Range ignored or answered wrongly (any Content-Range). Single-range requests
  * (`bytes=N-`, `bytes=N-M`) are answered with 206. Every request is logged (path, Range, headers,
  * status, body bytes sent, the behaviour applied), so a test can assert what a client asked for.
  *
@@ -37,12 +37,23 @@ export type Behaviour =
   | ({ readonly kind: 'stall' } & Amount)
   /** The file, then filler bytes until the client stops reading (or `limit` bytes); no length. */
   | { readonly kind: 'endless'; readonly limit?: number }
-  /** `chunk` bytes every `intervalMs` (the file, then filler) until the client gives up or 8 s pass. */
-  | { readonly kind: 'trickle'; readonly chunk: number; readonly intervalMs: number; readonly limit?: number }
+  /**
+   * `chunk` bytes every `intervalMs` (the file, then up to `limit` filler bytes; 0: the file only)
+   * until the client gives up or `forMs` (default 8 s) pass.
+   */
+  | {
+      readonly kind: 'trickle';
+      readonly chunk: number;
+      readonly intervalMs: number;
+      readonly limit?: number;
+      readonly forMs?: number;
+    }
   /** The whole file with 200 even to a Range request. */
   | { readonly kind: 'ignore-range' }
   /** A Range request answered with 206 but a Content-Range starting at 0. */
-  | { readonly kind: 'wrong-range' };
+  | { readonly kind: 'wrong-range' }
+  /** A Range request answered with 206, the requested bytes and this Content-Range (none: null). */
+  | { readonly kind: 'content-range'; readonly value: string | null };
 
 /**
  * Which requests a behaviour applies to: a string matches a path that ends with it (a whole path,
@@ -237,10 +248,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     res: ServerResponse,
     entry: RequestLogEntry,
     file: Uint8Array,
-    b: { chunk: number; intervalMs: number; limit?: number },
+    b: { chunk: number; intervalMs: number; limit?: number; forMs?: number },
   ): void => {
     const body = Buffer.concat([file, Buffer.alloc(Math.min(b.limit ?? Infinity, 1024 * 1024), FILLER + 1)]);
-    const until = Date.now() + MISBEHAVE_MS;
+    const until = Date.now() + (b.forMs ?? MISBEHAVE_MS);
     let sent = 0;
     const timer = setInterval(() => {
       if (res.destroyed || sent >= body.length || Date.now() > until) {
@@ -345,6 +356,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       'content-type': 'application/octet-stream',
     };
     if (partial) headers['content-range'] = `bytes ${start}-${end - 1}/${source.size}`;
+    if (partial && behaviour?.kind === 'content-range') {
+      if (behaviour.value === null) delete headers['content-range'];
+      else headers['content-range'] = behaviour.value;
+    }
     answer(partial ? 206 : 200, headers);
     if (req.method === 'HEAD') {
       res.end();
