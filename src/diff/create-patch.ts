@@ -7,7 +7,7 @@ import { CHECKSUM_2_LENGTH, encodeHeader2, PATCH_FORMAT_2 } from './format-2.js'
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, PATCH_FORMAT, type Digest } from './format.js';
 import { chooseTransforms, type RefCandidate } from './transform-choice.js';
 import { chooseRefs, MatchRecorder, segmentsOf } from './ref-choice.js';
-import { EquivalenceMap, Predictor } from './ref-predict.js';
+import { EquivalenceMap, isRefKind, Predictor } from './ref-predict.js';
 import { regionsOf, type TransformEntry, type TransformTable } from './transform-table.js';
 import { matchArchives } from './matcher.js';
 import { COMPRESSION, patchTooLarge, StreamWriter } from './stream-writer.js';
@@ -39,13 +39,26 @@ export interface CreatePatchOptions {
   readonly maxLength?: number;
 }
 
-/** The table with the reference-predicted entries added (each side sorted by start). */
-function withRefs(t: TransformTable, taken: readonly RefCandidate[]): TransformTable {
-  if (taken.length === 0) return t;
+/**
+ * The table with the candidates for reference prediction added (each side sorted by start): a
+ * taken candidate with all its regions, the others with their transformed regions (DELTA tables)
+ * only, since those were transformed before matching whether prediction is taken or not.
+ */
+function withRefs(
+  t: TransformTable,
+  candidates: readonly RefCandidate[],
+  taken: readonly RefCandidate[],
+): TransformTable {
   const byStart = (a: TransformEntry, b: TransformEntry): number => a.start - b.start;
+  const pick = (c: RefCandidate, side: 'source' | 'result'): TransformEntry[] => {
+    const e = c[side];
+    if (taken.includes(c)) return [e];
+    const regions = e.regions.filter((r) => !isRefKind(r.kind));
+    return regions.length === 0 ? [] : [{ ...e, regions }];
+  };
   return {
-    source: [...t.source, ...taken.map((c) => c.source)].sort(byStart),
-    result: [...t.result, ...taken.map((c) => c.result)].sort(byStart),
+    source: [...t.source, ...candidates.flatMap((c) => pick(c, 'source'))].sort(byStart),
+    result: [...t.result, ...candidates.flatMap((c) => pick(c, 'result'))].sort(byStart),
   };
 }
 
@@ -68,13 +81,18 @@ export async function createPatch(
   const result = digestBytes(nu);
   const version = options.format ?? 2;
   let transforms: TransformTable = { source: [], result: [] };
+  let base: TransformTable = { source: [], result: [] };
+  let candidates: RefCandidate[] = [];
   let refs: RefCandidate[] = [];
   if (version === 2) {
     // Both archives are matched with their machine code transformed (in place: nothing else reads
     // them); the applier transforms the source the same way and undoes the result's transform.
+    // The candidates for reference prediction have their tables (DELTA regions) transformed too.
     const chosen = await chooseTransforms(old, nu);
-    transforms = { source: chosen.source, result: chosen.result };
-    refs = options.predict === false ? [] : chosen.refs;
+    candidates = chosen.refs;
+    base = { source: chosen.source, result: chosen.result };
+    transforms = withRefs(base, candidates, []);
+    refs = options.predict === false ? [] : candidates;
     transformInPlace(old, regionsOf(transforms.source), 1);
     transformInPlace(nu, regionsOf(transforms.result), 1);
   }
@@ -94,7 +112,7 @@ export async function createPatch(
       await matchArchives(old, nu, hints, recorder, matchOptions);
       signal?.throwIfAborted();
       const taken = chooseRefs(old, nu, recorder, refs);
-      transforms = withRefs(transforms, taken);
+      transforms = withRefs(base, candidates, taken);
       const sourceRefs = taken.map((c) => c.source);
       const segments = segmentsOf(recorder, sourceRefs);
       const predictor =

@@ -1,4 +1,4 @@
-import { KIND_ARM64, KIND_X86 } from './exe-transform.js';
+import { KIND_ARM64, KIND_DELTA, KIND_X86 } from './exe-transform.js';
 import { KIND_REF_DATA, KIND_REF_X86 } from './ref-predict.js';
 
 /**
@@ -264,6 +264,66 @@ export interface RefRegion {
 
 const MIN_REF_SECTION = 16;
 
+/** Size of a DWARF pointer encoding's value in a 64-bit file (0 when unknown or omitted). */
+function encodedSize(enc: number): number {
+  if (enc === 0xff) return 0;
+  const form = enc & 0x0f;
+  return form === 0x02 || form === 0x0a
+    ? 2
+    : form === 0x03 || form === 0x0b
+      ? 4
+      : form === 0x00 || form === 0x04 || form === 0x0c
+        ? 8
+        : -1;
+}
+
+/**
+ * The binary-search table of an ELF `.eh_frame_hdr` (found by its PT_GNU_EH_FRAME program header):
+ * pairs of 32-bit offsets (function start, FDE) sorted by function start, as a DELTA region; or
+ * undefined when there is none or its header is not the usual one.
+ */
+function ehFrameHdrTable(v: View): RefRegion | undefined {
+  const phoff = v.u64(32);
+  const phentsize = v.u16(54);
+  const phnum = v.u16(56);
+  if (phoff === 0 || phnum > MAX_SECTIONS || phentsize < 56) return undefined;
+  for (let k = 0; k < phnum; k++) {
+    const s = phoff + k * phentsize;
+    if (v.u32(s) !== 0x6474e550) continue; // PT_GNU_EH_FRAME
+    const offset = v.u64(s + 8);
+    const size = v.u64(s + 32);
+    // version 1, the table as datarel sdata4 (0x3b), the count as udata4
+    if (v.u8(offset) !== 1 || v.u8(offset + 2) !== 0x03 || v.u8(offset + 3) !== 0x3b) return undefined;
+    const ptrSize = encodedSize(v.u8(offset + 1));
+    if (ptrSize < 0) return undefined;
+    const table = offset + 4 + ptrSize + 4;
+    const count = v.u32(offset + 4 + ptrSize);
+    if (count < 2 || table + count * 8 > offset + size || table + count * 8 > v.b.length) return undefined;
+    return { kind: KIND_DELTA, offset: table, length: count * 8, vaddr: 0, bits: 2 };
+  }
+  return undefined;
+}
+
+/** `out` with `table` taking its place: regions overlapping it are cut around it. */
+function carve(out: RefRegion[], table: RefRegion | undefined): RefRegion[] {
+  if (table === undefined) return out;
+  const end = table.offset + table.length;
+  const cut: RefRegion[] = [table];
+  for (const r of out) {
+    const rEnd = r.offset + r.length;
+    if (rEnd <= table.offset || r.offset >= end) {
+      cut.push(r);
+      continue;
+    }
+    if (r.offset < table.offset) cut.push({ ...r, length: table.offset - r.offset });
+    if (rEnd > end) {
+      const d = end - r.offset;
+      cut.push({ ...r, offset: end, length: rEnd - end, vaddr: r.bits === 1 ? r.vaddr + d : r.vaddr });
+    }
+  }
+  return cut;
+}
+
 function elfRefs(b: Uint8Array): RefRegion[] {
   if (b[4] !== 2 || b[5] !== 1) return [];
   const v = new View(b, true);
@@ -291,7 +351,7 @@ function elfRefs(b: Uint8Array): RefRegion[] {
       bits: alloc ? 1 : 0,
     });
   }
-  return out;
+  return carve(out, ehFrameHdrTable(v));
 }
 
 function peRefs(b: Uint8Array): RefRegion[] {
@@ -304,6 +364,11 @@ function peRefs(b: Uint8Array): RefRegion[] {
   if (v.u16(opt) !== 0x20b || nsec > MAX_SECTIONS) return []; // PE32+ only
   const imageBase = v.u64(opt + 24);
   const out: RefRegion[] = [];
+  // The exception directory (.pdata): RUNTIME_FUNCTION records (begin, end, unwind info RVAs).
+  const dirs = v.u32(opt + 108);
+  const pdataRva = dirs > 3 ? v.u32(opt + 112 + 3 * 8) : 0;
+  const pdataSize = dirs > 3 ? v.u32(opt + 112 + 3 * 8 + 4) : 0;
+  let pdata: RefRegion | undefined;
   for (let k = 0; k < nsec; k++) {
     const s = opt + optSize + k * 40;
     const vsize = v.u32(s + 8);
@@ -321,8 +386,18 @@ function peRefs(b: Uint8Array): RefRegion[] {
       vaddr: imageBase + rva,
       bits: 1,
     });
+    const records = Math.floor(pdataSize / 12);
+    if (records >= 2 && pdataRva >= rva && pdataRva + records * 12 <= rva + length) {
+      pdata = {
+        kind: KIND_DELTA,
+        offset: rawPtr + (pdataRva - rva),
+        length: records * 12,
+        vaddr: 0,
+        bits: 3,
+      };
+    }
   }
-  return out;
+  return carve(out, pdata);
 }
 
 function machORefs(b: Uint8Array): RefRegion[] {

@@ -21,11 +21,20 @@
  *   `[REX] 0F op modrm disp32` with mod 00, r/m 101, for opcodes that take no immediate).
  * - `ARM64`: every 4-byte aligned (by address) instruction word: BL has its 26-bit word offset made
  *   absolute (modulo 2^26), ADRP its 21-bit page offset (modulo 2^21). Each word is independent.
+ * - `DELTA` (6): a sorted table of records of `bits` little-endian 32-bit words (1..3), such as the
+ *   binary-search table of an ELF `.eh_frame_hdr` (pairs of function and FDE offsets) or the
+ *   RUNTIME_FUNCTION entries of a PE `.pdata`: each word of a record after the first gets the same
+ *   word of the previous record (its original value) subtracted, modulo 2^32. When a function is
+ *   inserted or grows, every later entry of such a table changes; the differences (function and
+ *   FDE sizes) stay equal for each function that did not change. A last partial record is left alone.
  */
 export const KIND_X86 = 1;
 export const KIND_ARM64 = 2;
 export const KIND_X86_RIP = 3;
-export const KINDS = [KIND_X86, KIND_ARM64, KIND_X86_RIP] as const;
+export const KIND_DELTA = 6;
+export const KINDS = [KIND_X86, KIND_ARM64, KIND_X86_RIP, KIND_DELTA] as const;
+/** Most 32-bit words in a record of a DELTA region (a record held back between chunks fits in 2 x MAX_INSN). */
+export const MAX_DELTA_WORDS = 3;
 
 /** The longest instruction a coder looks at (a coder never changes bytes past a region's end). */
 export const MAX_INSN = 8;
@@ -37,7 +46,7 @@ export interface Region {
   readonly length: number;
   /** Virtual address of the first byte (what the code's displacements are relative to). */
   readonly vaddr: number;
-  /** X86: width of the displacements converted (20..32); ARM64: unused (0). */
+  /** X86: width of the displacements converted (20..32); ARM64: unused (0); DELTA: words per record. */
   readonly bits: number;
 }
 
@@ -239,6 +248,53 @@ export class RegionCoder {
   private ri = 0;
   /** Archive offset where the current region's scan resumes. */
   private resume = -1;
+  /** DELTA: the original words of the previous record of the current region. */
+  private readonly prev = new Uint32Array(MAX_DELTA_WORDS);
+
+  /**
+   * The DELTA coder over buf[from, to) (as `x86`): whole records only, from the region's start;
+   * returns where the next record starts (at most `to` when it does not fit in the buffer).
+   */
+  private delta(
+    buf: Uint8Array,
+    bufPos: number,
+    from: number,
+    to: number,
+    r: Region,
+    bufEnd: number,
+  ): number {
+    const words = r.bits;
+    const size = 4 * words;
+    const regionEnd = r.start + r.length;
+    const mis = (from - r.start) % size;
+    let p = mis === 0 ? from : from + size - mis; // (chunks end on record boundaries: mis is 0)
+    const prev = this.prev;
+    while (p < to) {
+      if (p + size > regionEnd) return to; // a partial last record stays as it is
+      if (p + size > bufEnd) return p;
+      const first = p === r.start;
+      for (let w = 0, i = p - bufPos; w < words; w++, i += 4) {
+        const v =
+          ((buf[i] as number) |
+            ((buf[i + 1] as number) << 8) |
+            ((buf[i + 2] as number) << 16) |
+            ((buf[i + 3] as number) << 24)) >>>
+          0;
+        if (first) {
+          prev[w] = v;
+          continue;
+        }
+        const out = this.dir === 1 ? (v - (prev[w] as number)) >>> 0 : (v + (prev[w] as number)) >>> 0;
+        prev[w] = this.dir === 1 ? v : out;
+        buf[i] = out & 255;
+        buf[i + 1] = (out >>> 8) & 255;
+        buf[i + 2] = (out >>> 16) & 255;
+        buf[i + 3] = out >>> 24;
+      }
+      p += size;
+    }
+    return p;
+  }
 
   constructor(
     private readonly regions: readonly Region[],
@@ -254,8 +310,10 @@ export class RegionCoder {
       if (r.start >= end) return length;
       const from = Math.max(this.resume, r.start, pos);
       const to = Math.min(rEnd, end);
-      const code = r.kind === KIND_ARM64 ? arm64 : x86;
-      const at = code(buf, pos, from, to, r, this.dir, end);
+      const at =
+        r.kind === KIND_DELTA
+          ? this.delta(buf, pos, from, to, r, end)
+          : (r.kind === KIND_ARM64 ? arm64 : x86)(buf, pos, from, to, r, this.dir, end);
       this.resume = at;
       if (at < to) {
         // An instruction starting at `at` needs bytes of the next chunk.

@@ -38,9 +38,17 @@ export function isRefKind(kind: number): boolean {
 /** Most matched runs the map may hold (about 24 bytes each): bounds the applier's memory. */
 export const MAX_SEGMENTS = 1 << 20;
 
-/** Entries of a table side that use reference prediction, sorted by start. */
+/**
+ * Entries of a table side that use reference prediction (any region of kind 4 or 5), sorted by
+ * start. Their other regions (DELTA tables) are transformed, and the predictor passes over them.
+ */
 export function refEntries(entries: readonly TransformEntry[]): TransformEntry[] {
-  return entries.filter((e) => e.regions.length > 0 && e.regions.every((r) => isRefKind(r.kind)));
+  return entries.filter((e) => e.regions.some((r) => isRefKind(r.kind)));
+}
+
+/** A region whose `vaddr` is its load address: where the addresses of references point. */
+function isMapped(r: Region): boolean {
+  return r.bits === 1 && isRefKind(r.kind);
 }
 
 function entryAt(entries: readonly TransformEntry[], pos: number): TransformEntry | undefined {
@@ -190,7 +198,7 @@ interface AddressIndex {
 }
 
 function addressIndex(e: TransformEntry): AddressIndex {
-  const mapped = e.regions.filter((r) => r.bits === 1).sort((a, b) => a.vaddr - b.vaddr);
+  const mapped = e.regions.filter(isMapped).sort((a, b) => a.vaddr - b.vaddr);
   const last = mapped[mapped.length - 1];
   return {
     lo: mapped[0]?.vaddr ?? 0,
@@ -408,7 +416,7 @@ export class Predictor {
           q = p + 4;
         }
         this.scan = Math.max(this.scan, q);
-      } else {
+      } else if (r.kind === KIND_REF_DATA) {
         const first = Math.max(pos, this.recOld, r.start);
         let p = r.start + Math.ceil((first - r.start) / 8) * 8;
         for (; p < end && p + 8 <= limit; p += 8) {
@@ -470,7 +478,7 @@ export class Predictor {
       if (r === undefined) return -1;
       this.lastRegion = r;
     }
-    return r.bits === 1 ? r.vaddr + (pos - r.start) : -1;
+    return isMapped(r) ? r.vaddr + (pos - r.start) : -1;
   }
 
   private predictRel(

@@ -1,5 +1,12 @@
 import { DataError } from '../errors.js';
-import { KIND_ARM64, KIND_X86, KIND_X86_RIP, type Region } from './exe-transform.js';
+import {
+  KIND_ARM64,
+  KIND_DELTA,
+  KIND_X86,
+  KIND_X86_RIP,
+  MAX_DELTA_WORDS,
+  type Region,
+} from './exe-transform.js';
 import { isRefKind } from './ref-predict.js';
 import { writeVarint } from './varint.js';
 
@@ -115,6 +122,14 @@ export class HeaderReader {
   }
 }
 
+/** The parameter byte (and, for DELTA, the unused address) a region of `kind` may have. */
+function goodParameters(kind: number, bits: number, vaddr: number): boolean {
+  if (isRefKind(kind)) return bits <= 1;
+  if (kind === KIND_ARM64) return bits === 0;
+  if (kind === KIND_DELTA) return bits >= 1 && bits <= MAX_DELTA_WORDS && vaddr === 0;
+  return bits >= 8 && bits <= 32;
+}
+
 function readSide(r: HeaderReader, archiveLength: number, side: string): TransformEntry[] {
   const n = r.varint(`the ${side} transform table`);
   if (n > MAX_REGIONS) throw corrupt(`its ${side} transform table is too long`);
@@ -138,11 +153,16 @@ function readSide(r: HeaderReader, archiveLength: number, side: string): Transfo
       const rLength = r.varint('a transform region');
       const vaddr = r.varint('a transform region');
       const bits = r.u8('a transform region');
-      if (kind !== KIND_X86 && kind !== KIND_ARM64 && kind !== KIND_X86_RIP && !isRefKind(kind)) {
+      if (
+        kind !== KIND_X86 &&
+        kind !== KIND_ARM64 &&
+        kind !== KIND_X86_RIP &&
+        kind !== KIND_DELTA &&
+        !isRefKind(kind)
+      ) {
         throw corrupt(`unknown transform kind ${kind}`);
       }
-      if (isRefKind(kind) ? bits > 1 : kind === KIND_ARM64 ? bits !== 0 : bits < 8 || bits > 32)
-        throw corrupt('a transform region has bad parameters');
+      if (!goodParameters(kind, bits, vaddr)) throw corrupt('a transform region has bad parameters');
       if (rLength === 0 || rStart + rLength > start + length) {
         throw corrupt(`a transform region lies outside its entry of the ${side} archive`);
       }

@@ -41,7 +41,7 @@ hostilePatchTests('hostile format-2 patch with a prediction region outside its e
 }));
 
 hostilePatchTests('hostile format-2 patch with an unknown region kind', (ctx) => ({
-  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 6, 0)] }),
+  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 7, 0)] }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
