@@ -114,112 +114,99 @@ async function statRoot(folder: string): Promise<void> {
   }
 }
 
-/**
- * Lists every entry under `folder` in archive order (byte order of the UTF-8 path), refusing what
- * the format cannot or must not carry: special files, links that leave the folder, names that are
- * not UTF-8 or contain "\", and names that collide on case-insensitive file systems.
- * Memory grows with the number of entries, never with file sizes.
- */
-export async function listFolder(
-  folder: string,
-  options: { keepMtime?: boolean } = {},
-): Promise<FolderEntry[]> {
-  await statRoot(folder);
-  const entries: FolderEntry[] = [];
-  const pending: string[] = [''];
-  while (pending.length > 0) {
-    const rel = pending.pop() as string;
-    const dir = rel === '' ? folder : join(folder, ...rel.split('/'));
-    let names: Buffer[];
-    try {
-      names = await readdir(dir, { encoding: 'buffer' });
-    } catch (cause) {
-      throw new UsageError('FOLDER_UNREADABLE', `cannot read folder "${dir}": ${messageOf(cause)}`, {
-        cause,
-      });
-    }
-    const found: { path: string; absolutePath: string }[] = [];
-    for (const raw of names) {
-      let name: string;
-      try {
-        name = utf8.decode(raw);
-      } catch {
-        refuse('ARCHIVE_BAD_PATH', join(dir, raw.toString('latin1')), 'its name is not valid UTF-8');
-      }
-      const path = rel === '' ? name : `${rel}/${name}`;
-      const absolutePath = join(dir, name);
-      const problem = pathProblem(path);
-      if (problem) refuse(problem.code, absolutePath, problem.rule);
-      if (Buffer.byteLength(path, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
-        refuse(
-          'ARCHIVE_PATH_TOO_LONG',
-          absolutePath,
-          `its path is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
-        );
-      }
-      found.push({ path, absolutePath });
-    }
-    const stats = await lstatAll(found.map((f) => f.absolutePath));
-    for (const [i, { path, absolutePath }] of found.entries()) {
-      const s = stats[i] as Stats;
-      const mtime = options.keepMtime ? Math.floor(s.mtimeMs / 1000) : FIXED_MTIME;
-      if (s.isDirectory()) {
-        entries.push({ type: 'dir', path, absolutePath, mode: MODE_DIR, size: 0, mtime, linkTarget: '' });
-        pending.push(path);
-      } else if (s.isFile()) {
-        // hard links are packed as regular files: each name gets its own copy of the data
-        const mode = normaliseFileMode(s.mode);
-        entries.push({ type: 'file', path, absolutePath, mode, size: s.size, mtime, linkTarget: '' });
-      } else if (s.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = await readlink(absolutePath);
-        } catch (cause) {
-          throw new UsageError(
-            'FOLDER_CHANGED',
-            `symlink "${absolutePath}" could not be read while packing (${messageOf(cause)})`,
-            {
-              cause,
-            },
-          );
-        }
-        if (process.platform === 'win32') target = target.replaceAll('\\', '/');
-        if (Buffer.byteLength(target, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
-          refuse(
-            'ARCHIVE_PATH_TOO_LONG',
-            absolutePath,
-            `its symlink target is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
-          );
-        }
-        if (isAbsoluteTarget(target)) {
-          refuse(
-            'ARCHIVE_SYMLINK_ESCAPE',
-            absolutePath,
-            `it is a symlink to an absolute path (${target}); only relative symlinks that stay inside the folder are kept`,
-          );
-        }
-        entries.push({
-          type: 'symlink',
-          path,
-          absolutePath,
-          mode: MODE_SYMLINK,
-          size: 0,
-          mtime,
-          linkTarget: target,
-        });
-      } else {
-        const kind = s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : 'a device file';
-        refuse(
-          'ARCHIVE_SPECIAL_FILE',
-          absolutePath,
-          `it is ${kind}; only files, folders and relative symlinks can be packed`,
-        );
-      }
-    }
+/** The names in `dir` (the folder at `rel`) as archive paths, refusing names the format cannot carry. */
+async function readNames(dir: string, rel: string): Promise<{ path: string; absolutePath: string }[]> {
+  let names: Buffer[];
+  try {
+    names = await readdir(dir, { encoding: 'buffer' });
+  } catch (cause) {
+    throw new UsageError('FOLDER_UNREADABLE', `cannot read folder "${dir}": ${messageOf(cause)}`, {
+      cause,
+    });
   }
-  const sorted = sortByPathBytes(entries);
-  checkLimits(sorted);
+  const found: { path: string; absolutePath: string }[] = [];
+  for (const raw of names) {
+    let name: string;
+    try {
+      name = utf8.decode(raw);
+    } catch {
+      refuse('ARCHIVE_BAD_PATH', join(dir, raw.toString('latin1')), 'its name is not valid UTF-8');
+    }
+    const path = rel === '' ? name : `${rel}/${name}`;
+    const absolutePath = join(dir, name);
+    const problem = pathProblem(path);
+    if (problem) refuse(problem.code, absolutePath, problem.rule);
+    if (Buffer.byteLength(path, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
+      refuse(
+        'ARCHIVE_PATH_TOO_LONG',
+        absolutePath,
+        `its path is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
+      );
+    }
+    found.push({ path, absolutePath });
+  }
+  return found;
+}
 
+/** The target of the symlink at `absolutePath`, refused when too long or absolute. */
+async function symlinkTarget(absolutePath: string): Promise<string> {
+  let target: string;
+  try {
+    target = await readlink(absolutePath);
+  } catch (cause) {
+    throw new UsageError(
+      'FOLDER_CHANGED',
+      `symlink "${absolutePath}" could not be read while packing (${messageOf(cause)})`,
+      { cause },
+    );
+  }
+  if (process.platform === 'win32') target = target.replaceAll('\\', '/');
+  if (Buffer.byteLength(target, 'utf8') > DEFAULT_UNPACK_LIMITS.maxPathLength) {
+    refuse(
+      'ARCHIVE_PATH_TOO_LONG',
+      absolutePath,
+      `its symlink target is longer than ${DEFAULT_UNPACK_LIMITS.maxPathLength} bytes`,
+    );
+  }
+  if (isAbsoluteTarget(target)) {
+    refuse(
+      'ARCHIVE_SYMLINK_ESCAPE',
+      absolutePath,
+      `it is a symlink to an absolute path (${target}); only relative symlinks that stay inside the folder are kept`,
+    );
+  }
+  return target;
+}
+
+/** The archive entry for one lstat result; special files are refused. */
+async function entryOf(
+  found: { path: string; absolutePath: string },
+  s: Stats,
+  mtime: number,
+): Promise<FolderEntry> {
+  const { path, absolutePath } = found;
+  if (s.isDirectory()) {
+    return { type: 'dir', path, absolutePath, mode: MODE_DIR, size: 0, mtime, linkTarget: '' };
+  }
+  if (s.isFile()) {
+    // hard links are packed as regular files: each name gets its own copy of the data
+    const mode = normaliseFileMode(s.mode);
+    return { type: 'file', path, absolutePath, mode, size: s.size, mtime, linkTarget: '' };
+  }
+  if (s.isSymbolicLink()) {
+    const linkTarget = await symlinkTarget(absolutePath);
+    return { type: 'symlink', path, absolutePath, mode: MODE_SYMLINK, size: 0, mtime, linkTarget };
+  }
+  const kind = s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : 'a device file';
+  refuse(
+    'ARCHIVE_SPECIAL_FILE',
+    absolutePath,
+    `it is ${kind}; only files, folders and relative symlinks can be packed`,
+  );
+}
+
+/** Refuses names that collide on case-insensitive file systems and symlinks that leave the tree. */
+function checkTree(sorted: readonly FolderEntry[]): void {
   const tree = new Map<string, LinkEntry>();
   const folded = new Map<string, string>();
   for (const e of sorted) {
@@ -241,5 +228,36 @@ export async function listFolder(
     if (escape)
       refuse('ARCHIVE_SYMLINK_ESCAPE', e.absolutePath, `it is a symlink to "${e.linkTarget}" and ${escape}`);
   }
+}
+
+/**
+ * Lists every entry under `folder` in archive order (byte order of the UTF-8 path), refusing what
+ * the format cannot or must not carry: special files, links that leave the folder, names that are
+ * not UTF-8 or contain "\", and names that collide on case-insensitive file systems.
+ * Memory grows with the number of entries, never with file sizes.
+ */
+export async function listFolder(
+  folder: string,
+  options: { keepMtime?: boolean } = {},
+): Promise<FolderEntry[]> {
+  await statRoot(folder);
+  const entries: FolderEntry[] = [];
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop() as string;
+    const dir = rel === '' ? folder : join(folder, ...rel.split('/'));
+    const found = await readNames(dir, rel);
+    const stats = await lstatAll(found.map((f) => f.absolutePath));
+    for (const [i, f] of found.entries()) {
+      const s = stats[i] as Stats;
+      const mtime = options.keepMtime ? Math.floor(s.mtimeMs / 1000) : FIXED_MTIME;
+      const entry = await entryOf(f, s, mtime);
+      entries.push(entry);
+      if (entry.type === 'dir') pending.push(entry.path);
+    }
+  }
+  const sorted = sortByPathBytes(entries);
+  checkLimits(sorted);
+  checkTree(sorted);
   return sorted;
 }
