@@ -116,61 +116,62 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
-/**
- * Reads `--config FILE` and the flags into the client's settings. `forInstall`: the install folder
- * may be missing or empty (`notsotuf install`); every other command needs it to be a folder.
- */
-export async function clientOptionsFrom(
-  ctx: CommandContext,
-  { forInstall = false }: { forInstall?: boolean } = {},
-): Promise<ClientSettings> {
-  const settings: Partial<Record<Key, string>> = {};
-  const timeouts: Partial<Record<SecondsKey, number>> = {};
-  let command: string[] | undefined;
-  const configFlag = ctx.values.config;
-  if (typeof configFlag === 'string') {
-    const file = resolve(ctx.cwd, configFlag);
-    const raw = await readConfigFile(file);
-    const known = [...Object.keys(KEYS), ...Object.keys(SECONDS_KEYS), ...FILE_ONLY_KEYS];
-    const unknown = Object.keys(raw).filter((k) => !known.includes(k));
-    if (unknown.length > 0) {
+/** What a config file and the flags give, before defaults and checks. */
+interface RawSettings {
+  settings: Partial<Record<Key, string>>;
+  timeouts: Partial<Record<SecondsKey, number>>;
+  command?: string[];
+}
+
+/** Reads the settings of the config `file` (paths in it are relative to the file's folder). */
+async function settingsFromFile(file: string): Promise<RawSettings> {
+  const out: RawSettings = { settings: {}, timeouts: {} };
+  const raw = await readConfigFile(file);
+  const known = [...Object.keys(KEYS), ...Object.keys(SECONDS_KEYS), ...FILE_ONLY_KEYS];
+  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      'CONFIG_INVALID',
+      `config file ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}: the settings are ${known.join(', ')} (headers only as --header flags)`,
+    );
+  }
+  for (const key of Object.keys(SECONDS_KEYS) as SecondsKey[])
+    if (raw[key] !== undefined) out.timeouts[key] = seconds(raw[key], `config file ${file}: "${key}"`, key);
+  if (raw.command !== undefined) {
+    const c = raw.command;
+    if (!Array.isArray(c) || c.length === 0 || !c.every((w) => typeof w === 'string') || c[0] === '')
       throw new UsageError(
         'CONFIG_INVALID',
-        `config file ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}: the settings are ${known.join(', ')} (headers only as --header flags)`,
+        `config file ${file}: "command" must be a list of strings, the program (relative to the install folder) first, e.g. ["myapp", "--flag"]`,
       );
-    }
-    for (const key of Object.keys(SECONDS_KEYS) as SecondsKey[])
-      if (raw[key] !== undefined) timeouts[key] = seconds(raw[key], `config file ${file}: "${key}"`, key);
-    if (raw.command !== undefined) {
-      const c = raw.command;
-      if (!Array.isArray(c) || c.length === 0 || !c.every((w) => typeof w === 'string') || c[0] === '')
-        throw new UsageError(
-          'CONFIG_INVALID',
-          `config file ${file}: "command" must be a list of strings, the program (relative to the install folder) first, e.g. ["myapp", "--flag"]`,
-        );
-      command = c;
-    }
-    for (const key of Object.keys(KEYS) as Key[]) {
-      const v = raw[key];
-      if (v === undefined) continue;
-      if (typeof v !== 'string' || v === '') {
-        throw new UsageError('CONFIG_INVALID', `config file ${file}: "${key}" must be a non-empty string`);
-      }
-      settings[key] = PATH_KEYS.includes(key) ? resolve(dirname(file), v) : v;
-    }
+    out.command = c;
   }
-  for (const [key, flag] of Object.entries(KEYS) as [Key, string][]) {
-    const v = ctx.values[flag];
-    if (typeof v === 'string') settings[key] = PATH_KEYS.includes(key) ? resolve(ctx.cwd, v) : v;
+  for (const key of Object.keys(KEYS) as Key[]) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v === '') {
+      throw new UsageError('CONFIG_INVALID', `config file ${file}: "${key}" must be a non-empty string`);
+    }
+    out.settings[key] = PATH_KEYS.includes(key) ? resolve(dirname(file), v) : v;
   }
-  for (const [key, flag] of Object.entries(SECONDS_KEYS) as [SecondsKey, string][]) {
-    const v = ctx.values[flag];
-    if (typeof v === 'string') timeouts[key] = seconds(v, `--${flag}`, key);
+  return out;
+}
+
+/** The `--header "Name: value"` flags as a record. */
+function headersFrom(ctx: CommandContext): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const headerFlags = ctx.values.header;
+  for (const h of Array.isArray(headerFlags) ? headerFlags : []) {
+    const text = String(h);
+    const colon = text.indexOf(':');
+    if (colon <= 0) throw new UsageError('INVALID_HEADER', `--header "${text}" must look like "Name: value"`);
+    headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
   }
-  // The state folder defaults to a sibling of the install folder: the same for the installer's
-  // update.json and the one inside the app folder ("installDir": ".").
-  if (settings.stateDir === undefined && settings.installDir !== undefined)
-    settings.stateDir = `${settings.installDir}.notsotuf-state`;
+  return headers;
+}
+
+/** Refuses settings without the required keys, or (unless `forInstall`) without an install folder. */
+async function checkRequired(settings: Partial<Record<Key, string>>, forInstall: boolean): Promise<void> {
   const missing = (
     ['appName', 'installDir', 'stateDir', 'metadataUrl', 'targetsUrl', 'trustedRoot'] as const
   ).filter((k) => settings[k] === undefined);
@@ -191,18 +192,40 @@ export async function clientOptionsFrom(
       `installDir ${installDir} is not a folder: give the folder the app is installed in (--install-dir or "installDir"), or install the app there first (notsotuf install)`,
     );
   }
-  const headers: Record<string, string> = {};
-  const headerFlags = ctx.values.header;
-  for (const h of Array.isArray(headerFlags) ? headerFlags : []) {
-    const text = String(h);
-    const colon = text.indexOf(':');
-    if (colon <= 0) throw new UsageError('INVALID_HEADER', `--header "${text}" must look like "Name: value"`);
-    headers[text.slice(0, colon).trim()] = text.slice(colon + 1).trim();
+}
+
+/**
+ * Reads `--config FILE` and the flags into the client's settings. `forInstall`: the install folder
+ * may be missing or empty (`notsotuf install`); every other command needs it to be a folder.
+ */
+export async function clientOptionsFrom(
+  ctx: CommandContext,
+  { forInstall = false }: { forInstall?: boolean } = {},
+): Promise<ClientSettings> {
+  const configFlag = ctx.values.config;
+  const { settings, timeouts, command } =
+    typeof configFlag === 'string'
+      ? await settingsFromFile(resolve(ctx.cwd, configFlag))
+      : ({ settings: {}, timeouts: {} } as RawSettings);
+  for (const [key, flag] of Object.entries(KEYS) as [Key, string][]) {
+    const v = ctx.values[flag];
+    if (typeof v === 'string') settings[key] = PATH_KEYS.includes(key) ? resolve(ctx.cwd, v) : v;
   }
+  for (const [key, flag] of Object.entries(SECONDS_KEYS) as [SecondsKey, string][]) {
+    const v = ctx.values[flag];
+    if (typeof v === 'string') timeouts[key] = seconds(v, `--${flag}`, key);
+  }
+  // The state folder defaults to a sibling of the install folder: the same for the installer's
+  // update.json and the one inside the app folder ("installDir": ".").
+  if (settings.stateDir === undefined && settings.installDir !== undefined)
+    settings.stateDir = `${settings.installDir}.notsotuf-state`;
+  await checkRequired(settings, forInstall);
+  const installDir = settings.installDir ?? '';
+  const headers = headersFrom(ctx);
   const [program, ...args] = command ?? [];
   return {
     appName: settings.appName ?? '',
-    installDir: settings.installDir ?? '',
+    installDir,
     ...(settings.currentVersion !== undefined ? { currentVersion: settings.currentVersion } : {}),
     ...timeouts,
     ...(program !== undefined ? { command: [resolve(installDir, program), ...args] } : {}),
