@@ -1,7 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MetaFile, Metadata, Snapshot, Targets } from '@tufjs/models';
-import type { Key, Root } from '@tufjs/models';
+import type { Key, Root, Timestamp } from '@tufjs/models';
 import { UsageError } from '../errors.js';
 import { checkAppName } from '../core/target-name.js';
 import { pathExists } from '../io/path-exists.js';
@@ -15,6 +15,7 @@ import { createKey, listKeys, loadSigner } from './key-store.js';
 import type { PassphraseSource, StoredKey } from './key-store.js';
 import { makeTimestamp, serializeMetadata } from './metadata-update.js';
 import { commitWrites } from './repository-writer.js';
+import type { StagedWrite } from './repository-writer.js';
 import { buildRoot, SPEC_VERSION } from './root-builder.js';
 import type { RoleSpec } from './root-builder.js';
 
@@ -43,23 +44,8 @@ async function isNonEmptyDir(path: string): Promise<boolean> {
   }
 }
 
-/**
- * Makes a new project in `dir`: `notsotuf.json`, a key folder with one ed25519 key per top-level
- * role (named root, targets, snapshot, timestamp), and an empty signed repository (`metadata/`
- * with 1.root.json, root.json, 1.targets.json, 1.snapshot.json, timestamp.json; `targets/`).
- */
-export async function initRepository(dir: string, options: InitOptions): Promise<RepoConfig> {
-  const app = checkAppName(options.app);
-  const expiry = checkExpiry(options.expiry ?? {});
-  const now = options.now ?? new Date();
-  const config: RepoConfig = {
-    file: resolve(dir, CONFIG_FILE),
-    app,
-    repository: resolve(dir, options.repository ?? 'repository'),
-    keys: resolve(dir, options.keys ?? 'keys'),
-    cache: resolve(dir, options.cache ?? '.notsotuf-cache'),
-    expiry,
-  };
+/** Refuses to set up over an existing project, or with the keys inside the repository folder. */
+async function checkFreshProject(config: RepoConfig): Promise<void> {
   if (await pathExists(config.file)) {
     throw new UsageError(
       'ALREADY_INITIALISED',
@@ -79,8 +65,10 @@ export async function initRepository(dir: string, options: InitOptions): Promise
       'the key folder must be outside the repository folder (private keys must never be published)',
     );
   }
-  await mkdir(config.keys, { recursive: true, mode: 0o700 });
+}
 
+/** One key per top-level role: the one already in the key folder under its name, or a new one. */
+async function roleKeysFor(config: RepoConfig, options: InitOptions): Promise<Map<RoleName, StoredKey>> {
   const existing = new Map((await listKeys(config.keys)).map((k) => [k.name, k]));
   const roleKeys = new Map<RoleName, StoredKey>();
   for (const role of ROLE_NAMES) {
@@ -91,13 +79,24 @@ export async function initRepository(dir: string, options: InitOptions): Promise
     }
     roleKeys.set(role, key);
   }
+  return roleKeys;
+}
+
+/** The signed version-1 metadata of an empty repository, as the files to write. */
+async function firstMetadata(
+  config: RepoConfig,
+  options: InitOptions,
+  roleKeys: Map<RoleName, StoredKey>,
+  now: Date,
+): Promise<StagedWrite[]> {
+  const { expiry } = config;
   const keys: Record<string, Key> = {};
   const roles = {} as Record<RoleName, RoleSpec>;
   for (const [role, k] of roleKeys) {
     keys[k.key.keyID] = k.key;
     roles[role] = { keyIDs: [k.key.keyID], threshold: 1 };
   }
-  const sign = async (role: RoleName, md: Metadata<Root | Targets | Snapshot>): Promise<void> => {
+  const sign = async (role: RoleName, md: Metadata<Root | Targets | Snapshot | Timestamp>): Promise<void> => {
     const k = roleKeys.get(role);
     if (k === undefined) throw new TypeError(`no key for ${role}`);
     md.sign(await loadSigner(config.keys, k.name, passphraseFromOption(options)), true);
@@ -120,19 +119,40 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   const snapshotBytes = serializeMetadata(snapshot);
   // makeTimestamp bumps the version it is given: start from a version-0 template.
   const timestamp = makeTimestamp({ version: 0, specVersion: SPEC_VERSION }, 1, snapshotBytes, now, expiry);
-  const tk = roleKeys.get('timestamp');
-  if (tk === undefined) throw new TypeError('no timestamp key');
-  timestamp.sign(await loadSigner(config.keys, tk.name, passphraseFromOption(options)), true);
-
-  await mkdir(join(config.repository, 'targets'), { recursive: true });
+  await sign('timestamp', timestamp);
   const rootBytes = serializeMetadata(root);
-  await commitWrites(config.repository, [
+  return [
     { rel: 'metadata/1.root.json', bytes: rootBytes },
     { rel: 'metadata/root.json', bytes: rootBytes },
     { rel: 'metadata/1.targets.json', bytes: serializeMetadata(targets) },
     { rel: 'metadata/1.snapshot.json', bytes: snapshotBytes },
     { rel: 'metadata/timestamp.json', bytes: serializeMetadata(timestamp) },
-  ]);
+  ];
+}
+
+/**
+ * Makes a new project in `dir`: `notsotuf.json`, a key folder with one ed25519 key per top-level
+ * role (named root, targets, snapshot, timestamp), and an empty signed repository (`metadata/`
+ * with 1.root.json, root.json, 1.targets.json, 1.snapshot.json, timestamp.json; `targets/`).
+ */
+export async function initRepository(dir: string, options: InitOptions): Promise<RepoConfig> {
+  const app = checkAppName(options.app);
+  const expiry = checkExpiry(options.expiry ?? {});
+  const now = options.now ?? new Date();
+  const config: RepoConfig = {
+    file: resolve(dir, CONFIG_FILE),
+    app,
+    repository: resolve(dir, options.repository ?? 'repository'),
+    keys: resolve(dir, options.keys ?? 'keys'),
+    cache: resolve(dir, options.cache ?? '.notsotuf-cache'),
+    expiry,
+  };
+  await checkFreshProject(config);
+  await mkdir(config.keys, { recursive: true, mode: 0o700 });
+  const roleKeys = await roleKeysFor(config, options);
+  const files = await firstMetadata(config, options, roleKeys, now);
+  await mkdir(join(config.repository, 'targets'), { recursive: true });
+  await commitWrites(config.repository, files);
   await mkdir(config.cache, { recursive: true });
   await writeConfig(config);
   return config;
