@@ -176,12 +176,13 @@ function latestVersion(targets: Targets, app: string): string | undefined {
   return latest;
 }
 
-export async function publishTufupBridge(options: TufupBridgeOptions): Promise<TufupBridgeResult> {
-  checkAppName(options.app);
-  const version = parseVersion(options.version).text;
-  const now = options.now ?? new Date();
-  const days = options.expiryDays ?? { targets: 7, snapshot: 7, timestamp: 1 };
-  const metaDir = join(options.repository, 'metadata');
+/** The four top-level roles of the tufup repository in `metaDir`, parsed (not verified). */
+async function readTufupMetadata(metaDir: string): Promise<{
+  root: Metadata<Root>;
+  targets: Targets;
+  snapshot: Snapshot;
+  timestamp: Timestamp;
+}> {
   const r = await readJson(metaDir, 'root');
   const root = parsed(r.path, () => Metadata.fromJSON(MetadataKind.Root, r.json));
   if (root.signed.consistentSnapshot)
@@ -190,13 +191,64 @@ export async function publishTufupBridge(options: TufupBridgeOptions): Promise<T
       `${r.path} asks for consistent snapshots, which tufup does not write: this is not a tufup repository.`,
     );
   const t = await readJson(metaDir, 'targets');
-  const old = parsed(t.path, () => Metadata.fromJSON(MetadataKind.Targets, t.json)).signed;
+  const targets = parsed(t.path, () => Metadata.fromJSON(MetadataKind.Targets, t.json)).signed;
   const s = await readJson(metaDir, 'snapshot');
-  const oldSnapshot = parsed(s.path, () => Metadata.fromJSON(MetadataKind.Snapshot, s.json)).signed;
+  const snapshot = parsed(s.path, () => Metadata.fromJSON(MetadataKind.Snapshot, s.json)).signed;
   const ts = await readJson(metaDir, 'timestamp');
-  const oldTimestamp = parsed(ts.path, () => Metadata.fromJSON(MetadataKind.Timestamp, ts.json)).signed;
+  const timestamp = parsed(ts.path, () => Metadata.fromJSON(MetadataKind.Timestamp, ts.json)).signed;
+  return { root, targets, snapshot, timestamp };
+}
+
+/**
+ * The next targets (with `target` added), snapshot and timestamp, unsigned, in tufup's layout (no
+ * hashes or lengths in the snapshot and timestamp meta, as tufup writes them).
+ */
+function nextTufupMetadata(
+  old: { targets: Targets; snapshot: Snapshot; timestamp: Timestamp },
+  target: TargetFile,
+  expires: { targets: string; snapshot: string; timestamp: string },
+): { targets: Metadata<Targets>; snapshot: Metadata<Snapshot>; timestamp: Metadata<Timestamp> } {
+  const targets = new Metadata(
+    new Targets({
+      version: old.targets.version + 1,
+      specVersion: old.targets.specVersion,
+      expires: expires.targets,
+      targets: { ...old.targets.targets, [target.path]: target },
+      ...(old.targets.delegations !== undefined ? { delegations: old.targets.delegations } : {}),
+      unrecognizedFields: old.targets.unrecognizedFields,
+    }),
+  );
+  const snapshot = new Metadata(
+    new Snapshot({
+      version: old.snapshot.version + 1,
+      specVersion: old.snapshot.specVersion,
+      expires: expires.snapshot,
+      meta: { ...old.snapshot.meta, 'targets.json': new MetaFile({ version: targets.signed.version }) },
+      unrecognizedFields: old.snapshot.unrecognizedFields,
+    }),
+  );
+  const timestamp = new Metadata(
+    new Timestamp({
+      version: old.timestamp.version + 1,
+      specVersion: old.timestamp.specVersion,
+      expires: expires.timestamp,
+      snapshotMeta: new MetaFile({ version: snapshot.signed.version }),
+      unrecognizedFields: old.timestamp.unrecognizedFields,
+    }),
+  );
+  return { targets, snapshot, timestamp };
+}
+
+export async function publishTufupBridge(options: TufupBridgeOptions): Promise<TufupBridgeResult> {
+  checkAppName(options.app);
+  const version = parseVersion(options.version).text;
+  const now = options.now ?? new Date();
+  const days = options.expiryDays ?? { targets: 7, snapshot: 7, timestamp: 1 };
+  const metaDir = join(options.repository, 'metadata');
+  const old = await readTufupMetadata(metaDir);
+  const root = old.root;
   const name = `${options.app}-${version}.tar.gz`;
-  const latest = latestVersion(old, options.app);
+  const latest = latestVersion(old.targets, options.app);
   if (latest !== undefined && compareVersions(version, latest) <= 0)
     throw new UsageError(
       'VERSION_NOT_NEWER',
@@ -209,42 +261,17 @@ export async function publishTufupBridge(options: TufupBridgeOptions): Promise<T
 
   const packed = await packFolder(options.folder, archive);
   const at = (d: number) => iso(new Date(now.getTime() + d * DAY_MS));
-  const targets = new Metadata(
-    new Targets({
-      version: old.version + 1,
-      specVersion: old.specVersion,
-      expires: at(days.targets),
-      targets: {
-        ...old.targets,
-        [name]: new TargetFile({
-          path: name,
-          length: packed.archive.length,
-          hashes: { sha256: packed.archive.sha256 },
-          unrecognizedFields: { custom: { user: null, tufup: { required: options.required ?? false } } },
-        }),
-      },
-      ...(old.delegations !== undefined ? { delegations: old.delegations } : {}),
-      unrecognizedFields: old.unrecognizedFields,
-    }),
-  );
-  const snapshot = new Metadata(
-    new Snapshot({
-      version: oldSnapshot.version + 1,
-      specVersion: oldSnapshot.specVersion,
-      expires: at(days.snapshot),
-      meta: { ...oldSnapshot.meta, 'targets.json': new MetaFile({ version: targets.signed.version }) },
-      unrecognizedFields: oldSnapshot.unrecognizedFields,
-    }),
-  );
-  const timestamp = new Metadata(
-    new Timestamp({
-      version: oldTimestamp.version + 1,
-      specVersion: oldTimestamp.specVersion,
-      expires: at(days.timestamp),
-      snapshotMeta: new MetaFile({ version: snapshot.signed.version }),
-      unrecognizedFields: oldTimestamp.unrecognizedFields,
-    }),
-  );
+  const target = new TargetFile({
+    path: name,
+    length: packed.archive.length,
+    hashes: { sha256: packed.archive.sha256 },
+    unrecognizedFields: { custom: { user: null, tufup: { required: options.required ?? false } } },
+  });
+  const { targets, snapshot, timestamp } = nextTufupMetadata(old, target, {
+    targets: at(days.targets),
+    snapshot: at(days.snapshot),
+    timestamp: at(days.timestamp),
+  });
   try {
     // Sign all three before writing any: a missing key leaves the repository as it was.
     signRole(targets, 'targets', root.signed, keys);
