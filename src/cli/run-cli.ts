@@ -62,6 +62,51 @@ function commandHelp(c: Command): string {
   return `Usage: notsotuf ${c.path.join(' ')} ${c.usage}\n\n${c.summary}\n${opts.length > 0 ? `\nOptions:\n${opts.join('\n')}\n` : ''}`;
 }
 
+/** An unknown command (or group command): the error, the nearest command and the help to read. */
+function unknownCommand(argv: readonly string[], io: CliIo, program: CliProgram, json: boolean): number {
+  const group = program.commands.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+  if (group.length > 0 && argv[0] !== undefined) {
+    const sub = argv[1];
+    if (sub === '--help' || sub === '-h') {
+      io.stdout.write(groupHelp(argv[0], group));
+      return EXIT.ok;
+    }
+    const near = sub === undefined ? undefined : suggestCommand(program.commands, argv);
+    const message =
+      sub === undefined
+        ? `"notsotuf ${argv[0]}" needs a command`
+        : `unknown command "${argv[0]} ${sub}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
+    io.stderr.write(`error: ${message}\n\n${groupHelp(argv[0], group)}`);
+    if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
+    return EXIT.usage;
+  }
+  // Only the unknown word is named (the rest are its arguments), with the nearest command.
+  const near = suggestCommand(program.commands, argv);
+  const message = `unknown command "${argv[0]}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
+  io.stderr.write(`error: ${message}\n\n${help(program)}`);
+  if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
+  return EXIT.usage;
+}
+
+/** Runs a found command and maps what it throws to stderr, --json output and an exit code. */
+async function runCommand(command: Command, ctx: CommandContext, io: CliIo, json: boolean): Promise<number> {
+  try {
+    return await command.run(ctx);
+  } catch (error) {
+    // One JSON object on stdout, on failure too (the human message still goes to stderr).
+    if (json) io.stdout.write(jsonErrorLine(jsonErrorBody(error)));
+    if (error instanceof NotsotufError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      if (ARGUMENT_ERRORS.has(error.code))
+        io.stderr.write(`usage: notsotuf ${command.path.join(' ')} ${command.usage}\n`);
+      if (io.env.NOTSOTUF_DEBUG) io.stderr.write(`${String(error.stack)}\n`);
+      return error instanceof UsageError ? EXIT.usage : EXIT.failure;
+    }
+    io.stderr.write(`error: unexpected failure: ${String((error as Error)?.stack ?? error)}\n`);
+    return EXIT.failure;
+  }
+}
+
 /**
  * Runs `program` with `argv` (without node and the script) and returns the exit code. It never exits
  * the process itself: the bin wrapper does that. The full CLI (main.ts) and the client-only one
@@ -83,30 +128,7 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
   }
   const json = wantsJson(argv);
   const found = findCommand(program.commands, argv);
-  if (found === undefined) {
-    const group = program.commands.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
-    if (group.length > 0 && argv[0] !== undefined) {
-      const sub = argv[1];
-      if (sub === '--help' || sub === '-h') {
-        io.stdout.write(groupHelp(argv[0], group));
-        return EXIT.ok;
-      }
-      const near = sub === undefined ? undefined : suggestCommand(program.commands, argv);
-      const message =
-        sub === undefined
-          ? `"notsotuf ${argv[0]}" needs a command`
-          : `unknown command "${argv[0]} ${sub}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
-      io.stderr.write(`error: ${message}\n\n${groupHelp(argv[0], group)}`);
-      if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
-      return EXIT.usage;
-    }
-    // Only the unknown word is named (the rest are its arguments), with the nearest command.
-    const near = suggestCommand(program.commands, argv);
-    const message = `unknown command "${argv[0]}"${near === undefined ? '' : `: did you mean "notsotuf ${near}"?`}`;
-    io.stderr.write(`error: ${message}\n\n${help(program)}`);
-    if (json) io.stdout.write(jsonErrorLine(usageBody('UNKNOWN_COMMAND', message)));
-    return EXIT.usage;
-  }
+  if (found === undefined) return unknownCommand(argv, io, program, json);
   const { command } = found;
   const dash = command.passthrough === true ? found.rest.indexOf('--') : -1;
   const rest = dash === -1 ? found.rest : found.rest.slice(0, dash);
@@ -130,24 +152,11 @@ export async function runCli(argv: readonly string[], io: CliIo, program: CliPro
     if (json) io.stdout.write(jsonErrorLine(usageBody('BAD_ARGUMENTS', message)));
     return EXIT.usage;
   }
-  try {
-    return await command.run({
-      ...io,
-      values: parsed.values,
-      positionals: parsed.positionals,
-      ...(passthrough !== undefined ? { passthrough } : {}),
-    });
-  } catch (error) {
-    // One JSON object on stdout, on failure too (the human message still goes to stderr).
-    if (json) io.stdout.write(jsonErrorLine(jsonErrorBody(error)));
-    if (error instanceof NotsotufError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      if (ARGUMENT_ERRORS.has(error.code))
-        io.stderr.write(`usage: notsotuf ${command.path.join(' ')} ${command.usage}\n`);
-      if (io.env.NOTSOTUF_DEBUG) io.stderr.write(`${String(error.stack)}\n`);
-      return error instanceof UsageError ? EXIT.usage : EXIT.failure;
-    }
-    io.stderr.write(`error: unexpected failure: ${String((error as Error)?.stack ?? error)}\n`);
-    return EXIT.failure;
-  }
+  const ctx: CommandContext = {
+    ...io,
+    values: parsed.values,
+    positionals: parsed.positionals,
+    ...(passthrough !== undefined ? { passthrough } : {}),
+  };
+  return runCommand(command, ctx, io, json);
 }
