@@ -52,7 +52,10 @@ export type Behaviour =
   | { readonly kind: 'ignore-range' }
   /** A Range request answered with 206 but a Content-Range starting at 0. */
   | { readonly kind: 'wrong-range' }
-  /** A Range request answered with 206, the requested bytes and this Content-Range (none: null). */
+  /**
+   * 206 with this Content-Range (none: null) and the requested bytes, or the whole file when the
+   * request has no Range (a server that answers 206 to a plain GET).
+   */
   | { readonly kind: 'content-range'; readonly value: string | null };
 
 /**
@@ -356,7 +359,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       'content-type': 'application/octet-stream',
     };
     if (partial) headers['content-range'] = `bytes ${start}-${end - 1}/${source.size}`;
-    if (partial && behaviour?.kind === 'content-range') {
+    if (behaviour?.kind === 'content-range') {
+      partial = true;
       if (behaviour.value === null) delete headers['content-range'];
       else headers['content-range'] = behaviour.value;
     }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DataError, TransportError } from '../../src/errors.js';
 import { createFetcher, HttpStatusError } from '../../src/client/fetcher.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { freePort, startTestServer, type TestServer } from '../support/test-server.js';
 import { withTempDir } from '../support/temp-dir.js';
 
 // A removed timeout must fail a test, not hang the suite.
@@ -51,6 +51,7 @@ const httpStatus =
     assert.equal(e.status, status);
     assert.equal(e.url, url);
     assert.match(e.message, new RegExp(`answered HTTP ${status} for ${url.replaceAll('.', '\\.')}\\. `));
+    assert.match(e.message, /Check the repository URL and that the server is up, then retry\.$/);
     return true;
   };
 
@@ -62,14 +63,16 @@ describe('arguments', () => {
       await withWorld(async (server, dir) => {
         const f = createFetcher();
         for (const maxLength of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+          const refused = (e: unknown): boolean =>
+            e instanceof RangeError && e.message === `maxLength ${maxLength} must be a non-negative integer`;
           await assert.rejects(
             f.fetchBytes(`${server.url}/f`, maxLength),
-            RangeError,
+            refused,
             `fetchBytes ${maxLength}`,
           );
           await assert.rejects(
             f.downloadTo(`${server.url}/f`, join(dir, 'p'), { offset: 0, maxLength }),
-            RangeError,
+            refused,
             `downloadTo ${maxLength}`,
           );
         }
@@ -124,7 +127,10 @@ describe('lengths', () => {
           code(
             'TOO_LONG',
             DataError,
-            new RegExp(`more than the expected ${FILE.length - 1} bytes for http://`),
+            new RegExp(
+              `more than the expected ${FILE.length - 1} bytes for http://\\S+/f\\. The file was refused; ` +
+                'the server or a mirror may be hostile or misconfigured\\.$',
+            ),
           ),
         );
       });
@@ -174,6 +180,73 @@ describe('lengths', () => {
   });
 });
 
+describe('failures', () => {
+  test('204 (no body at all) is an HTTP error for both calls, and no file is created', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const url = `${server.url}/f`;
+      server.behave('/f', { kind: 'status', status: 204 });
+      await assert.rejects(createFetcher().fetchBytes(url, FILE.length), httpStatus(204, url));
+      await assert.rejects(
+        createFetcher().downloadTo(url, join(dir, 'p'), { offset: 0, maxLength: FILE.length }),
+        httpStatus(204, url),
+      );
+      await assert.rejects(readFile(join(dir, 'p')), { code: 'ENOENT' });
+    });
+  });
+
+  test(
+    'an unreachable server and a cut connection say what happened and what to do (NETWORK)',
+    LIMIT,
+    async () => {
+      const port = await freePort();
+      await assert.rejects(
+        createFetcher().fetchBytes(`http://127.0.0.1:${port}/x`, 10),
+        code(
+          'NETWORK',
+          TransportError,
+          new RegExp(
+            `^Could not reach the update server at http://127\\.0\\.0\\.1:${port}/x: .+\\. Check the URL and the network, then retry\\.$`,
+          ),
+        ),
+      );
+      await withWorld(async (server, dir) => {
+        server.behave('/f', { kind: 'cut', after: 100 });
+        const p = join(dir, 'p');
+        await assert.rejects(
+          createFetcher().downloadTo(`${server.url}/f`, p, { offset: 0, maxLength: FILE.length }),
+          code(
+            'NETWORK',
+            TransportError,
+            /^The connection to the update server broke while downloading http:\S+\/f: .+\. Retry\.$/,
+          ),
+        );
+        assert.deepEqual(await readFile(p), FILE.subarray(0, 100), 'what arrived is kept');
+      });
+    },
+  );
+
+  test('endless data: the file keeps maxLength bytes, progress never reports 0 bytes', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      server.behave('/f', { kind: 'endless', limit: 1024 * 1024 });
+      const p = join(dir, 'p');
+      const seen: number[] = [];
+      await assert.rejects(
+        createFetcher().downloadTo(`${server.url}/f`, p, {
+          offset: 0,
+          maxLength: FILE.length,
+          onBytes: (n) => seen.push(n),
+        }),
+        code('TOO_LONG', DataError),
+      );
+      assert.deepEqual(await readFile(p), FILE);
+      assert.ok(
+        seen.every((n) => n > 0),
+        seen.join(' '),
+      );
+    });
+  });
+});
+
 describe('resume offset', () => {
   test('an offset with no partial file starts over from byte 0 (no Range)', LIMIT, async () => {
     await withWorld(async (server, dir) => {
@@ -187,6 +260,41 @@ describe('resume offset', () => {
       assert.deepEqual(await readFile(p), FILE);
       assert.deepEqual(server.requests, ['/f']);
       assert.equal(sum, FILE.length, 'the restart is reported as -offset');
+    });
+  });
+
+  test(
+    'an offset of 1 with no partial file starts over too (a missing file is no prefix)',
+    LIMIT,
+    async () => {
+      await withWorld(async (server, dir) => {
+        const p = join(dir, 'missing.partial');
+        await createFetcher().downloadTo(`${server.url}/f`, p, { offset: 1, maxLength: FILE.length });
+        assert.deepEqual(await readFile(p), FILE);
+        assert.deepEqual(server.requests, ['/f']);
+      });
+    },
+  );
+
+  test('a resume answered 206 reports only the new bytes', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const p = join(dir, 'p');
+      await writeFile(p, FILE.subarray(0, 1000));
+      const seen: number[] = [];
+      await createFetcher().downloadTo(`${server.url}/f`, p, {
+        offset: 1000,
+        maxLength: FILE.length,
+        onBytes: (n) => seen.push(n),
+      });
+      assert.deepEqual(await readFile(p), FILE);
+      assert.ok(
+        seen.every((n) => n > 0),
+        seen.join(' '),
+      );
+      assert.equal(
+        seen.reduce((a, b) => a + b, 0),
+        FILE.length - 1000,
+      );
     });
   });
 
@@ -284,12 +392,21 @@ describe('resume offset', () => {
 
 describe('Content-Range of a resume', () => {
   const cases: { value: string | null; why: string; message: RegExp }[] = [
-    { value: null, why: 'missing', message: /without a valid Content-Range \(null\)/ },
+    {
+      value: null,
+      why: 'missing',
+      message:
+        /resume request for http:\S+\/f without a valid Content-Range \(null\)\. Delete the partial download and retry\.$/,
+    },
     { value: 'xbytes 1000-3599/3600', why: 'junk before', message: /without a valid Content-Range/ },
     { value: 'bytes 1000-3599/3600x', why: 'junk after', message: /without a valid Content-Range/ },
     { value: 'bytes 1000-/3600', why: 'no end', message: /without a valid Content-Range/ },
     { value: 'bytes */3600', why: 'unsatisfied form', message: /without a valid Content-Range/ },
-    { value: 'bytes 999-3599/3600', why: 'another start', message: /from byte 999 instead of 1000\./ },
+    {
+      value: 'bytes 999-3599/3600',
+      why: 'another start',
+      message: /for http:\S+\/f from byte 999 instead of 1000\. Delete the partial download and retry\.$/,
+    },
     { value: 'bytes 0-3599/3600', why: 'from 0', message: /from byte 0 instead of 1000\./ },
   ];
   for (const c of cases) {
@@ -307,6 +424,20 @@ describe('Content-Range of a resume', () => {
       });
     });
   }
+
+  test('206 to a request without Range is an HTTP error, whatever its Content-Range', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const url = `${server.url}/f`;
+      for (const value of ['bytes 0-3599/3600', 'bytes 5-3599/3600']) {
+        server.behave('/f', { kind: 'content-range', value }, 1);
+        await assert.rejects(
+          createFetcher().downloadTo(url, join(dir, 'p'), { offset: 0, maxLength: FILE.length }),
+          httpStatus(206, url),
+        );
+      }
+      await assert.rejects(readFile(join(dir, 'p')), { code: 'ENOENT' });
+    });
+  });
 
   test('an unknown total (`bytes 1000-3599/*`) is accepted', LIMIT, async () => {
     await withWorld(async (server, dir) => {
@@ -403,7 +534,7 @@ describe('redirects', () => {
         code(
           'BAD_REDIRECT',
           TransportError,
-          /redirected http:\S+\/f too many times or to an address that is not http\(s\)/,
+          /redirected http:\S+\/f too many times or to an address that is not http\(s\)\. Check the repository URL\.$/,
         ),
       );
       assert.equal(server.log.length, 21, 'the 21st redirect is not followed');
@@ -523,7 +654,11 @@ describe('timers', { concurrency: true }, () => {
       const f = createFetcher({ stallTimeoutMs: 300 });
       await assert.rejects(
         f.fetchBytes(`${server.url}/f`, FILE.length),
-        code('STALLED', TransportError, /sent no data for 300 ms while downloading http:\S+\/f\. /),
+        code(
+          'STALLED',
+          TransportError,
+          /sent no data for 300 ms while downloading http:\S+\/f\. Check the network and retry; the download resumes where it stopped\.$/,
+        ),
       );
       await assert.rejects(
         f.downloadTo(`${server.url}/f`, join(dir, 'p'), { offset: 0, maxLength: FILE.length }),
@@ -538,7 +673,11 @@ describe('timers', { concurrency: true }, () => {
       const f = createFetcher({ timeoutMs: 300, stallTimeoutMs: 20_000 });
       await assert.rejects(
         f.downloadTo(`${server.url}/f`, join(dir, 'p'), { offset: 0, maxLength: FILE.length }),
-        code('TIMEOUT', TransportError, /took longer than 300 ms/),
+        code(
+          'TIMEOUT',
+          TransportError,
+          /^The download of http:\S+\/f took longer than 300 ms\. Check the network and retry\.$/,
+        ),
       );
     });
   });
@@ -558,7 +697,7 @@ describe('timers', { concurrency: true }, () => {
           code(
             'TOO_SLOW',
             TransportError,
-            /sent only 0 bytes in 600 ms while downloading http:\S+\/f \(less than 100 bytes per second\)\. /,
+            /sent only 0 bytes in 600 ms while downloading http:\S+\/f \(less than 100 bytes per second\)\. Check the network and retry; the download resumes where it stopped\.$/,
           ),
         );
       });
