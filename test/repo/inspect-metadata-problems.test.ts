@@ -59,6 +59,19 @@ async function resigned(
   return serializeMetadata(md);
 }
 
+/** Root version `v` with root 1's keys and roles (or those of `from`), signed by the root key. */
+function rootVersion(v: number, from?: Buffer): Promise<Buffer> {
+  return resigned(
+    MetadataKind.Root,
+    '1.root.json',
+    (s) => {
+      s.version = v;
+    },
+    'root',
+    from,
+  );
+}
+
 const problemsOf = (files: ReadonlyMap<string, Buffer>, now = NOW): [string, string | undefined, string][] =>
   inspectMetadata(files, now).problems.map((p: Problem) => [p.kind, p.role, p.message]);
 
@@ -293,14 +306,7 @@ test('a listed file that says another version than the one listed is corrupt', (
 test('one broken signature on a root seen by two checks is reported once', async () => {
   // Root 2: the same keys, signed by the root key; then edited, so its signature breaks for both the
   // check by root 1 and its own check.
-  const root2 = await resigned(
-    MetadataKind.Root,
-    '1.root.json',
-    (s) => {
-      s.version = 2;
-    },
-    'root',
-  );
+  const root2 = await rootVersion(2);
   const edited = JSON.parse(root2.toString('utf8')) as { signed: { expires: string } };
   edited.signed.expires = '2099-01-01T00:00:00Z';
   const problems = problemsOf(withFiles({ '2.root.json': edited, 'root.json': edited }));
@@ -320,17 +326,7 @@ test('one broken signature on a root seen by two checks is reported once', async
 async function rootsUpTo(n: number): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (let v = 2; v <= n; v++) {
-    out.set(
-      `${v}.root.json`,
-      await resigned(
-        MetadataKind.Root,
-        '1.root.json',
-        (s) => {
-          s.version = v;
-        },
-        'root',
-      ),
-    );
+    out.set(`${v}.root.json`, await rootVersion(v));
   }
   return out;
 }
@@ -365,15 +361,7 @@ test("a new root short of the previous root's threshold says how many signatures
     (s.roles as Record<string, unknown>).root = { keyids: [rootKeyId, tsKeyId], threshold: 2 };
   };
   const root1 = await resigned(MetadataKind.Root, '1.root.json', twoOfTwo, ['root', 'timestamp']);
-  const root2 = await resigned(
-    MetadataKind.Root,
-    '1.root.json',
-    (s) => {
-      s.version = 2;
-    },
-    'root',
-    root1,
-  );
+  const root2 = await rootVersion(2, root1);
   const problems = problemsOf(withFiles({ '1.root.json': root1, '2.root.json': root2, 'root.json': root2 }));
   assert.ok(
     problems.some(
