@@ -190,14 +190,18 @@ function openStream(
   name: string,
   streams: { destroy(): void }[],
 ): ByteReader {
+  if (length === 0) {
+    // Zero bytes are not a brotli stream (the shortest has one byte), and no read stream can be
+    // made for an empty range: the stream fails as corrupt when it is read.
+    const none: AsyncIterator<Buffer> = {
+      next: () => Promise.reject(new Error('a compressed stream of 0 bytes')),
+    };
+    return new ByteReader(none, uncompressed, name);
+  }
   const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
   const z = createBrotliDecompress();
   file.on('error', (e) => z.destroy(e));
-  // An empty range still has to decompress to an empty stream; feed nothing and end.
-  if (length === 0) {
-    file.destroy();
-    z.end();
-  } else file.pipe(z);
+  file.pipe(z);
   streams.push(file, z);
   return new ByteReader(z[Symbol.asyncIterator]() as AsyncIterator<Buffer>, uncompressed, name);
 }

@@ -220,3 +220,23 @@ test('hostile patch: streams far longer than the result can need are refused bef
   await expectRefused(handMadePatch({ ...ok, declared: { diff: 1000 } }), 'PATCH_CORRUPT');
   await expectRefused(handMadePatch({ ...ok, declared: { extra: 7 } }), 'PATCH_CORRUPT');
 });
+
+test('a stream stored as zero bytes is refused as corrupt (no brotli stream is empty)', async () => {
+  const result = OLD.subarray(100, 600);
+  for (const stored of [
+    { control: Buffer.alloc(0) },
+    { diff: Buffer.alloc(0) },
+    { extra: Buffer.alloc(0) },
+  ]) {
+    const patch = handMadePatch({
+      source: OLD,
+      result,
+      ops: [
+        [3, zigzag(100)],
+        [0, 500],
+      ],
+      stored,
+    });
+    await expectRefused(patch, 'PATCH_CORRUPT', OLD, {}, /stream does not decompress/);
+  }
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, constants } from 'node:zlib';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader } from '../../src/diff/format.js';
 import { decodeAnyHeader, encodeHeader2 } from '../../src/diff/format-2.js';
@@ -48,8 +48,14 @@ export function handMadePatch(p: {
   source: Buffer;
   result: Buffer;
   ops: readonly RawOp[];
+  /** Raw control bytes instead of `ops` (records that no writer makes). */
+  control?: Buffer;
   diff?: Buffer;
   extra?: Buffer;
+  /** Stored (compressed) bytes of a stream instead of the brotli of its content. */
+  stored?: Partial<Record<'control' | 'diff' | 'extra', Buffer>>;
+  /** Brotli quality (default 11); a low one builds patches of megabytes in milliseconds, not seconds. */
+  quality?: number;
   /** Override the declared uncompressed lengths. */
   declared?: Partial<Record<'control' | 'diff' | 'extra', number>>;
   resultDigest?: { sha256: string; length: number };
@@ -61,10 +67,16 @@ export function handMadePatch(p: {
   const ctl = Buffer.alloc(p.ops.length * 9);
   let o = 0;
   for (const [op, len] of p.ops) o = writeVarint(ctl, o, len * 4 + op);
-  const control = ctl.subarray(0, o);
+  const compress = (b: Buffer): Buffer =>
+    brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: p.quality ?? 11 } });
+  const control = p.control ?? ctl.subarray(0, o);
   const diff = p.diff ?? Buffer.alloc(0);
   const extra = p.extra ?? Buffer.alloc(0);
-  const streams = [control, diff, extra].map((s) => brotliCompressSync(s)) as [Buffer, Buffer, Buffer];
+  const streams = [
+    p.stored?.control ?? compress(control),
+    p.stored?.diff ?? compress(diff),
+    p.stored?.extra ?? compress(extra),
+  ] as [Buffer, Buffer, Buffer];
   const fields = {
     source: digest(p.source),
     result: p.resultDigest ?? digest(p.result),
@@ -83,6 +95,24 @@ export function handMadePatch(p: {
   }
   const header = encodeHeader(fields);
   return reseal(Buffer.concat([header, ...streams]), CHECKSUM_OFFSET, 184);
+}
+
+/** The difference stream for `differences` (one per ADD byte, in order), run-length coded as the format says. */
+export function diffStream(differences: Uint8Array): Buffer {
+  const out = Buffer.alloc(differences.length * 2 + 16);
+  let o = 0;
+  for (let i = 0; i < differences.length;) {
+    if (differences[i] !== 0) {
+      out[o++] = differences[i++] as number;
+      continue;
+    }
+    let n = 0;
+    while (i + n < differences.length && differences[i + n] === 0) n++;
+    out[o++] = 0;
+    o = writeVarint(out, o, n - 1);
+    i += n;
+  }
+  return out.subarray(0, o);
 }
 
 /** Recomputes the checksum field [at, end) of a patch of either format (in place). */
