@@ -43,6 +43,8 @@ export const TARGETS = [
     file: 'src/diff/apply-patch.ts',
     tests: [
       'test/diff/apply-patch.test.ts',
+      'test/diff/apply-edges.test.ts',
+      'test/diff/ref-predict.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
       'test/diff/exe-transform.test.ts',
@@ -53,6 +55,8 @@ export const TARGETS = [
     file: 'src/diff/old-reader.ts',
     tests: [
       'test/diff/apply-patch.test.ts',
+      'test/diff/apply-edges.test.ts',
+      'test/diff/ref-predict.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
       'test/diff/exe-transform.test.ts',
