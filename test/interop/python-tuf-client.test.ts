@@ -10,21 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, refreshRepository, serveRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
+import { assertDownloadedAll, initWithReleases } from './published-repo.js';
+import type { ClientReport } from './published-repo.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
 import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('python-tuf');
 const SCRIPT = fileURLToPath(new URL('./ngclient_download.py', import.meta.url));
 const DAY = 86_400_000;
-
-interface ClientReport {
-  ok: boolean;
-  error?: string;
-  message?: string;
-  root_version?: number;
-  timestamp_version?: number;
-  targets?: Record<string, { length: number; sha256?: string; path?: string }>;
-}
 
 /** Runs ngclient_download.py (async: the repository server lives in this process). */
 function ngclient(args: string[]): Promise<{ code: number; report: ClientReport; stderr: string }> {
@@ -49,49 +42,6 @@ async function pythonClient(dir: string, repo: string) {
     run: (extra: string[] = []) => ngclient([...base, '--root', root, '--workdir', workdir, ...extra]),
     close: () => server.close(),
   };
-}
-
-/** target name -> sha256 of the file our CLI wrote under targets/ (`<sha256>.<name>`). */
-async function publishedTargets(repo: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of await readdir(join(repo, 'targets'))) {
-    const dot = f.indexOf('.');
-    out.set(f.slice(dot + 1), f.slice(0, dot));
-  }
-  return out;
-}
-
-/** The targets of targets.json version `n` (not every file under targets/ is still listed). */
-async function listedTargets(repo: string): Promise<string[]> {
-  const files = (await readdir(join(repo, 'metadata'))).filter((f) => /^\d+\.targets\.json$/.test(f));
-  const newest = files.sort((a, b) => parseInt(b) - parseInt(a))[0]!;
-  const md = JSON.parse(await readFile(join(repo, 'metadata', newest), 'utf8')) as {
-    signed: { targets: Record<string, unknown> };
-  };
-  return Object.keys(md.signed.targets).sort();
-}
-
-/** Asserts the client downloaded every listed target with the bytes our CLI published. */
-async function assertDownloadedAll(repo: string, report: ClientReport): Promise<void> {
-  assert.equal(report.ok, true, `${report.error}: ${report.message}`);
-  const listed = await listedTargets(repo);
-  const published = await publishedTargets(repo);
-  assert.deepEqual(Object.keys(report.targets!).sort(), listed);
-  for (const name of listed) {
-    const got = report.targets![name]!;
-    assert.equal(got.sha256, published.get(name), name);
-    assert.equal(got.length, (await readFile(got.path!)).length, name);
-  }
-}
-
-async function initWithReleases(dir: string, versions: string[]): Promise<string> {
-  const init = await cli(['init', '--yes', '--app', 'demo'], { cwd: dir });
-  assert.equal(init.code, 0, init.stderr);
-  for (const v of versions) {
-    const r = await cli(['release', 'add', v, await appFolder(dir, v)], { cwd: dir });
-    assert.equal(r.code, 0, r.stderr);
-  }
-  return join(dir, 'repository');
 }
 
 test(
