@@ -1,0 +1,151 @@
+// go-tuf (v2, the Go TUF implementation; test/interop/go-tuf/) reads repositories made by our CLI:
+// a second client, independent of ours and of python-tuf. It refreshes and downloads every target
+// (archives and patches, by their hash-prefixed names), follows root and timestamp key replacement
+// from 1.root.json, refuses targets signed by 1 of 2 required keys until `sign` adds the second,
+// and refuses a target whose bytes changed on the server.
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { serveRepository } from '../../src/repo/index.js';
+import { cli } from '../helpers/cli.js';
+import { goTufClient } from '../helpers/go-tuf.js';
+import { appFolder, tempDir } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
+import { assertDownloadedAll, initWithReleases, publishedTargets } from './published-repo.js';
+import type { ClientReport } from './published-repo.js';
+
+const goTuf = goTufClient();
+
+/** A go-tuf client of the repository at `repo`, trusting only its 1.root.json. */
+async function goClient(dir: string, repo: string) {
+  const server = await serveRepository({ root: repo });
+  const workdir = join(dir, `go-tuf-${Math.random().toString(36).slice(2, 8)}`);
+  const root = join(dir, 'trusted-1.root.json');
+  await copyFile(join(repo, 'metadata', '1.root.json'), root);
+  const base = ['--metadata-url', `${server.url}/metadata/`, '--targets-url', `${server.url}/targets/`];
+  const run = async (extra: string[] = []): Promise<{ code: number; report: ClientReport }> => {
+    const { code, stdout, stderr } = await runProcess(goTuf.path!, [
+      ...base,
+      '--root',
+      root,
+      '--workdir',
+      workdir,
+      ...extra,
+    ]);
+    try {
+      return { code: code ?? -1, report: JSON.parse(stdout) as ClientReport };
+    } catch {
+      throw new Error(`go-tuf-client printed no JSON (exit ${code}): ${stdout}\n${stderr}`);
+    }
+  };
+  return { workdir, run, close: () => server.close() };
+}
+
+test(
+  'go-tuf follows root and timestamp key replacement and downloads every archive and patch',
+  { skip: goTuf.skip, timeout: 300_000 },
+  async () => {
+    const dir = await tempDir('notsotuf-interop-');
+    const repo = await initWithReleases(dir, ['1.0.0']);
+    const client = await goClient(dir, repo);
+    try {
+      // A client in the field that saw root v1 before the rotations.
+      const first = await client.run(['--no-download']);
+      assert.equal(first.code, 0, first.report.message);
+      assert.equal(first.report.root_version, 1);
+      for (const step of [
+        ['keys', 'new', 'root-2'],
+        ['keys', 'replace', 'root', 'root-2', '--role', 'root'], // root v2, signed by old and new
+        ['keys', 'new', 'timestamp-2'],
+        ['keys', 'replace', 'timestamp', 'timestamp-2'], // root v3
+      ]) {
+        const r = await cli(step, { cwd: dir });
+        assert.equal(r.code, 0, `${step.join(' ')}: ${r.stderr}`);
+      }
+      for (const v of ['1.1.0', '1.2.0']) {
+        const r = await cli(['release', 'add', v, await appFolder(dir, v)], { cwd: dir });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const old = await client.run();
+      assert.equal(old.code, 0, old.report.message);
+      assert.equal(old.report.root_version, 3);
+      await assertDownloadedAll(repo, old.report);
+      assert.deepEqual(Object.keys(old.report.targets!).sort(), [
+        'demo-1.0.0.tar.gz',
+        'demo-1.1.0.patch',
+        'demo-1.1.0.tar.gz',
+        'demo-1.2.0.patch',
+        'demo-1.2.0.tar.gz',
+      ]);
+
+      const fresh = await goClient(dir, repo);
+      try {
+        const { code, report } = await fresh.run();
+        assert.equal(code, 0, report.message);
+        assert.equal(report.root_version, 3);
+        await assertDownloadedAll(repo, report);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await client.close();
+    }
+  },
+);
+
+test(
+  'go-tuf refuses targets with 1 of 2 signatures and accepts them after `sign`',
+  { skip: goTuf.skip, timeout: 300_000 },
+  async () => {
+    const dir = await tempDir('notsotuf-interop-');
+    await initWithReleases(dir, []);
+    const bDir = join(dir, 'b-keys');
+    await mkdir(bDir);
+    assert.equal((await cli(['keys', 'new', 'targets-b', '--keys', bDir], { cwd: dir })).code, 0);
+    await copyFile(join(bDir, 'targets-b.pub.json'), join(dir, 'keys', 'targets-b.pub.json'));
+    const added = await cli(['keys', 'add', 'targets', 'targets-b', '--threshold', '2'], { cwd: dir });
+    assert.equal(added.code, 0, added.stderr);
+    const rel = await cli(['release', 'add', '1.0.0', await appFolder(dir, '1.0.0')], { cwd: dir });
+    assert.equal(rel.code, 0, rel.stderr);
+    const repo = join(dir, 'repository');
+    const client = await goClient(dir, repo);
+    try {
+      const before = await client.run();
+      assert.equal(before.code, 1);
+      assert.equal(before.report.error, 'ErrUnsignedMetadata', before.report.message);
+      assert.deepEqual(await readdir(join(client.workdir, 'downloads')), [], 'nothing downloaded');
+
+      const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
+      assert.equal(signed.code, 0, signed.stderr);
+      const after = await client.run();
+      assert.equal(after.code, 0, after.report.message);
+      await assertDownloadedAll(repo, after.report);
+    } finally {
+      await client.close();
+    }
+  },
+);
+
+test(
+  'go-tuf refuses a patch whose bytes changed on the server and keeps no copy of it',
+  { skip: goTuf.skip, timeout: 300_000 },
+  async () => {
+    const dir = await tempDir('notsotuf-interop-');
+    const repo = await initWithReleases(dir, ['1.0.0', '1.1.0']);
+    const hashes = await publishedTargets(repo);
+    const patchFile = join(repo, 'targets', `${hashes.get('demo-1.1.0.patch')}.demo-1.1.0.patch`);
+    const bytes = await readFile(patchFile);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1); // same length, other bytes
+    await writeFile(patchFile, bytes);
+    const client = await goClient(dir, repo);
+    try {
+      const { code, report } = await client.run();
+      assert.equal(code, 1);
+      assert.equal(report.error, 'ErrLengthOrHashMismatch', report.message);
+      assert.ok(!(await readdir(join(client.workdir, 'downloads'))).includes('demo-1.1.0.patch'));
+    } finally {
+      await client.close();
+    }
+  },
+);
