@@ -207,7 +207,7 @@ function openStream(
 }
 
 /**
- * For a patch that predicts references (docs/patch-format.md, kinds 4 and 5): reads the control
+ * For a patch that predicts references (docs/patch-format.md, kinds 4, 5, 7): reads the control
  * stream once before the result is written and collects its matched runs, the map every
  * prediction goes through. Memory: at most MAX_SEGMENTS runs (a patch needing more is refused).
  */

@@ -1,5 +1,5 @@
 import { KIND_ARM64, KIND_DELTA, KIND_X86 } from './exe-transform.js';
-import { KIND_REF_DATA, KIND_REF_X86 } from './ref-predict.js';
+import { KIND_REF_DATA, KIND_REF_SYMTAB, KIND_REF_X86, SYM_SIZE } from './ref-predict.js';
 
 /**
  * Finds the code sections of an executable or library (ELF, PE/COFF, Mach-O, including fat Mach-O)
@@ -318,10 +318,26 @@ function carve(out: RefRegion[], table: RefRegion | undefined): RefRegion[] {
     if (r.offset < table.offset) cut.push({ ...r, length: table.offset - r.offset });
     if (rEnd > end) {
       const d = end - r.offset;
-      cut.push({ ...r, offset: end, length: rEnd - end, vaddr: r.bits === 1 ? r.vaddr + d : r.vaddr });
+      cut.push({ ...r, offset: end, length: rEnd - end, vaddr: loaded(r) ? r.vaddr + d : r.vaddr });
     }
   }
   return cut;
+}
+
+/** The file offset of the string table of the ELF64 symbol table whose header is at `s`, or -1. */
+function symbolStrings(v: View, shoff: number, shentsize: number, shnum: number, s: number): number {
+  if (v.u64(s + 56) !== SYM_SIZE) return -1; // sh_entsize
+  const link = v.u32(s + 40);
+  if (link === 0 || link >= shnum) return -1;
+  const t = shoff + link * shentsize;
+  if (v.u32(t + 4) !== 3) return -1; // SHT_STRTAB
+  const offset = v.u64(t + 24);
+  return offset > 0 && offset < v.b.length ? offset : -1;
+}
+
+/** A region whose `vaddr` is a load address (moves with the region's start when it is cut). */
+function loaded(r: RefRegion): boolean {
+  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA);
 }
 
 function elfRefs(b: Uint8Array): RefRegion[] {
@@ -341,6 +357,13 @@ function elfRefs(b: Uint8Array): RefRegion[] {
     const offset = v.u64(s + 24);
     const size = v.u64(s + 32);
     if (type === 0 || type === 8 || offset === 0 || size < MIN_REF_SECTION) continue; // NULL, NOBITS
+    const strtab = type === 2 || type === 11 ? symbolStrings(v, shoff, shentsize, shnum, s) : -1;
+    if (strtab >= 0) {
+      // SYMTAB, DYNSYM: names through the string table, values as pointers (not loaded itself:
+      // what points into .dynsym is one word of .dynamic)
+      out.push({ kind: KIND_REF_SYMTAB, offset, length: size, vaddr: strtab, bits: 0 });
+      continue;
+    }
     const alloc = (flags & 2) !== 0 && addr > 0;
     const code = type === 1 && (flags & 4) !== 0;
     out.push({
@@ -464,7 +487,7 @@ export function refRegions(file: Uint8Array): RefRegion[] {
       ...r,
       offset: start,
       length: stop - start,
-      vaddr: r.bits === 1 ? r.vaddr + (start - r.offset) : 0,
+      vaddr: loaded(r) ? r.vaddr + (start - r.offset) : r.vaddr,
     });
     end = stop;
   }

@@ -2,7 +2,7 @@ import { RIP_OP1, RIP_OP2, type Region } from './exe-transform.js';
 import type { TransformEntry } from './transform-table.js';
 
 /**
- * Reference prediction (format notsotuf-diff-2, kinds 4 and 5; docs/patch-format.md), after the
+ * Reference prediction (format notsotuf-diff-2, kinds 4, 5 and 7; docs/patch-format.md), after the
  * idea of Chromium's Zucchini (the code here is our own). In a recompiled executable, code and data
  * move, and every reference to something that moved changes: a call's rel32 operand, a pointer in a
  * table, a symbol's address. The matcher follows moved code, so most of those references lie in
@@ -16,7 +16,7 @@ import type { TransformEntry } from './transform-table.js';
  * stream alone: the creator from its matches, the applier by reading the control stream once before
  * it streams (the map needs every match, a reference may point forward).
  *
- * Region kinds (a tar entry of the table holds only these kinds, never a transform):
+ * Region kinds (a tar entry of the table holds these kinds and, besides, only DELTA tables):
  * - `KIND_REF_X86` (4): x86-64 code. Scanning forward from the start of each ADD record, an E8/E9
  *   (call/jmp rel32), 0F 80..8F (jcc rel32) or a rip-relative memory operand (see x86Operand)
  *   whose operand lies inside the record and the region is a reference; the scan goes on after
@@ -25,21 +25,29 @@ import type { TransformEntry } from './transform-table.js';
  * - `KIND_REF_DATA` (5): data. Every 8-byte little-endian word at an offset from the region's start
  *   divisible by 8, inside the record, whose value is an address of a mapped region of the entry,
  *   is a pointer (vtables, jump tables, relocation addends, symbol values).
+ * - `KIND_REF_SYMTAB` (7): an ELF64 symbol table (.symtab, .dynsym): 24-byte records from the
+ *   region's start. `st_value` (offset 8) is predicted as a pointer of kind 5; `st_name` (offset 0,
+ *   32 bits) is an offset into the table's string table, which starts `vaddr` bytes after the
+ *   entry's start: it is predicted through the map as an offset into the string table of the
+ *   result's symbol table region (every string inserted before a name moves it).
  * The region's parameter byte is 1 when the region has an address (`vaddr` is where it is loaded),
- * 0 when it does not (a symbol table: it holds pointers, nothing points into it).
+ * 0 when it does not (a symbol table: it holds pointers, nothing points into it); kind 7 has 0.
  */
 export const KIND_REF_X86 = 4;
 export const KIND_REF_DATA = 5;
+export const KIND_REF_SYMTAB = 7;
+/** Bytes of an ELF64 symbol (Elf64_Sym). */
+export const SYM_SIZE = 24;
 
 export function isRefKind(kind: number): boolean {
-  return kind === KIND_REF_X86 || kind === KIND_REF_DATA;
+  return kind === KIND_REF_X86 || kind === KIND_REF_DATA || kind === KIND_REF_SYMTAB;
 }
 
 /** Most matched runs the map may hold (about 24 bytes each): bounds the applier's memory. */
 export const MAX_SEGMENTS = 1 << 20;
 
 /**
- * Entries of a table side that use reference prediction (any region of kind 4 or 5), sorted by
+ * Entries of a table side that use reference prediction (any region of kind 4, 5 or 7), sorted by
  * start. Their other regions (DELTA tables) are transformed, and the predictor passes over them.
  */
 export function refEntries(entries: readonly TransformEntry[]): TransformEntry[] {
@@ -48,7 +56,7 @@ export function refEntries(entries: readonly TransformEntry[]): TransformEntry[]
 
 /** A region whose `vaddr` is its load address: where the addresses of references point. */
 function isMapped(r: Region): boolean {
-  return r.bits === 1 && isRefKind(r.kind);
+  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA);
 }
 
 function entryAt(entries: readonly TransformEntry[], pos: number): TransformEntry | undefined {
@@ -416,6 +424,23 @@ export class Predictor {
           q = p + 4;
         }
         this.scan = Math.max(this.scan, q);
+      } else if (r.kind === KIND_REF_SYMTAB) {
+        const first = Math.max(pos, this.recOld, r.start);
+        for (let q = r.start + Math.floor((first - r.start) / SYM_SIZE) * SYM_SIZE; q < end; q += SYM_SIZE) {
+          // st_name (32 bits at 0), st_value (64 bits at 8), each when it starts in this piece
+          if (q >= first && q + 4 <= limit) {
+            const name = (byte(q) | (byte(q + 1) << 8) | (byte(q + 2) << 16) | (byte(q + 3) << 24)) >>> 0;
+            if (name !== 0) this.predictName(buf, at, pos, end, src, r, q, name);
+          }
+          const p = q + 8;
+          if (p >= first && p < end && p + 8 <= limit) {
+            const lo = (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
+            const hi = (byte(p + 4) | (byte(p + 5) << 8) | (byte(p + 6) << 16) | (byte(p + 7) << 24)) >>> 0;
+            const value = hi * TWO32 + lo;
+            if (hi < 0x200000 && value >= bounds.lo && value < bounds.hi)
+              this.predictAbs(buf, at, pos, end, src, p, value);
+          }
+        }
       } else if (r.kind === KIND_REF_DATA) {
         const first = Math.max(pos, this.recOld, r.start);
         let p = r.start + Math.ceil((first - r.start) / 8) * 8;
@@ -504,6 +529,40 @@ export class Predictor {
     const v = target - (here + 4);
     if (v < -2147483648 || v > 2147483647 || v === rel) return;
     this.put(buf, at, pos, end, p, v >>> 0, 0, 4);
+  }
+
+  /**
+   * A symbol's name, an offset into the string table `r.vaddr` bytes after the source entry's
+   * start: mapped to the result, where it must land in the result entry and the symbol in a
+   * symbol table region of it, whose string table gives the new offset.
+   */
+  private predictName(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    src: TransformEntry,
+    r: Region,
+    p: number,
+    name: number,
+  ): void {
+    const from = src.start + r.vaddr + name;
+    if (from >= src.start + src.length) return;
+    const to =
+      from >= this.recOld && from < this.recEnd ? this.recNew + (from - this.recOld) : this.map.toNew(from);
+    const dst = this.dstEntry as TransformEntry;
+    if (to < dst.start || to >= dst.start + dst.length) return;
+    const np = this.recNew + (p - this.recOld);
+    let dr = this.lastRegion;
+    if (dr === undefined || np < dr.start || np >= dr.start + dr.length) {
+      dr = regionAt(dst.regions, np);
+      if (dr === undefined) return;
+      this.lastRegion = dr;
+    }
+    if (dr.kind !== KIND_REF_SYMTAB) return;
+    const v = to - (dst.start + dr.vaddr);
+    if (v < 0 || v >= TWO32 || v === name) return;
+    this.put(buf, at, pos, end, p, v, 0, 4);
   }
 
   private predictAbs(

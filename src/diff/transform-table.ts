@@ -7,7 +7,7 @@ import {
   MAX_DELTA_WORDS,
   type Region,
 } from './exe-transform.js';
-import { isRefKind } from './ref-predict.js';
+import { isRefKind, KIND_REF_SYMTAB } from './ref-predict.js';
 import { writeVarint } from './varint.js';
 
 /**
@@ -124,6 +124,7 @@ export class HeaderReader {
 
 /** The parameter byte (and, for DELTA, the unused address) a region of `kind` may have. */
 function goodParameters(kind: number, bits: number, vaddr: number): boolean {
+  if (kind === KIND_REF_SYMTAB) return bits === 0;
   if (isRefKind(kind)) return bits <= 1;
   if (kind === KIND_ARM64) return bits === 0;
   if (kind === KIND_DELTA) return bits >= 1 && bits <= MAX_DELTA_WORDS && vaddr === 0;
@@ -163,6 +164,9 @@ function readSide(r: HeaderReader, archiveLength: number, side: string): Transfo
         throw corrupt(`unknown transform kind ${kind}`);
       }
       if (!goodParameters(kind, bits, vaddr)) throw corrupt('a transform region has bad parameters');
+      if (kind === KIND_REF_SYMTAB && vaddr >= length) {
+        throw corrupt(`a symbol table's string table lies outside its entry of the ${side} archive`);
+      }
       if (rLength === 0 || rStart + rLength > start + length) {
         throw corrupt(`a transform region lies outside its entry of the ${side} archive`);
       }

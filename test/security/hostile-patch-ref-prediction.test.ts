@@ -2,11 +2,12 @@
  * Hostile patch of format notsotuf-diff-2 with reference prediction (kinds 4 and 5,
  * src/diff/ref-predict.ts): an attacker with the targets key publishes a patch whose header (with a
  * valid checksum) has a prediction region with a bad parameter, one outside its entry, an unknown
- * region kind, or a control stream that runs past the result (read before anything is written,
+ * region kind, a symbol table (kind 7) of a bad parameter or whose string table lies outside its
+ * entry, or a control stream that runs past the result (read before anything is written,
  * for the prediction's map). The patch engine refuses each with PATCH_CORRUPT, the client falls
  * back to the full archive, and nothing half-written is left. See test/support/hostile-patch-suite.ts.
  */
-import { KIND_REF_DATA, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
+import { KIND_REF_DATA, KIND_REF_SYMTAB, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
 import type { TransformEntry, TransformTable } from '../../src/diff/transform-table.js';
 import { handMadePatch, type RawOp } from '../diff/helpers.js';
 import { hostilePatchTests, type HostilePatchContext } from '../support/hostile-patch-suite.js';
@@ -41,7 +42,7 @@ hostilePatchTests('hostile format-2 patch with a prediction region outside its e
 }));
 
 hostilePatchTests('hostile format-2 patch with an unknown region kind', (ctx) => ({
-  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 7, 0)] }),
+  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 8, 0)] }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
@@ -58,3 +59,38 @@ hostilePatchTests('hostile predicting patch whose control stream runs past the r
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
+
+// Kind 7 (an ELF symbol table): its parameter byte must be 0, and its string table (`vaddr`, an
+// offset from the entry's start) must lie inside its entry.
+hostilePatchTests('hostile format-2 patch with a symbol table region of a bad parameter', (ctx) => ({
+  bytes: patchWith(ctx, {
+    source: [],
+    result: [
+      {
+        start: 0,
+        length: ctx.newTar.length,
+        regions: [{ kind: KIND_REF_SYMTAB, start: 512, length: 1024, vaddr: 2048, bits: 1 }],
+      },
+    ],
+  }),
+  refusedAt: 'apply',
+  code: 'PATCH_CORRUPT',
+}));
+
+hostilePatchTests(
+  'hostile format-2 patch with a symbol table whose strings lie outside its entry',
+  (ctx) => ({
+    bytes: patchWith(ctx, {
+      source: [
+        {
+          start: 0,
+          length: 4096,
+          regions: [{ kind: KIND_REF_SYMTAB, start: 512, length: 1024, vaddr: 4096, bits: 0 }],
+        },
+      ],
+      result: [],
+    }),
+    refusedAt: 'apply',
+    code: 'PATCH_CORRUPT',
+  }),
+);
