@@ -233,7 +233,7 @@ export const COMPRESSION: Readonly<Record<'control' | 'diff' | 'extra', StreamCo
   diff: { strong: { quality: 10, lgwin: 16 }, fast: { quality: 9, lgwin: 18 }, bufferUpTo: 16 << 20 },
   extra: {
     strong: { quality: 11, lgwin: 24 },
-    fast: { quality: 8, lgwin: 22 },
+    fast: { quality: 7, lgwin: 22 },
     bufferUpTo: 2 << 20,
     incompressible: { after: 1 << 20, setting: { quality: 1, lgwin: 22 } },
     strongAtEnd: true,
