@@ -9,8 +9,9 @@ import { chooseTransforms, type RefCandidate } from './transform-choice.js';
 import { chooseRefs, MatchRecorder, segmentsOf } from './ref-choice.js';
 import { EquivalenceMap, isRefKind, Predictor } from './ref-predict.js';
 import { regionsOf, type TransformEntry, type TransformTable } from './transform-table.js';
-import { matchArchives } from './matcher.js';
+import { indexOld, matchArchives, type OldIndex } from './matcher.js';
 import { COMPRESSION, patchTooLarge, StreamWriter } from './stream-writer.js';
+import { unmatchedIncompressible } from './unmatched-estimate.js';
 
 export interface PatchInfo {
   readonly source: Digest;
@@ -97,19 +98,31 @@ export async function createPatch(
     transformInPlace(nu, regionsOf(transforms.result), 1);
   }
   const hints = entryHints(old, nu);
-  const matchOptions = { step: options.step ?? 8, signal };
   const maxLength = options.maxLength ?? Infinity;
+  const step = options.step ?? 8;
+  // Handed to the matcher and dropped here, so it is freed once matching is done.
+  let index: OldIndex | undefined = indexOld(old, step);
+  // New bytes that can only be inserted as they are (random, compressed) and alone pass the limit:
+  // give up before matching them.
+  if (maxLength < nu.length && unmatchedIncompressible(index, old, nu, hints) > maxLength) {
+    throw patchTooLarge(maxLength);
+  }
+  const takeIndex = (): OldIndex | undefined => {
+    const taken = index;
+    index = undefined;
+    return taken;
+  };
   let writer: StreamWriter | undefined;
   let streams;
   try {
     if (refs.length === 0) {
       writer = new StreamWriter(old, nu);
       writer.maxLength = maxLength;
-      await matchArchives(old, nu, hints, writer, matchOptions);
+      await matchArchives(old, nu, hints, writer, { step, signal, index: takeIndex() });
     } else {
       // Reference prediction needs every match first (a reference may point forward).
       const recorder = new MatchRecorder();
-      await matchArchives(old, nu, hints, recorder, matchOptions);
+      await matchArchives(old, nu, hints, recorder, { step, signal, index: takeIndex() });
       signal?.throwIfAborted();
       const taken = chooseRefs(old, nu, recorder, refs);
       transforms = withRefs(base, candidates, taken);

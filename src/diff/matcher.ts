@@ -111,6 +111,31 @@ export function indexOld(old: Buffer, step: number): OldIndex {
   return { table, checkBits, shift, step, zeroRun: zeroRunLength >= WINDOW ? zeroRun : -1 };
 }
 
+/**
+ * Whether some window of `sample` is a seed: in the index, with the same bytes in `old` (or a zero
+ * window where old has its longest zero run). What the matcher needs to align anything there.
+ */
+export function anySeed(index: OldIndex, old: Buffer, sample: Buffer): boolean {
+  const { table, checkBits, shift, step, zeroRun } = index;
+  if (sample.length < WINDOW) return false;
+  const checkMask = (1 << checkBits) - 1;
+  let h = hashAt(sample, 0);
+  for (let i = 0; ; i++) {
+    if (h === 0 && zeroRun >= 0 && matchLength(sample, i, old, zeroRun, WINDOW) === WINDOW) return true;
+    const base = (Math.imul(h, MIX) >>> shift) & ~(BUCKET - 1);
+    for (let k = base; k < base + BUCKET; k++) {
+      const slot = table[k] as number;
+      if ((slot & checkMask) !== (h & checkMask)) continue;
+      const cand = slot >>> checkBits;
+      if (cand === 0) break;
+      const o = (cand - 1) * step;
+      if (o + WINDOW <= old.length && matchLength(sample, i, old, o, WINDOW) === WINDOW) return true;
+    }
+    if (i + WINDOW >= sample.length) return false;
+    h = (Math.imul(h - Math.imul(sample[i] as number, B_OUT), B) + (sample[i + WINDOW] as number)) | 0;
+  }
+}
+
 /** Best length (0..max) to extend alignment `off` forward from `start`: maximises matches - mismatches. */
 function extendForward(nu: Buffer, old: Buffer, start: number, max: number, off: number): number {
   const limit = Math.min(max, old.length - (start + off));
@@ -157,10 +182,10 @@ export async function matchArchives(
   nu: Buffer,
   hints: readonly Hint[],
   sink: MatchSink,
-  options: { step?: number; signal?: AbortSignal } = {},
+  options: { step?: number; signal?: AbortSignal; index?: OldIndex } = {},
 ): Promise<void> {
-  const step = options.step ?? 8;
-  const { table, checkBits, shift, zeroRun } = indexOld(old, step);
+  // The index may come made (by indexOld with the same step): createPatch samples with it first.
+  const { table, checkBits, shift, step, zeroRun } = options.index ?? indexOld(old, options.step ?? 8);
   const checkMask = (1 << checkBits) - 1;
   const n = nu.length;
   const oldLen = old.length;

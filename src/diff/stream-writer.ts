@@ -55,7 +55,7 @@ export function patchTooLarge(maxLength: number): DataError {
 }
 
 /** Whether a sample of `bytes` does not compress (brotli quality 1 gains under 2 %). */
-function looksIncompressible(bytes: Buffer): boolean {
+export function looksIncompressible(bytes: Buffer): boolean {
   if (bytes.length < 4096) return false;
   const sample = bytes.subarray(0, Math.min(bytes.length, PROBE));
   const packed = brotliCompressSync(sample, {
