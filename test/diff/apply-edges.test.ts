@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
-import { truncateSync } from 'node:fs';
+import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { applyPatch } from '../../src/diff/index.js';
@@ -388,6 +388,31 @@ test('an old archive that shrinks while the patch is applied is refused, nothing
         onProgress: () => truncateSync(join(dir, 'old'), 0),
       }),
     );
+  }
+});
+
+test('a transformed copy of the old archive cut short while it is used is refused, nothing left', async () => {
+  // The transformed bytes of the source's code regions are kept in a temp file beside the output
+  // while the patch applies; if it loses bytes, the apply stops instead of waiting for them.
+  const old = codeLike(49, 3 * MiB);
+  const regions: Region[] = [
+    { kind: KIND_X86, start: 1000, length: 3 * MiB - 2000, vaddr: 0x401000, bits: 32 },
+  ];
+  const transformed = Buffer.from(old);
+  transformInPlace(transformed, regions, 1);
+  const source = [{ start: 0, length: old.length, regions }];
+  const whole: RawOp[] = [[COPY, old.length]];
+  const pieces: RawOp[] = Array.from({ length: 768 }, () => [COPY, 4096] as const);
+  for (const ops of [whole, pieces]) {
+    const patch = patchOf({ source: old, result: transformed, ops, transforms: { source, result: [] } });
+    await refused(old, patch, 'PATCH_SOURCE_CHANGED', /changed while the patch was applied/, (dir) => ({
+      onProgress: () => {
+        for (const name of readdirSync(dir)) {
+          const path = join(dir, name);
+          if (name.startsWith('.tmp-') && statSync(path).size === regions[0]!.length) truncateSync(path, 0);
+        }
+      },
+    }));
   }
 });
 
