@@ -200,6 +200,9 @@ function openStream(
   }
   const file = createReadStream(patchPath, { start, end: start + length - 1, highWaterMark: 256 << 10 });
   const z = createBrotliDecompress();
+  // A stream that fails before it is read (corrupt bytes behind a valid checksum) must not crash
+  // the process with an unhandled 'error': the reader gets the error when it reads.
+  z.on('error', () => undefined);
   file.on('error', (e) => z.destroy(e));
   file.pipe(z);
   streams.push(file, z);

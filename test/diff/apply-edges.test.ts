@@ -303,6 +303,36 @@ test('reference prediction in records that cross an output buffer, through the m
   assert.ok(out.equals(want), 'the predicted result differs');
 });
 
+test('a stream that does not decompress is refused, also when it fails long before it is read', async () => {
+  // Not brotli: a valid start cut short. The program copies 4 MiB before it reads the extra or
+  // difference stream, whose decoder has failed by then: a DataError, not a crash of the process.
+  const old = prng(52)(4 * MiB);
+  const bad = Buffer.from([0x1b, 0xff]);
+  const cases: [Partial<Record<'diff' | 'extra', Buffer>>, RawOp[]][] = [
+    [
+      { extra: bad },
+      [
+        [COPY, old.length],
+        [SEEK, zigzag(-old.length)],
+        [INSERT, 1],
+      ],
+    ],
+    [
+      { diff: bad },
+      [
+        [COPY, old.length],
+        [SEEK, zigzag(-old.length)],
+        [ADD, 1],
+      ],
+    ],
+  ];
+  for (const [stored, ops] of cases) {
+    const result = Buffer.concat([old, old.subarray(0, 1)]);
+    const patch = patchOf({ source: old, result, ops, stored, declared: { diff: 1, extra: 1 } });
+    await refused(old, patch, 'PATCH_CORRUPT', /stream does not decompress/);
+  }
+});
+
 test('the exact ends of the old archive and multi-byte records apply', async () => {
   const old = prng(41)(20_000);
   const ops: RawOp[] = [
