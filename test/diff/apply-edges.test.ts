@@ -303,6 +303,23 @@ test('reference prediction in records that cross an output buffer, through the m
   assert.ok(out.equals(want), 'the predicted result differs');
 });
 
+test('a predicting patch whose control stream does not decompress is refused before any output', async () => {
+  const old = prng(51)(5000);
+  const entry = (length: number): TransformEntry => ({
+    start: 0,
+    length,
+    regions: [{ kind: KIND_REF_DATA, start: 0, length, vaddr: 0, bits: 0 }],
+  });
+  const patch = patchOf({
+    source: old,
+    result: old,
+    ops: [[COPY, old.length]],
+    stored: { control: Buffer.from([0x1b, 0xff]) },
+    transforms: { source: [entry(old.length)], result: [entry(old.length)] },
+  });
+  await refused(old, patch, 'PATCH_CORRUPT', /: its control stream does not decompress;/);
+});
+
 test('a stream that does not decompress is refused, also when it fails long before it is read', async () => {
   // Not brotli: a valid start cut short. The program copies 4 MiB before it reads the extra or
   // difference stream, whose decoder has failed by then: a DataError, not a crash of the process.
@@ -494,6 +511,7 @@ test('an output path that is a folder, or in a missing folder, is refused, nothi
     await assert.rejects(applyPatch(join(dir, 'old'), join(dir, 'patch'), join(dir, 'none', 'out')), {
       name: 'UsageError',
       code: 'FILE_NOT_FOUND',
+      message: /^output .*none.* does not exist$/,
     });
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'out', 'patch']);
   });
