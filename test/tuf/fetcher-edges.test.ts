@@ -8,7 +8,8 @@
  * few percent of the window) and assert on error codes and bytes, never on wall time.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { getEventListeners } from 'node:events';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DataError, TransportError } from '../../src/errors.js';
@@ -180,6 +181,20 @@ describe('lengths', () => {
   });
 });
 
+/** The network's own error is kept as the cause (for logs and support). */
+const hasCause = (e: unknown): boolean => {
+  assert.ok(e instanceof TransportError && e.code === 'NETWORK', String(e));
+  assert.ok(e.cause instanceof Error, `cause: ${String(e.cause)}`);
+  return true;
+};
+
+/** Whether this process holds a file descriptor open on `path` (Linux: /proc/self/fd). */
+async function holdsOpen(path: string): Promise<boolean> {
+  const fds = await readdir('/proc/self/fd');
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+  return targets.includes(path);
+}
+
 describe('failures', () => {
   test('204 (no body at all) is an HTTP error for both calls, and no file is created', LIMIT, async () => {
     await withWorld(async (server, dir) => {
@@ -209,6 +224,7 @@ describe('failures', () => {
           ),
         ),
       );
+      await assert.rejects(createFetcher().fetchBytes(`http://127.0.0.1:${port}/x`, 10), hasCause);
       await withWorld(async (server, dir) => {
         server.behave('/f', { kind: 'cut', after: 100 });
         const p = join(dir, 'p');
@@ -221,6 +237,8 @@ describe('failures', () => {
           ),
         );
         assert.deepEqual(await readFile(p), FILE.subarray(0, 100), 'what arrived is kept');
+        server.behave('/f', { kind: 'cut', after: 100 });
+        await assert.rejects(createFetcher().fetchBytes(`${server.url}/f`, FILE.length), hasCause);
       });
     },
   );
@@ -439,6 +457,16 @@ describe('Content-Range of a resume', () => {
     });
   });
 
+  test('trailing whitespace after the Content-Range (HTTP allows it) is accepted', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      server.behave('/f', { kind: 'content-range', value: 'bytes 1000-3599/3600 ' });
+      const p = join(dir, 'p');
+      await writeFile(p, FILE.subarray(0, 1000));
+      await createFetcher().downloadTo(`${server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+      assert.deepEqual(await readFile(p), FILE);
+    });
+  });
+
   test('an unknown total (`bytes 1000-3599/*`) is accepted', LIMIT, async () => {
     await withWorld(async (server, dir) => {
       server.behave('/f', { kind: 'content-range', value: 'bytes 1000-3599/*' });
@@ -580,6 +608,68 @@ describe('redirects', () => {
       });
     },
   );
+});
+
+describe('pieces and resources', () => {
+  test('fetchBytes puts a body of many chunks together in order', LIMIT, async () => {
+    await withWorld(async (server) => {
+      const big = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
+      server.files.set('/big', big);
+      assert.deepEqual(Buffer.from(await createFetcher().fetchBytes(`${server.url}/big`, big.length)), big);
+    });
+  });
+
+  test(
+    'maxLength 0 against a server that sends bytes: TOO_LONG, an empty file, no progress at all',
+    LIMIT,
+    async () => {
+      await withWorld(async (server, dir) => {
+        server.behave('/f', { kind: 'endless', limit: 64 * 1024 });
+        const p = join(dir, 'p');
+        const seen: number[] = [];
+        await assert.rejects(
+          createFetcher().downloadTo(`${server.url}/f`, p, {
+            offset: 0,
+            maxLength: 0,
+            onBytes: (n) => seen.push(n),
+          }),
+          code('TOO_LONG', DataError),
+        );
+        assert.equal((await readFile(p)).length, 0);
+        assert.deepEqual(seen, []);
+      });
+    },
+  );
+
+  test(
+    'downloadTo closes the partial file, after success and after a failure',
+    { ...LIMIT, skip: process.platform !== 'linux' && 'reads /proc/self/fd' },
+    async () => {
+      await withWorld(async (server, dir) => {
+        const p = join(dir, 'p');
+        await createFetcher().downloadTo(`${server.url}/f`, p, { offset: 0, maxLength: FILE.length });
+        assert.equal(await holdsOpen(p), false, 'after success');
+        server.behave('/f', { kind: 'endless' });
+        await assert.rejects(
+          createFetcher().downloadTo(`${server.url}/f`, p, { offset: 0, maxLength: FILE.length }),
+          code('TOO_LONG', DataError),
+        );
+        assert.equal(await holdsOpen(p), false, 'after TOO_LONG');
+      });
+    },
+  );
+
+  test("a caller's signal used for many requests keeps no listener from them", LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const signal = new AbortController().signal;
+      const f = createFetcher();
+      await f.fetchBytes(`${server.url}/f`, FILE.length, { signal });
+      await f.downloadTo(`${server.url}/f`, join(dir, 'p'), { offset: 0, maxLength: FILE.length, signal });
+      server.behave('/f', { kind: 'status', status: 500 }, 1);
+      await assert.rejects(f.fetchBytes(`${server.url}/f`, FILE.length, { signal }), HttpStatusError);
+      assert.equal(getEventListeners(signal, 'abort').length, 0);
+    });
+  });
 });
 
 describe('cancelling', () => {
