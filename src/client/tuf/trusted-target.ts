@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { TargetFile } from '@tufjs/models';
 import { DataError, InstallError, messageOf } from '../../errors.js';
@@ -12,8 +12,8 @@ export interface TrustedTarget {
   custom: unknown;
 }
 
-/** Hash algorithms we can check; a target must list at least one of them. */
-const SUPPORTED = ['sha256', 'sha512'] as const;
+/** Strong hash algorithms; a target must list at least one of them (a weak one alone proves nothing). */
+const STRONG = ['sha256', 'sha384', 'sha512'];
 
 export function toTrustedTarget(t: TargetFile): TrustedTarget {
   return {
@@ -24,19 +24,40 @@ export function toTrustedTarget(t: TargetFile): TrustedTarget {
   };
 }
 
+/** A hasher for a signed algorithm name, or undefined when Node cannot compute it. */
+function hasherFor(algorithm: string): Hash | undefined {
+  try {
+    return createHash(algorithm);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Checks a file against the signed length and every supported signed hash, streaming (spec 5.7.3).
- * DataError 'TARGET_MISMATCH' when it differs (arbitrary-software attack or a corrupt download).
+ * Checks a file against the signed length and every signed hash, streaming (spec 5.7.3).
+ * DataError 'TARGET_MISMATCH' when it differs (arbitrary-software attack or a corrupt download), when
+ * no strong hash is listed, or when one listed hash cannot be computed here: a hash that was not
+ * checked is not treated as matching (as python-tuf, go-tuf and tuf-js do, for targets and metadata).
  */
 export async function verifyTargetFile(path: string, target: TrustedTarget): Promise<void> {
-  const algorithms = SUPPORTED.filter((a) => typeof target.hashes[a] === 'string');
-  if (algorithms.length === 0)
+  const algorithms = Object.keys(target.hashes);
+  if (!algorithms.some((a) => STRONG.includes(a)))
     throw new DataError(
       'TARGET_MISMATCH',
-      `The signed metadata of ${target.path} lists no supported hash (sha256 or sha512), so the file ` +
-        `cannot be verified. Tell the publisher.`,
+      `The signed metadata of ${target.path} lists no supported hash (sha256, sha384 or sha512), so the ` +
+        `file cannot be verified. Tell the publisher.`,
     );
-  const hashers = algorithms.map((a) => createHash(a));
+  const hashers = algorithms.map((a) => {
+    const hasher = hasherFor(a);
+    if (hasher === undefined)
+      throw new DataError(
+        'TARGET_MISMATCH',
+        `The signed metadata of ${target.path} lists a ${a} hash, which this client cannot compute, so ` +
+          `the file cannot be fully verified and was refused. Tell the publisher to list only hashes such ` +
+          `as sha256 or sha512.`,
+      );
+    return hasher;
+  });
   let length = 0;
   try {
     for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
@@ -58,7 +79,8 @@ export async function verifyTargetFile(path: string, target: TrustedTarget): Pro
     );
   algorithms.forEach((a, i) => {
     const got = hashers[i]!.digest('hex');
-    if (got !== target.hashes[a]!.toLowerCase())
+    const signed = target.hashes[a];
+    if (typeof signed !== 'string' || got !== signed.toLowerCase())
       throw new DataError(
         'TARGET_MISMATCH',
         `${target.path} does not match its signed ${a} hash: the server or a mirror sent different ` +
