@@ -92,9 +92,12 @@ export function windowsEnv(plan: HandoverPlan, files: HandoverFiles): Record<str
 }
 
 /**
- * The runner: starts the app (cwd, NOTSOTUF_HANDOVER=1, output to the app log), waits for it, logs
- * its exit code and leaves a marker file, which is how the installer learns that the new version
- * exited before it confirmed. Started hidden with `start "" /b`, so it never opens a console.
+ * The runner: starts the app (cwd, NOTSOTUF_HANDOVER=1, output to the app log), waits for it and
+ * leaves its exit code in a marker file, which is how the installer learns that the new version
+ * exited before it confirmed (the installer logs the code). Started hidden with `start "" /b`, so
+ * it never opens a console. It never writes the installer's log itself: two processes appending
+ * with `>>` at once can overwrite each other's line (seen under Wine, where "stopped the new
+ * version" was lost to the runner's line written as the app was stopped).
  */
 export function windowsRunner(): string {
   return `@echo off
@@ -104,7 +107,6 @@ if defined NOTSOTUF_RESTART_CWD cd /d "!NOTSOTUF_RESTART_CWD!"
 set ${HANDOVER_ENV}=1
 "!NOTSOTUF_RESTART_CMD!" !NOTSOTUF_RESTART_ARGS! <nul >>"!NOTSOTUF_APP_LOG!" 2>&1
 set CODE=!errorlevel!
->>"!NOTSOTUF_LOG!" echo !DATE! !TIME! the app exited with code !CODE!
 rem Temp file, then move: the installer reads the code as soon as the marker exists.
 >"!NOTSOTUF_EXITED!.tmp" echo !CODE!
 move /y "!NOTSOTUF_EXITED!.tmp" "!NOTSOTUF_EXITED!" >nul 2>&1
@@ -348,6 +350,7 @@ rem take a delayed-expansion path).
 set CODE=
 for /f "usebackq" %%c in ("%NOTSOTUF_EXITED%") do set CODE=%%c
 if not defined CODE set CODE=unknown
+call :log the app exited with code !CODE!
 exit /b 0
 
 rem Writes result.json by temp file and move. REASON is a fixed phrase from this script.
