@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliCompressSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import { applyPatch } from '../../src/diff/index.js';
 import {
@@ -24,7 +25,7 @@ import { KIND_REF_DATA } from '../../src/diff/ref-predict.js';
 import type { TransformEntry } from '../../src/diff/transform-table.js';
 import { zigzag } from '../../src/diff/varint.js';
 import { waitFor } from '../support/wait-for.js';
-import { diffStream, handMadePatch, prng, withTempDir, type RawOp } from './helpers.js';
+import { diffStream, digest, handMadePatch, prng, withTempDir, type RawOp } from './helpers.js';
 
 const MiB = 1 << 20;
 const COPY = 0;
@@ -396,6 +397,13 @@ test('broken control records are refused with the reason in the message', async 
     [bad([[INSERT, 7]]), /: it produces more bytes than the result has;/],
     [
       bad([
+        [INSERT, 3],
+        [INSERT, 4],
+      ]),
+      /: it produces more bytes than the result has;/,
+    ],
+    [
+      bad([
         [SEEK, zigzag(5001)],
         [INSERT, 6],
       ]),
@@ -492,6 +500,115 @@ test('a cancel half way stops the apply and leaves nothing', async () => {
     assert.equal(calls, 1, 'the apply goes on after the cancel');
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch']);
   });
+});
+
+test('a predicting patch is refused for its control records before anything is written', async () => {
+  // The control stream of a predicting patch is read once first, for the map of its prediction.
+  const old = prng(53)(5000);
+  const entry = (length: number): TransformEntry => ({
+    start: 0,
+    length,
+    regions: [{ kind: KIND_REF_DATA, start: 0, length, vaddr: 0, bits: 0 }],
+  });
+  const result = old.subarray(0, 100);
+  const predicting = (ops: RawOp[]): Buffer =>
+    patchOf({ source: old, result, ops, transforms: { source: [entry(old.length)], result: [entry(100)] } });
+  await refused(
+    old,
+    predicting([
+      [COPY, 50],
+      [COPY, 51],
+    ]),
+    'PATCH_CORRUPT',
+    /: it produces more bytes than the result has;/,
+  );
+  // A record after the result is complete is left over, not read as more output.
+  await refused(
+    old,
+    predicting([
+      [COPY, 100],
+      [COPY, 10],
+    ]),
+    'PATCH_CORRUPT',
+    /: its control stream has bytes left over after the result was complete;/,
+  );
+});
+
+test('a stream cut one byte short is refused by its name, though the next byte would complete it', async () => {
+  const old = prng(54)(5000);
+  const result = Buffer.concat([old.subarray(0, 100), Buffer.from('xyz')]);
+  const ops: RawOp[] = [
+    [COPY, 100],
+    [INSERT, 3],
+  ];
+  const control = brotliCompressSync(Buffer.from([0x90, 0x03, 0x0e])); // COPY 100, INSERT 3;
+  // The control stream's last byte is stored as the first byte of the difference stream.
+  const cut = patchOf({
+    source: old,
+    result,
+    ops,
+    extra: Buffer.from('xyz'),
+    stored: { control: control.subarray(0, -1), diff: control.subarray(-1) },
+  });
+  await refused(old, cut, 'PATCH_CORRUPT', /: its control stream does not decompress;/);
+});
+
+test('an old archive that is missing or a folder is refused as the old archive', async () => {
+  await withTempDir(async (dir) => {
+    const folder = join(dir, 'old');
+    await mkdir(folder);
+    await writeFile(join(folder, 'f'), 'x');
+    // A source exactly as long as the folder's size, so that only reading it can fail.
+    const { size } = statSync(folder);
+    const source = codeLike(55, size);
+    const regions: Region[] = [{ kind: KIND_X86, start: 0, length: size, vaddr: 0x1000, bits: 32 }];
+    const plain = patchOf({ source, result: source, ops: [[COPY, size]] });
+    const transformed = Buffer.from(source);
+    transformInPlace(transformed, regions, 1);
+    const withRegions = patchOf({
+      source,
+      result: transformed,
+      ops: [[COPY, size]],
+      transforms: { source: [{ start: 0, length: size, regions }], result: [] },
+    });
+    for (const patch of [plain, withRegions]) {
+      await writeFile(join(dir, 'patch'), patch);
+      await assert.rejects(applyPatch(folder, join(dir, 'patch'), join(dir, 'out')), {
+        name: 'UsageError',
+        code: 'NOT_A_FILE',
+        message: `old archive ${folder} is a directory, not a file`,
+      });
+      assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch']);
+    }
+    const missing = join(dir, 'gone');
+    await assert.rejects(applyPatch(missing, join(dir, 'patch'), join(dir, 'out')), {
+      name: 'UsageError',
+      code: 'FILE_NOT_FOUND',
+      message: `old archive ${missing} does not exist`,
+    });
+  });
+});
+
+test('a program that does not give the promised result is refused saying so', async () => {
+  const old = prng(56)(5000);
+  const promised = old.subarray(0, 100);
+  const other = Buffer.from(promised);
+  other[50] = other[50]! ^ 1;
+  const patch = patchOf({
+    source: old,
+    result: promised,
+    ops: [[INSERT, 100]],
+    extra: other,
+    resultDigest: digest(promised),
+  });
+  await refused(
+    old,
+    patch,
+    'PATCH_RESULT_MISMATCH',
+    new RegExp(
+      `^applying the patch gave an archive whose sha256 \\(${digest(other).sha256}\\) is not the one the patch promises \\(${digest(promised).sha256}\\); the patch is corrupt: download the full archive$`,
+    ),
+  );
 });
 
 test('an output path that is a folder, or in a missing folder, is refused, nothing left', async () => {
