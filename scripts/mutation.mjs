@@ -136,6 +136,9 @@ for (const t of chosen) {
     mutate: [t.file],
     concurrency,
     timeoutMS: 60_000,
+    // The first run of all covering test files (with coverage) took over Stryker's default 5
+    // minutes for apply-patch.ts on the loaded machine.
+    dryRunTimeoutMinutes: 30,
     timeoutFactor: 3,
     incremental: true,
     incrementalFile: join(out, `${name}.incremental.json`),
