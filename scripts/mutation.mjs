@@ -2,7 +2,9 @@
 // Mutation testing (StrykerJS) of the security-critical files, one file at a time, each with only
 // the tests that cover it, so a run fits a 2-core machine. Scores go to docs/security.md.
 //
-// Usage: npm run test:mutation [-- [--concurrency N] [substring ...]]
+// Usage: npm run test:mutation [-- [--concurrency N] [--lines A-B,C-D] [--tests a,b] [substring ...]]
+// --lines and --tests narrow a re-run (one file) to the lines of the last run's survivors and the
+// tests written for them: a full run of apply-patch.ts takes close to an hour on a loaded machine.
 // Stryker copies the project into .stryker-tmp/ when it starts: do not rebase or switch branches
 // in the same folder while it runs (run it from a clean copy when you keep working).
 //   substring: only the files whose path contains one of them (e.g. `plan`, `src/client/`).
@@ -96,8 +98,13 @@ export const TARGETS = [
 const args = process.argv.slice(2);
 let concurrency = 2;
 const filters = [];
+/** Re-runs: only these line ranges of the file (`--lines 60-120,200-250`), only these tests. */
+let lines;
+let tests;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--concurrency') concurrency = Number(args[++i]);
+  else if (args[i] === '--lines') lines = args[++i].split(',');
+  else if (args[i] === '--tests') tests = args[++i].split(',');
   else filters.push(args[i]);
 }
 const chosen = TARGETS.filter((t) => filters.length === 0 || filters.some((f) => t.file.includes(f)));
@@ -126,14 +133,14 @@ for (const t of chosen) {
     $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     packageManager: 'npm',
     testRunner: 'tap',
-    tap: { testFiles: t.tests, nodeArgs: ['--import', 'tsx'] },
+    tap: { testFiles: tests ?? t.tests, nodeArgs: ['--import', 'tsx'] },
     checkers: ['typescript'],
     // Only the mutated file and what it imports: checking the whole project for every mutant would
     // take most of the run (and an unrelated type error elsewhere would stop it).
     tsconfigFile: tsconfigFile,
     typescriptChecker: { prioritizePerformanceOverAccuracy: true },
     coverageAnalysis: 'perTest',
-    mutate: [t.file],
+    mutate: lines === undefined ? [t.file] : lines.map((r) => `${t.file}:${r}`),
     concurrency,
     timeoutMS: 60_000,
     // The first run of all covering test files (with coverage) took over Stryker's default 5
@@ -154,7 +161,7 @@ for (const t of chosen) {
   const configFile = join(out, `${name}.stryker.json`);
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const started = Date.now();
-  console.log(`\n=== ${t.file} (tests: ${t.tests.join(' ')})`);
+  console.log(`\n=== ${config.mutate.join(' ')} (tests: ${config.tap.testFiles.join(' ')})`);
   const r = spawnSync(
     process.execPath,
     ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile],
