@@ -94,6 +94,12 @@ const mb = (bytes: number): string =>
 const cpu = (m: Measured, digits: number): string =>
   typeof m.cpuSeconds === 'number' && !Number.isNaN(m.cpuSeconds) ? m.cpuSeconds.toFixed(digits) : '?';
 
+/** Our apply timed inside its process (without Node's start-up); empty for the other tools. */
+const inProcess = (m: Measured): string =>
+  m.inProcess === undefined
+    ? ''
+    : `${m.inProcess.seconds.toFixed(2)} s (${m.inProcess.cpuSeconds.toFixed(2)})`;
+
 interface Row {
   pair: string;
   tool: string;
@@ -149,8 +155,12 @@ async function main(): Promise<void> {
       const ok = (await sha256(out)) === want;
       if (!ok) throw new Error(`${tool.name} did not rebuild ${newTar}`);
       byTool.set(tool.name, { size, create, apply });
+      const own =
+        apply.inProcess === undefined
+          ? ''
+          : ` (in process: ${apply.inProcess.seconds.toFixed(2)} s, cpu ${apply.inProcess.cpuSeconds.toFixed(2)})`;
       console.error(
-        `${pair.label} ${tool.name}: ${size} B, create ${create.seconds.toFixed(1)} s (cpu ${create.cpuSeconds.toFixed(1)}) ${create.peakMb.toFixed(0)} MB, apply ${apply.seconds.toFixed(1)} s (cpu ${apply.cpuSeconds.toFixed(1)}) ${apply.peakMb.toFixed(0)} MB`,
+        `${pair.label} ${tool.name}: ${size} B, create ${create.seconds.toFixed(1)} s (cpu ${create.cpuSeconds.toFixed(1)}) ${create.peakMb.toFixed(0)} MB, apply ${apply.seconds.toFixed(1)} s (cpu ${apply.cpuSeconds.toFixed(2)}) ${apply.peakMb.toFixed(0)} MB${own}`,
       );
     }
     rmSync(work, { recursive: true, force: true });
@@ -160,14 +170,14 @@ async function main(): Promise<void> {
     for (const [name, r] of byTool) {
       const ratio = (x: number, y: number | undefined): string => (y === undefined ? '' : (x / y).toFixed(2));
       rows.push(
-        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)}) | ${name}${r.reusedFrom === undefined ? '' : ' (reused)'} | ${mb(r.size)} | ${r.create.seconds.toFixed(1)} s (${cpu(r.create, 1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${cpu(r.apply, 2)}) | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
+        `| ${pair.pkg} ${pair.versions.join(' → ')} (${mb(oldSize)} → ${mb(newSize)}) | ${name}${r.reusedFrom === undefined ? '' : ' (reused)'} | ${mb(r.size)} | ${r.create.seconds.toFixed(1)} s (${cpu(r.create, 1)}) | ${r.create.peakMb.toFixed(0)} MB | ${r.apply.seconds.toFixed(2)} s (${cpu(r.apply, 2)}) | ${inProcess(r.apply)} | ${r.apply.peakMb.toFixed(0)} MB | ${ratio(r.size, bs?.size)} | ${ratio(r.create.seconds, bs?.create.seconds)} | ${ratio(r.create.peakMb, bs?.create.peakMb)} | ${ratio(r.apply.seconds, bs?.apply.seconds)} |`,
       );
       results.push({ pair: pair.label, versions: pair.versions, oldSize, newSize, tool: name, ...r });
     }
   }
   const table = [
-    '| pair (uncompressed tars) | tool | patch | create wall (cpu) | create peak | apply wall (cpu) | apply peak | size / bsdiff | create time / bsdiff | create mem / bsdiff | apply time / bspatch |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| pair (uncompressed tars) | tool | patch | create wall (cpu) | create peak | apply wall (cpu), process | apply in process: wall (cpu) | apply peak | size / bsdiff | create time / bsdiff | create mem / bsdiff | apply time / bspatch |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   console.log(table);

@@ -7,6 +7,12 @@ export interface Measured {
   readonly cpuSeconds: number;
   /** Peak resident memory of the process, in MB (from /usr/bin/time -v). */
   readonly peakMb: number;
+  /**
+   * Only for a command that times its own work and prints `IN_PROCESS {"seconds":..,"cpuSeconds":..}`
+   * (our apply, bench/lib/diff-entry.ts): that work without the process's start-up, as a client
+   * that applies in its running process spends it.
+   */
+  readonly inProcess?: { readonly seconds: number; readonly cpuSeconds: number };
 }
 
 /**
@@ -31,7 +37,10 @@ export function measure(command: string, args: readonly string[]): Promise<Measu
       const user = /User time \(seconds\): ([\d.]+)/.exec(out);
       const sys = /System time \(seconds\): ([\d.]+)/.exec(out);
       const cpuSeconds = Number(user?.[1] ?? NaN) + Number(sys?.[1] ?? NaN);
-      resolve({ seconds, cpuSeconds, peakMb: Number(rss[1]) / 1024 });
+      const own = /^IN_PROCESS (\{.*\})$/m.exec(out);
+      const inProcess =
+        own === null ? {} : { inProcess: JSON.parse(own[1] as string) as Measured['inProcess'] };
+      resolve({ seconds, cpuSeconds, peakMb: Number(rss[1]) / 1024, ...inProcess });
     });
   });
 }
