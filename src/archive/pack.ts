@@ -256,7 +256,14 @@ export async function packFolder(
 export async function packTar(
   folder: string,
   tarPath: string,
-  options: Omit<PackOptions, 'tarPath'> = {},
+  options: Omit<PackOptions, 'tarPath'> & {
+    /**
+     * Flush the tar to disk before it is renamed into place (default true). A cache whose bytes
+     * are checked before each use (the client's source tar: size, then sha256 when a patch applies)
+     * may skip it: flushing 187 MB made the next steps wait for the disk.
+     */
+    readonly sync?: boolean;
+  } = {},
 ): Promise<{ tar: Digest; entries: number }> {
   const entries = await listFolder(folder, options);
   try {
@@ -270,7 +277,7 @@ export async function packTar(
           let o = 0;
           while (o < chunk.length) o += (await fh.write(chunk, o, chunk.length - o)).bytesWritten;
         }
-        await fh.sync();
+        if (options.sync !== false) await fh.sync();
       } finally {
         await fh.close();
       }

@@ -36,7 +36,10 @@ async function packIntoCache(
   const tmp = tempPathFor(cached);
   try {
     await mkdir(tarsDir, { recursive: true });
-    const { tar } = await packTar(installDir, tmp);
+    // Not flushed to disk: the cached tar is checked before each use (size here, sha256 when a
+    // patch applies to it; a torn one makes the update fall back to the full archive), and on the
+    // 187 MB Node.js runtime the flush made the rebuild and unpack that follow wait for the disk.
+    const { tar } = await packTar(installDir, tmp, { sync: false });
     if (tar.sha256 !== signed.sha256 || tar.length !== signed.length) return 'differs';
     await rename(tmp, cached);
     return 'cached';

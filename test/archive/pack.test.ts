@@ -137,6 +137,10 @@ test('hashFolderAsTar equals the sha256 and length of the file packTar writes', 
     assert.deepEqual(await hashFolderAsTar(app), tar);
     assert.equal(entries, 17);
     assert.equal(bytes.length % 512, 0);
+    // Without the flush to disk (the client's cached source tar): the same bytes.
+    const unsynced = await packTar(app, join(root, 'unsynced.tar'), { sync: false });
+    assert.deepEqual(unsynced.tar, tar);
+    assert.deepEqual(await readFile(join(root, 'unsynced.tar')), bytes);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
