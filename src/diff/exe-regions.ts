@@ -304,6 +304,22 @@ function ehFrameHdrTable(v: View): RefRegion | undefined {
   return undefined;
 }
 
+/**
+ * The sorted unwind table of an ELF64 little-endian file of any machine (its `.eh_frame_hdr`
+ * table, as a DELTA region), for files that are transformed rather than predicted; [] when there is
+ * none or the headers are not understood.
+ */
+export function unwindTables(file: Uint8Array): CodeRegion[] {
+  if (file.length < MIN_CODE_FILE || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c) return [];
+  if (file[3] !== 0x46 || file[4] !== 2 || file[5] !== 1) return [];
+  try {
+    const t = ehFrameHdrTable(new View(file, true));
+    return t === undefined ? [] : [t];
+  } catch {
+    return [];
+  }
+}
+
 /** `out` with `table` taking its place: regions overlapping it are cut around it. */
 function carve(out: RefRegion[], table: RefRegion | undefined): RefRegion[] {
   if (table === undefined) return out;

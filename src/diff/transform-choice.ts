@@ -1,5 +1,12 @@
-import { codeRegions, refRegions, type CodeRegion, type RefRegion } from './exe-regions.js';
-import { KIND_ARM64, KIND_X86, KIND_X86_RIP, transformInPlace, type Region } from './exe-transform.js';
+import { codeRegions, refRegions, unwindTables, type CodeRegion, type RefRegion } from './exe-regions.js';
+import {
+  KIND_ARM64,
+  KIND_DELTA,
+  KIND_X86,
+  KIND_X86_RIP,
+  transformInPlace,
+  type Region,
+} from './exe-transform.js';
 import { matchArchives } from './matcher.js';
 import { StreamWriter, type StreamCompression } from './stream-writer.js';
 import { tarEntries } from './tar-entries.js';
@@ -111,14 +118,27 @@ function entryOf(
   return {
     start,
     length,
-    regions: regions.map((r): Region => ({
-      kind,
-      start: start + r.offset,
-      length: r.length,
-      vaddr: r.vaddr,
-      bits: kind === KIND_ARM64 ? 0 : r.bits,
-    })),
+    regions: regions.map((r): Region =>
+      r.kind === KIND_DELTA
+        ? { kind: KIND_DELTA, start: start + r.offset, length: r.length, vaddr: 0, bits: r.bits }
+        : {
+            kind,
+            start: start + r.offset,
+            length: r.length,
+            vaddr: r.vaddr,
+            bits: kind === KIND_ARM64 ? 0 : r.bits,
+          },
+    ),
   };
+}
+
+/** The code regions (none when `kind` is 0) and the unwind tables that overlap none of them, sorted. */
+function withTables(code: readonly CodeRegion[], kind: number, tables: readonly CodeRegion[]): CodeRegion[] {
+  const kept = kind === 0 ? [] : [...code];
+  for (const t of tables) {
+    if (!kept.some((r) => r.offset < t.offset + t.length && t.offset < r.offset + r.length)) kept.push(t);
+  }
+  return kept.sort((a, b) => a.offset - b.offset);
 }
 
 function refEntryOf(start: number, length: number, regions: readonly RefRegion[]): TransformEntry {
@@ -189,11 +209,18 @@ export async function chooseTransforms(
     if (e.size >= TRIAL_MIN && nr.length >= 64 << 10) {
       kind = await trial(old.subarray(o.start, o.start + o.length), or, file, nr);
     }
-    if (kind === 0) continue;
+    // The sorted unwind table (.eh_frame_hdr) is transformed too, with or without the code.
+    const oldTables = unwindTables(old.subarray(o.start, o.start + o.length));
+    const newTables = unwindTables(file);
+    const both = oldTables.length > 0 && newTables.length > 0;
+    const oldRegions = withTables(o.regions, kind, both ? oldTables : []);
+    const newRegions = withTables(regions, kind, both ? newTables : []);
+    if (oldRegions.length === 0 || newRegions.length === 0) continue;
+    if (count + oldRegions.length + newRegions.length > MAX_REGIONS) continue;
     used.add(o.start);
-    count += regions.length + o.regions.length;
-    source.push(entryOf(o.start, o.length, o.regions, kind));
-    result.push(entryOf(e.dataOffset, e.size, regions, kind));
+    count += oldRegions.length + newRegions.length;
+    source.push(entryOf(o.start, o.length, oldRegions, kind));
+    result.push(entryOf(e.dataOffset, e.size, newRegions, kind));
   }
   source.sort((a, b) => a.start - b.start);
   return { source, result, refs };
