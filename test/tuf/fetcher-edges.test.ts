@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DataError, TransportError } from '../../src/errors.js';
@@ -192,7 +192,8 @@ const hasCause = (e: unknown): boolean => {
 async function holdsOpen(path: string): Promise<boolean> {
   const fds = await readdir('/proc/self/fd');
   const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
-  return targets.includes(path);
+  // The links name the real path (the temp folder may sit behind a symlink).
+  return targets.includes(await realpath(path));
 }
 
 describe('failures', () => {
