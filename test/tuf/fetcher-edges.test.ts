@@ -800,10 +800,10 @@ describe('timers', { concurrency: true }, () => {
     { timeout: 90_000 },
     async () => {
       await withWorld(async (server, dir) => {
-        // 36 bytes every 25 ms (about 1400 B/s) for 3600 bytes: about 2.5 s, while the stall timeout
-        // is 1 s and the floor 20 B/s over 1 s windows (70 times less than what arrives).
-        server.behave('/f', { kind: 'trickle', chunk: 36, intervalMs: 25, limit: 0, forMs: 60_000 });
-        const f = createFetcher({ stallTimeoutMs: 1000, minBytesPerSecond: 20, rateWindowMs: 1000 });
+        // 18 bytes every 25 ms (about 700 B/s) for 3600 bytes: about 5 s, while the stall timeout is
+        // 2 s and the floor 10 B/s over 2 s windows: only a pause of about 2 s would trip either.
+        server.behave('/f', { kind: 'trickle', chunk: 18, intervalMs: 25, limit: 0, forMs: 60_000 });
+        const f = createFetcher({ stallTimeoutMs: 2000, minBytesPerSecond: 10, rateWindowMs: 2000 });
         const p = join(dir, 'p');
         await f.downloadTo(`${server.url}/f`, p, { offset: 0, maxLength: FILE.length });
         assert.deepEqual(await readFile(p), FILE);
