@@ -471,6 +471,44 @@ test('a transformed copy of the old archive cut short while it is used is refuse
   }
 });
 
+test('an old archive or its transformed copy cut inside a read is refused as changed, not read again', async () => {
+  // Cut so that the last read the program needs gets part of its bytes: the rest must not be
+  // taken from anywhere else in the file.
+  const old = codeLike(57, 3 * MiB);
+  const direct: RawOp[] = [[COPY, 2 * MiB]]; // 1 MiB reads; the second one is cut
+  const cached: RawOp[] = [...Array.from({ length: 512 }, () => [COPY, 4096] as const), [COPY, 10_000]];
+  const cases: [RawOp[], number][] = [
+    [direct, MiB + 5000],
+    [cached, 2 * MiB + 5000],
+  ];
+  for (const [ops, cut] of cases) {
+    const patch = patchOf({ source: old, result: runOps(old, ops, Buffer.alloc(0), Buffer.alloc(0)), ops });
+    await refused(old, patch, 'PATCH_SOURCE_CHANGED', /changed while the patch was applied/, (dir) => ({
+      onProgress: () => truncateSync(join(dir, 'old'), cut),
+    }));
+  }
+  const regions: Region[] = [
+    { kind: KIND_X86, start: 1000, length: 3 * MiB - 2000, vaddr: 0x401000, bits: 32 },
+  ];
+  const transformed = Buffer.from(old);
+  transformInPlace(transformed, regions, 1);
+  const patch = patchOf({
+    source: old,
+    result: transformed.subarray(0, 2 * MiB),
+    ops: direct,
+    transforms: { source: [{ start: 0, length: old.length, regions }], result: [] },
+  });
+  await refused(old, patch, 'PATCH_SOURCE_CHANGED', /changed while the patch was applied/, (dir) => ({
+    onProgress: () => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (name.startsWith('.tmp-') && statSync(path).size === regions[0]!.length)
+          truncateSync(path, MiB - 1000 + 5000);
+      }
+    },
+  }));
+});
+
 test('a cancel half way stops the apply and leaves nothing', async () => {
   const old = codeLike(45, 2 * MiB + 100);
   const regions: Region[] = [{ kind: KIND_X86, start: 1000, length: 500_000, vaddr: 0x401000, bits: 32 }];
