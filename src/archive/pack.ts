@@ -63,14 +63,7 @@ async function* fileData(
   signal: AbortSignal | undefined,
   scratch?: Buffer,
 ): AsyncGenerator<Buffer> {
-  let fh: FileHandle;
-  try {
-    fh = await open(entry.absolutePath, 'r');
-  } catch (cause) {
-    throw new UsageError('FOLDER_UNREADABLE', `cannot read "${entry.absolutePath}": ${messageOf(cause)}`, {
-      cause,
-    });
-  }
+  const fh = await openEntry(entry);
   try {
     let remaining = entry.size;
     while (remaining > 0) {
@@ -84,12 +77,45 @@ async function* fileData(
     }
     // a file that changes size while we pack would give a tar that matches no folder
     const extra = await fh.read(Buffer.alloc(1), 0, 1, null);
-    if (remaining !== 0 || extra.bytesRead !== 0) {
-      throw new UsageError(
-        'FOLDER_CHANGED',
-        `"${entry.absolutePath}" changed size while it was being packed: stop whatever writes to the app folder, then pack again`,
-      );
+    if (remaining !== 0 || extra.bytesRead !== 0) throw folderChanged(entry);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function openEntry(entry: FolderEntry): Promise<FileHandle> {
+  try {
+    return await open(entry.absolutePath, 'r');
+  } catch (cause) {
+    throw new UsageError('FOLDER_UNREADABLE', `cannot read "${entry.absolutePath}": ${messageOf(cause)}`, {
+      cause,
+    });
+  }
+}
+
+function folderChanged(entry: FolderEntry): UsageError {
+  return new UsageError(
+    'FOLDER_CHANGED',
+    `"${entry.absolutePath}" changed size while it was being packed: stop whatever writes to the app folder, then pack again`,
+  );
+}
+
+/**
+ * A small file read whole into `buf` (at least one byte longer than the file, so that a file
+ * that grew is seen); the result is a view of `buf`.
+ */
+async function readInto(entry: FolderEntry, signal: AbortSignal | undefined, buf: Buffer): Promise<Buffer> {
+  const fh = await openEntry(entry);
+  try {
+    let filled = 0;
+    while (filled <= entry.size) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
     }
+    if (filled !== entry.size) throw folderChanged(entry);
+    return buf.subarray(0, filled);
   } finally {
     await fh.close();
   }
@@ -133,14 +159,21 @@ async function* tarChunks(
   };
   // Reading many small files one after another is bound by syscall latency, not bandwidth: keep
   // up to READ_AHEAD of the next small files in flight (at most READ_AHEAD * SMALL_FILE bytes).
+  // With `scratch` (a consumer done with each chunk when it asks for the next), they are read into
+  // buffers reused from file to file: a fresh Buffer per small file was tens of MB of garbage on
+  // the Node.js runtime's folder, still in the client's RSS when the patch applies next.
   const ahead = new Map<number, Promise<Buffer>>();
+  const pool: Buffer[] = [];
   let next = 0;
   const fill = (from: number): void => {
     next = Math.max(next, from);
     while (next < entries.length && next < from + READ_AHEAD) {
       const e = entries[next] as FolderEntry;
       if (e.type === 'file' && e.size <= SMALL_FILE) {
-        const p = readWhole(e, signal);
+        const p =
+          scratch === undefined
+            ? readWhole(e, signal)
+            : readInto(e, signal, pool.pop() ?? Buffer.allocUnsafe(SMALL_FILE + 1));
         p.catch(() => undefined); // awaited below; never an unhandled rejection if we stop early
         ahead.set(next, p);
       }
@@ -155,9 +188,15 @@ async function* tarChunks(
     if (entry.type !== 'file') continue;
     const small = ahead.get(i);
     ahead.delete(i);
-    const data = small ? [await small] : fileData(entry, signal, scratch);
-    for await (const chunk of data) {
-      if (chunk.length > 0) yield out(chunk);
+    if (small !== undefined) {
+      const bytes = await small;
+      if (bytes.length > 0) yield out(bytes);
+      // The consumer is done with it (it asked for the next chunk): the buffer serves another file.
+      if (scratch !== undefined) pool.push(Buffer.from(bytes.buffer, bytes.byteOffset, SMALL_FILE + 1));
+    } else {
+      for await (const chunk of fileData(entry, signal, scratch)) {
+        if (chunk.length > 0) yield out(chunk);
+      }
     }
     const pad = dataPadding(entry.size);
     if (pad.length > 0) yield out(pad);

@@ -518,3 +518,52 @@ test('node-tar (an independent reader) lists our archive with the same paths, ty
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('many small files read through reused buffers give the same tar as without', async () => {
+  const root = await tempDir();
+  try {
+    const app = join(root, 'app');
+    await mkdir(join(app, 'lib'), { recursive: true });
+    // More files than are read ahead at once, of sizes around the read-ahead limit (256 KiB), each
+    // with its own bytes: a buffer handed to the next file too early would show in the tar.
+    for (let k = 0; k < 40; k++) {
+      const size = [0, 1, 511, 4096, 100_000, 262_144, 262_145, 300_000][k % 8] as number;
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 7 + k * 13) & 255;
+      await writeFile(join(app, 'lib', `f${String(k).padStart(2, '0')}.bin`), bytes);
+    }
+    const { tar } = await packFolder(app, join(root, 'app.tar.gz'), { tarPath: join(root, 'fresh.tar') });
+    const reused = await packTar(app, join(root, 'reused.tar'));
+    assert.deepEqual(reused.tar, tar);
+    assert.deepEqual(await readFile(join(root, 'reused.tar')), await readFile(join(root, 'fresh.tar')));
+    assert.deepEqual(await hashFolderAsTar(app), tar);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a small file that grows or shrinks while packTar reads it ahead is refused (FOLDER_CHANGED)', async () => {
+  for (const change of ['grow', 'shrink'] as const) {
+    const root = await tempDir();
+    try {
+      const app = join(root, 'app');
+      await mkdir(app);
+      const small = join(app, 'small.txt');
+      await writeFile(small, 'x'.repeat(1000)); // under the read-ahead size: read into a reused buffer
+      let changed = false;
+      const onProgress = (): void => {
+        if (changed) return;
+        changed = true; // after the first header is produced, before the read-ahead's open returns
+        if (change === 'grow') appendFileSync(small, 'more');
+        else truncateSync(small, 10);
+      };
+      await assert.rejects(packTar(app, join(root, 'a.tar'), { onProgress }), {
+        name: 'UsageError',
+        code: 'FOLDER_CHANGED',
+      });
+      assert.deepEqual(await readdir(root), ['app']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+});
