@@ -242,7 +242,7 @@ test('a final name or .partial that cannot be read (a symlink loop) stops with R
         assert.equal(e.code, 'READ_FAILED');
         assert.match(
           e.message,
-          /could not read .*app\.tar\.gz.* \(ELOOP.*check that the app's state folder is readable/,
+          /could not read .*app\.tar\.gz.* \(ELOOP.*check that the app's state folder is readable, and remove this file if it is not a download\.$/,
         );
         assert.equal((e.cause as NodeJS.ErrnoException).code, 'ELOOP');
         return true;
