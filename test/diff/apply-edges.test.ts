@@ -660,6 +660,7 @@ test('an output path that is a folder, or in a missing folder, is refused, nothi
     await assert.rejects(applyPatch(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out')), {
       name: 'UsageError',
       code: 'NOT_A_FILE',
+      message: `output ${join(dir, 'out')} is a directory, not a file`,
     });
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'out', 'patch']);
     assert.deepEqual(await readdir(join(dir, 'out')), ['keep']);

@@ -310,6 +310,7 @@ test('a patch whose prediction needs more matched runs than allowed is refused, 
     await assert.rejects(applyPatch(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out')), {
       name: 'DataError',
       code: 'PATCH_CORRUPT',
+      message: /: it has too many matched runs for its reference prediction;/,
     });
     await assert.rejects(readFile(join(dir, 'out')), { code: 'ENOENT' });
   });
