@@ -4,7 +4,7 @@
 // from 1.root.json, refuses targets signed by 1 of 2 required keys until `sign` adds the second,
 // and refuses a target whose bytes changed on the server.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { serveRepository } from '../../src/repo/index.js';
@@ -12,7 +12,12 @@ import { cli } from '../helpers/cli.js';
 import { goTufClient } from '../helpers/go-tuf.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
 import { runProcess } from '../support/processes.js';
-import { assertDownloadedAll, initWithReleases, publishedTargets } from './published-repo.js';
+import {
+  assertDownloadedAll,
+  initWithReleases,
+  twoOfTwoTargets,
+  publishedTargets,
+} from './published-repo.js';
 import type { ClientReport } from './published-repo.js';
 
 const goTuf = goTufClient();
@@ -99,16 +104,7 @@ test(
   { skip: goTuf.skip, timeout: 300_000 },
   async () => {
     const dir = await tempDir('notsotuf-interop-');
-    await initWithReleases(dir, []);
-    const bDir = join(dir, 'b-keys');
-    await mkdir(bDir);
-    assert.equal((await cli(['keys', 'new', 'targets-b', '--keys', bDir], { cwd: dir })).code, 0);
-    await copyFile(join(bDir, 'targets-b.pub.json'), join(dir, 'keys', 'targets-b.pub.json'));
-    const added = await cli(['keys', 'add', 'targets', 'targets-b', '--threshold', '2'], { cwd: dir });
-    assert.equal(added.code, 0, added.stderr);
-    const rel = await cli(['release', 'add', '1.0.0', await appFolder(dir, '1.0.0')], { cwd: dir });
-    assert.equal(rel.code, 0, rel.stderr);
-    const repo = join(dir, 'repository');
+    const { repo, bDir } = await twoOfTwoTargets(dir);
     const client = await goClient(dir, repo);
     try {
       const before = await client.run();

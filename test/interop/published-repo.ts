@@ -4,7 +4,7 @@
  * target with the bytes our CLI published. Both clients print the same JSON report.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
 import { appFolder } from '../repo/publisher-fixture.js';
@@ -61,4 +61,22 @@ export async function initWithReleases(dir: string, versions: string[]): Promise
     assert.equal(r.code, 0, r.stderr);
   }
   return join(dir, 'repository');
+}
+
+/**
+ * A repository whose targets role needs 2 of 2 keys: `targets-b` lives in its own key folder
+ * (`bDir`, another person's), so `release add 1.0.0` signs targets with 1 of 2 until
+ * `notsotuf sign targets --keys bDir` adds the second.
+ */
+export async function twoOfTwoTargets(dir: string): Promise<{ repo: string; bDir: string }> {
+  await initWithReleases(dir, []);
+  const bDir = join(dir, 'b-keys');
+  await mkdir(bDir);
+  assert.equal((await cli(['keys', 'new', 'targets-b', '--keys', bDir], { cwd: dir })).code, 0);
+  await copyFile(join(bDir, 'targets-b.pub.json'), join(dir, 'keys', 'targets-b.pub.json'));
+  const added = await cli(['keys', 'add', 'targets', 'targets-b', '--threshold', '2'], { cwd: dir });
+  assert.equal(added.code, 0, added.stderr);
+  const rel = await cli(['release', 'add', '1.0.0', await appFolder(dir, '1.0.0')], { cwd: dir });
+  assert.equal(rel.code, 0, rel.stderr);
+  return { repo: join(dir, 'repository'), bDir };
 }

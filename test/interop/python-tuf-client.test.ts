@@ -3,14 +3,14 @@
 // threshold of 2 only once `sign` added the second signature, accepts what `refresh` re-signed,
 // and refuses expired metadata (its clock is injected: ngclient_download.py --now).
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, refreshRepository, serveRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
-import { assertDownloadedAll, initWithReleases } from './published-repo.js';
+import { assertDownloadedAll, initWithReleases, twoOfTwoTargets } from './published-repo.js';
 import type { ClientReport } from './published-repo.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
 import { runProcess } from '../support/processes.js';
@@ -125,16 +125,7 @@ test(
   { skip: py.skip, timeout: 300_000 },
   async () => {
     const dir = await tempDir('notsotuf-interop-');
-    await initWithReleases(dir, []);
-    const bDir = join(dir, 'b-keys');
-    await mkdir(bDir);
-    assert.equal((await cli(['keys', 'new', 'targets-b', '--keys', bDir], { cwd: dir })).code, 0);
-    await copyFile(join(bDir, 'targets-b.pub.json'), join(dir, 'keys', 'targets-b.pub.json'));
-    const added = await cli(['keys', 'add', 'targets', 'targets-b', '--threshold', '2'], { cwd: dir });
-    assert.equal(added.code, 0, added.stderr);
-    const rel = await cli(['release', 'add', '1.0.0', await appFolder(dir, '1.0.0')], { cwd: dir });
-    assert.equal(rel.code, 0, rel.stderr);
-    const repo = join(dir, 'repository');
+    const { repo, bDir } = await twoOfTwoTargets(dir);
     const client = await pythonClient(dir, repo);
     try {
       const before = await client.run();
