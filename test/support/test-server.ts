@@ -115,8 +115,12 @@ export interface TestServerOptions {
 
 /** How long a stall or trickle lasts at most: a client without timeouts fails instead of hanging. */
 const MISBEHAVE_MS = 8000;
-/** After the bytes before a cut are flushed, a pause so the client takes them before the drop. */
-const CUT_PAUSE_MS = 30;
+/**
+ * After the bytes before a cut are flushed, a pause so the client takes them before the drop. A
+ * fetch body that errors drops the chunks still queued in it, so a client busy elsewhere (opening
+ * its file, on a loaded machine) when the drop comes loses them: 30 ms lost them once at load 20.
+ */
+const CUT_PAUSE_MS = 250;
 const FILLER = 0x41;
 
 /** Whether `path` is one that `match` selects (the rule `behave` uses). */
