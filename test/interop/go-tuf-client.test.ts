@@ -4,48 +4,26 @@
 // from 1.root.json, refuses targets signed by 1 of 2 required keys until `sign` adds the second,
 // and refuses a target whose bytes changed on the server.
 import assert from 'node:assert/strict';
-import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { serveRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { goTufClient } from '../helpers/go-tuf.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
-import { runProcess } from '../support/processes.js';
 import {
   assertDownloadedAll,
   initWithReleases,
-  twoOfTwoTargets,
+  interopClient,
   publishedTargets,
+  refusedUntilSigned,
 } from './published-repo.js';
-import type { ClientReport } from './published-repo.js';
+import type { InteropClient } from './published-repo.js';
 
 const goTuf = goTufClient();
 
 /** A go-tuf client of the repository at `repo`, trusting only its 1.root.json. */
-async function goClient(dir: string, repo: string) {
-  const server = await serveRepository({ root: repo });
-  const workdir = join(dir, `go-tuf-${Math.random().toString(36).slice(2, 8)}`);
-  const root = join(dir, 'trusted-1.root.json');
-  await copyFile(join(repo, 'metadata', '1.root.json'), root);
-  const base = ['--metadata-url', `${server.url}/metadata/`, '--targets-url', `${server.url}/targets/`];
-  const run = async (extra: string[] = []): Promise<{ code: number; report: ClientReport }> => {
-    const { code, stdout, stderr } = await runProcess(goTuf.path!, [
-      ...base,
-      '--root',
-      root,
-      '--workdir',
-      workdir,
-      ...extra,
-    ]);
-    try {
-      return { code: code ?? -1, report: JSON.parse(stdout) as ClientReport };
-    } catch {
-      throw new Error(`go-tuf-client printed no JSON (exit ${code}): ${stdout}\n${stderr}`);
-    }
-  };
-  return { workdir, run, close: () => server.close() };
-}
+const goClient = (dir: string, repo: string): Promise<InteropClient> =>
+  interopClient([goTuf.path!], dir, repo);
 
 test(
   'go-tuf follows root and timestamp key replacement and downloads every archive and patch',
@@ -103,23 +81,7 @@ test(
   'go-tuf refuses targets with 1 of 2 signatures and accepts them after `sign`',
   { skip: goTuf.skip, timeout: 300_000 },
   async () => {
-    const dir = await tempDir('notsotuf-interop-');
-    const { repo, bDir } = await twoOfTwoTargets(dir);
-    const client = await goClient(dir, repo);
-    try {
-      const before = await client.run();
-      assert.equal(before.code, 1);
-      assert.equal(before.report.error, 'ErrUnsignedMetadata', before.report.message);
-      assert.deepEqual(await readdir(join(client.workdir, 'downloads')), [], 'nothing downloaded');
-
-      const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
-      assert.equal(signed.code, 0, signed.stderr);
-      const after = await client.run();
-      assert.equal(after.code, 0, after.report.message);
-      await assertDownloadedAll(repo, after.report);
-    } finally {
-      await client.close();
-    }
+    await refusedUntilSigned(await tempDir('notsotuf-interop-'), [goTuf.path!], 'ErrUnsignedMetadata');
   },
 );
 

@@ -1,13 +1,16 @@
 /**
  * What the interoperability tests share: a repository made by our CLI (init and releases), and the
  * check that an independent TUF client (python-tuf's ngclient, go-tuf) downloaded every listed
- * target with the bytes our CLI published. Both clients print the same JSON report.
+ * target with the bytes our CLI published. Both clients take the same flags and print the same JSON
+ * report, so one wrapper runs either, and scenarios that hold for any TUF client are written once.
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { serveRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { appFolder } from '../repo/publisher-fixture.js';
+import { runProcess } from '../support/processes.js';
 
 /** The JSON report an interop client prints (test/interop/ngclient_download.py, go-tuf/main.go). */
 export interface ClientReport {
@@ -68,7 +71,7 @@ export async function initWithReleases(dir: string, versions: string[]): Promise
  * (`bDir`, another person's), so `release add 1.0.0` signs targets with 1 of 2 until
  * `notsotuf sign targets --keys bDir` adds the second.
  */
-export async function twoOfTwoTargets(dir: string): Promise<{ repo: string; bDir: string }> {
+async function twoOfTwoTargets(dir: string): Promise<{ repo: string; bDir: string }> {
   await initWithReleases(dir, []);
   const bDir = join(dir, 'b-keys');
   await mkdir(bDir);
@@ -79,4 +82,67 @@ export async function twoOfTwoTargets(dir: string): Promise<{ repo: string; bDir
   const rel = await cli(['release', 'add', '1.0.0', await appFolder(dir, '1.0.0')], { cwd: dir });
   assert.equal(rel.code, 0, rel.stderr);
   return { repo: join(dir, 'repository'), bDir };
+}
+
+/** One independent client of one served repository; `run` starts it once more on its workdir. */
+export interface InteropClient {
+  readonly workdir: string;
+  run(extra?: string[]): Promise<{ code: number; report: ClientReport }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The client started as `command` (a program and its first arguments) against the repository at
+ * `repo`, served on 127.0.0.1, trusting only its 1.root.json. Each call gets its own workdir; runs
+ * of one client go on from what it trusts by then (a client in the field).
+ */
+export async function interopClient(
+  command: readonly string[],
+  dir: string,
+  repo: string,
+): Promise<InteropClient> {
+  const [program, ...first] = command as [string, ...string[]];
+  const server = await serveRepository({ root: repo });
+  const workdir = join(dir, `client-${Math.random().toString(36).slice(2, 8)}`);
+  const root = join(dir, 'trusted-1.root.json');
+  await copyFile(join(repo, 'metadata', '1.root.json'), root);
+  const base = ['--metadata-url', `${server.url}/metadata/`, '--targets-url', `${server.url}/targets/`];
+  const run = async (extra: string[] = []): Promise<{ code: number; report: ClientReport }> => {
+    const args = [...first, ...base, '--root', root, '--workdir', workdir, ...extra];
+    const { code, stdout, stderr } = await runProcess(program, args);
+    try {
+      return { code: code ?? -1, report: JSON.parse(stdout) as ClientReport };
+    } catch {
+      throw new Error(`${command.join(' ')} printed no JSON (exit ${code}): ${stdout}\n${stderr}`);
+    }
+  };
+  return { workdir, run, close: () => server.close() };
+}
+
+/**
+ * Targets signed by 1 of the 2 keys they need are refused (the client's error class
+ * `unsignedError`, nothing downloaded), and taken once `sign` adds the second signature.
+ */
+export async function refusedUntilSigned(
+  dir: string,
+  command: readonly string[],
+  unsignedError: string,
+): Promise<void> {
+  const { repo, bDir } = await twoOfTwoTargets(dir);
+  const client = await interopClient(command, dir, repo);
+  try {
+    const before = await client.run();
+    assert.equal(before.code, 1);
+    assert.equal(before.report.error, unsignedError, before.report.message);
+    assert.deepEqual(await readdir(join(client.workdir, 'downloads')), [], 'nothing downloaded');
+
+    const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
+    assert.equal(signed.code, 0, signed.stderr);
+    const after = await client.run();
+    assert.equal(after.code, 0, after.report.message);
+    assert.equal(after.report.root_version, 2);
+    await assertDownloadedAll(repo, after.report);
+  } finally {
+    await client.close();
+  }
 }

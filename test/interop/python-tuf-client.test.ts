@@ -3,46 +3,29 @@
 // threshold of 2 only once `sign` added the second signature, accepts what `refresh` re-signed,
 // and refuses expired metadata (its clock is injected: ngclient_download.py --now).
 import assert from 'node:assert/strict';
-import { copyFile, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, refreshRepository, serveRepository } from '../../src/repo/index.js';
+import { loadConfig, refreshRepository } from '../../src/repo/index.js';
 import { cli } from '../helpers/cli.js';
 import { pythonVenv } from '../helpers/python.js';
-import { assertDownloadedAll, initWithReleases, twoOfTwoTargets } from './published-repo.js';
-import type { ClientReport } from './published-repo.js';
+import {
+  assertDownloadedAll,
+  initWithReleases,
+  interopClient,
+  refusedUntilSigned,
+} from './published-repo.js';
+import type { InteropClient } from './published-repo.js';
 import { appFolder, tempDir } from '../repo/publisher-fixture.js';
-import { runProcess } from '../support/processes.js';
 
 const py = pythonVenv('python-tuf');
 const SCRIPT = fileURLToPath(new URL('./ngclient_download.py', import.meta.url));
 const DAY = 86_400_000;
 
-/** Runs ngclient_download.py (async: the repository server lives in this process). */
-function ngclient(args: string[]): Promise<{ code: number; report: ClientReport; stderr: string }> {
-  return runProcess(py.python!, [SCRIPT, ...args]).then(({ code, stdout, stderr }) => {
-    try {
-      return { code: code ?? -1, report: JSON.parse(stdout) as ClientReport, stderr };
-    } catch {
-      throw new Error(`ngclient_download.py printed no JSON (exit ${code}): ${stdout}\n${stderr}`);
-    }
-  });
-}
-
 /** A python-tuf client of the repository at `repo`, trusting only its 1.root.json. */
-async function pythonClient(dir: string, repo: string) {
-  const server = await serveRepository({ root: repo });
-  const workdir = join(dir, `ngclient-${Math.random().toString(36).slice(2, 8)}`);
-  const base = ['--metadata-url', `${server.url}/metadata/`, '--targets-url', `${server.url}/targets/`];
-  const root = join(dir, `trusted-1.root.json`);
-  await copyFile(join(repo, 'metadata', '1.root.json'), root);
-  return {
-    workdir,
-    run: (extra: string[] = []) => ngclient([...base, '--root', root, '--workdir', workdir, ...extra]),
-    close: () => server.close(),
-  };
-}
+const pythonClient = (dir: string, repo: string): Promise<InteropClient> =>
+  interopClient([py.python!, SCRIPT], dir, repo);
 
 test(
   'ngclient refreshes and downloads every target after init and three releases',
@@ -124,24 +107,11 @@ test(
   'ngclient refuses targets with 1 of 2 signatures and accepts them after `sign`',
   { skip: py.skip, timeout: 300_000 },
   async () => {
-    const dir = await tempDir('notsotuf-interop-');
-    const { repo, bDir } = await twoOfTwoTargets(dir);
-    const client = await pythonClient(dir, repo);
-    try {
-      const before = await client.run();
-      assert.equal(before.code, 1);
-      assert.equal(before.report.error, 'UnsignedMetadataError', before.report.message);
-      assert.deepEqual(await readdir(join(client.workdir, 'downloads')), [], 'nothing downloaded');
-
-      const signed = await cli(['sign', 'targets', '--keys', bDir], { cwd: dir });
-      assert.equal(signed.code, 0, signed.stderr);
-      const after = await client.run();
-      assert.equal(after.code, 0, after.report.message);
-      assert.equal(after.report.root_version, 2);
-      await assertDownloadedAll(repo, after.report);
-    } finally {
-      await client.close();
-    }
+    await refusedUntilSigned(
+      await tempDir('notsotuf-interop-'),
+      [py.python!, SCRIPT],
+      'UnsignedMetadataError',
+    );
   },
 );
 
