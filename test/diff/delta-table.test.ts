@@ -4,42 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { refRegions } from '../../src/diff/exe-regions.js';
-import {
-  KIND_ARM64,
-  KIND_DELTA,
-  RegionCoder,
-  transformInPlace,
-  type Region,
-} from '../../src/diff/exe-transform.js';
+import { KIND_ARM64, KIND_DELTA, transformInPlace, type Region } from '../../src/diff/exe-transform.js';
 import { decodeAnyHeader } from '../../src/diff/format-2.js';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { KIND_REF_DATA, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { prng, withTempDir } from './helpers.js';
-
-/** Decodes `buf` through a RegionCoder fed in chunks of the given sizes (as applyPatch does). */
-function decodeChunked(buf: Buffer, regions: Region[], sizes: () => number): Buffer {
-  const out: Buffer[] = [];
-  const coder = new RegionCoder(regions, -1);
-  let carry = Buffer.alloc(0);
-  let pos = 0;
-  let at = 0;
-  for (;;) {
-    const n = Math.min(sizes(), buf.length - at);
-    const chunk = Buffer.concat([carry, buf.subarray(at, at + n)]);
-    at += n;
-    const last = at >= buf.length;
-    const done = coder.push(chunk, pos, chunk.length, last);
-    assert.ok(chunk.length - done < 16, 'the coder holds back at most 15 bytes');
-    out.push(Buffer.from(chunk.subarray(0, done)));
-    carry = Buffer.from(chunk.subarray(done));
-    pos += done;
-    if (last) {
-      assert.equal(carry.length, 0, 'the coder holds bytes back at the end');
-      return Buffer.concat(out);
-    }
-  }
-}
+import { decodeChunked, prng, withTempDir } from './helpers.js';
 
 test('DELTA tables round-trip on random data, whatever the chunking', () => {
   const rand = prng(17);

@@ -8,38 +8,13 @@ import {
   KIND_ARM64,
   KIND_X86,
   KIND_X86_RIP,
-  RegionCoder,
   transformInPlace,
   type Region,
 } from '../../src/diff/exe-transform.js';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { decodeAnyHeader } from '../../src/diff/format-2.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { prng, withTempDir } from './helpers.js';
-
-/** Decodes `buf` through a RegionCoder fed in chunks of the given sizes (as applyPatch does). */
-function decodeChunked(buf: Buffer, regions: Region[], sizes: () => number): Buffer {
-  const out: Buffer[] = [];
-  const coder = new RegionCoder(regions, -1);
-  let carry = Buffer.alloc(0);
-  let pos = 0;
-  let at = 0;
-  while (at < buf.length || carry.length > 0) {
-    const n = Math.min(sizes(), buf.length - at);
-    const chunk = Buffer.concat([carry, buf.subarray(at, at + n)]);
-    at += n;
-    const last = at >= buf.length;
-    const done = coder.push(chunk, pos, chunk.length, last);
-    out.push(Buffer.from(chunk.subarray(0, done)));
-    carry = Buffer.from(chunk.subarray(done));
-    pos += done;
-    if (last) {
-      assert.equal(carry.length, 0, 'the coder holds bytes back at the end');
-      break;
-    }
-  }
-  return Buffer.concat(out);
-}
+import { decodeChunked, prng, withTempDir } from './helpers.js';
 
 const rand = prng(11);
 

@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader } from '../../src/diff/format.js';
+import { RegionCoder, type Region } from '../../src/diff/exe-transform.js';
 import { decodeAnyHeader, encodeHeader2 } from '../../src/diff/format-2.js';
 import type { TransformTable } from '../../src/diff/transform-table.js';
 import { writeVarint } from '../../src/diff/varint.js';
@@ -127,4 +129,28 @@ export function patchLayout(patch: Buffer): { checksumOffset: number; bodyStart:
   const h = decodeAnyHeader(patch, patch.length);
   if (typeof h === 'number') throw new Error('header longer than the patch');
   return { checksumOffset: h.checksumOffset, bodyStart: h.bodyStart };
+}
+
+/** Decodes `buf` through a RegionCoder fed in chunks of the given sizes (as applyPatch does). */
+export function decodeChunked(buf: Buffer, regions: Region[], sizes: () => number): Buffer {
+  const out: Buffer[] = [];
+  const coder = new RegionCoder(regions, -1);
+  let carry = Buffer.alloc(0);
+  let pos = 0;
+  let at = 0;
+  for (;;) {
+    const n = Math.min(sizes(), buf.length - at);
+    const chunk = Buffer.concat([carry, buf.subarray(at, at + n)]);
+    at += n;
+    const last = at >= buf.length;
+    const done = coder.push(chunk, pos, chunk.length, last);
+    assert.ok(chunk.length - done < 16, 'the coder holds back at most 15 bytes');
+    out.push(Buffer.from(chunk.subarray(0, done)));
+    carry = Buffer.from(chunk.subarray(done));
+    pos += done;
+    if (last) {
+      assert.equal(carry.length, 0, 'the coder holds bytes back at the end');
+      return Buffer.concat(out);
+    }
+  }
 }
