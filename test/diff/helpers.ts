@@ -99,6 +99,26 @@ export function handMadePatch(p: {
   return reseal(Buffer.concat([header, ...streams]), CHECKSUM_OFFSET, 184);
 }
 
+/**
+ * A patch from `oldTar` to `newTar` whose control stream inserts the whole new tar from the extra
+ * stream (or runs `ops`), with the given transform table: what the hostile transform-table tests
+ * vary (test/security/hostile-patch-*.test.ts).
+ */
+export function wholeTarPatch(
+  tars: { readonly oldTar: Buffer; readonly newTar: Buffer },
+  transforms: TransformTable,
+  options: { ops?: readonly RawOp[]; compressionByte?: number } = {},
+): Buffer {
+  return handMadePatch({
+    source: tars.oldTar,
+    result: tars.newTar,
+    ops: options.ops ?? [[2, tars.newTar.length]],
+    extra: tars.newTar,
+    transforms,
+    ...(options.compressionByte === undefined ? {} : { compressionByte: options.compressionByte }),
+  });
+}
+
 /** The difference stream for `differences` (one per ADD byte, in order), run-length coded as the format says. */
 export function diffStream(differences: Uint8Array): Buffer {
   const out = Buffer.alloc(differences.length * 2 + 16);

@@ -10,20 +10,8 @@
 import { KIND_DELTA } from '../../src/diff/exe-transform.js';
 import { KIND_REF_DATA } from '../../src/diff/ref-predict.js';
 import type { Region } from '../../src/diff/exe-transform.js';
-import type { TransformTable } from '../../src/diff/transform-table.js';
-import { handMadePatch } from '../diff/helpers.js';
-import { hostilePatchTests, type HostilePatchContext } from '../support/hostile-patch-suite.js';
-
-/** A patch that stores the whole new tar as extra bytes, with the given transform table. */
-function patchWith(ctx: HostilePatchContext, transforms: TransformTable): Buffer {
-  return handMadePatch({
-    source: ctx.oldTar,
-    result: ctx.newTar,
-    ops: [[2, ctx.newTar.length]],
-    extra: ctx.newTar,
-    transforms,
-  });
-}
+import { wholeTarPatch } from '../diff/helpers.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 
 const delta = (start: number, length: number, bits = 2, vaddr = 0): Region => ({
   kind: KIND_DELTA,
@@ -34,7 +22,7 @@ const delta = (start: number, length: number, bits = 2, vaddr = 0): Region => ({
 });
 
 hostilePatchTests('hostile format-2 patch with a DELTA table outside its entry', (ctx) => ({
-  bytes: patchWith(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [],
     result: [{ start: 512, length: 1024, regions: [delta(1024, 1024)] }],
   }),
@@ -43,7 +31,7 @@ hostilePatchTests('hostile format-2 patch with a DELTA table outside its entry',
 }));
 
 hostilePatchTests('hostile format-2 patch with a DELTA table past the end of the archive', (ctx) => ({
-  bytes: patchWith(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [{ start: 0, length: ctx.oldTar.length, regions: [delta(512, ctx.oldTar.length)] }],
     result: [],
   }),
@@ -57,7 +45,7 @@ for (const [what, region] of [
   ['an address', delta(512, 1024, 2, 0x400000)],
 ] as const) {
   hostilePatchTests(`hostile format-2 patch with a DELTA table of ${what}`, (ctx) => ({
-    bytes: patchWith(ctx, {
+    bytes: wholeTarPatch(ctx, {
       source: [],
       // Beside a prediction region, as createPatch writes it for an executable.
       result: [

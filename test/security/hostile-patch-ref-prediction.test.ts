@@ -8,32 +8,22 @@
  * back to the full archive, and nothing half-written is left. See test/support/hostile-patch-suite.ts.
  */
 import { KIND_REF_DATA, KIND_REF_SYMTAB, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
-import type { TransformEntry, TransformTable } from '../../src/diff/transform-table.js';
-import { handMadePatch, type RawOp } from '../diff/helpers.js';
-import { hostilePatchTests, type HostilePatchContext } from '../support/hostile-patch-suite.js';
-
-function patchWith(ctx: HostilePatchContext, transforms: TransformTable, ops?: RawOp[]): Buffer {
-  return handMadePatch({
-    source: ctx.oldTar,
-    result: ctx.newTar,
-    ops: ops ?? [[2, ctx.newTar.length]],
-    extra: ctx.newTar,
-    transforms,
-  });
-}
+import type { TransformEntry } from '../../src/diff/transform-table.js';
+import { wholeTarPatch } from '../diff/helpers.js';
+import { hostilePatchTests } from '../support/hostile-patch-suite.js';
 
 function entry(length: number, kind: number, bits: number, regionLength = length - 512): TransformEntry {
   return { start: 0, length, regions: [{ kind, start: 512, length: regionLength, vaddr: 0x400000, bits }] };
 }
 
 hostilePatchTests('hostile format-2 patch with a prediction region of a bad parameter', (ctx) => ({
-  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, KIND_REF_X86, 2)] }),
+  bytes: wholeTarPatch(ctx, { source: [], result: [entry(ctx.newTar.length, KIND_REF_X86, 2)] }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
 
 hostilePatchTests('hostile format-2 patch with a prediction region outside its entry', (ctx) => ({
-  bytes: patchWith(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [entry(ctx.oldTar.length, KIND_REF_DATA, 1, ctx.oldTar.length)],
     result: [],
   }),
@@ -42,19 +32,19 @@ hostilePatchTests('hostile format-2 patch with a prediction region outside its e
 }));
 
 hostilePatchTests('hostile format-2 patch with an unknown region kind', (ctx) => ({
-  bytes: patchWith(ctx, { source: [], result: [entry(ctx.newTar.length, 8, 0)] }),
+  bytes: wholeTarPatch(ctx, { source: [], result: [entry(ctx.newTar.length, 8, 0)] }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
 
 hostilePatchTests('hostile predicting patch whose control stream runs past the result', (ctx) => ({
-  bytes: patchWith(
+  bytes: wholeTarPatch(
     ctx,
     {
       source: [entry(ctx.oldTar.length, KIND_REF_DATA, 1)],
       result: [entry(ctx.newTar.length, KIND_REF_DATA, 1)],
     },
-    [[1, ctx.newTar.length + 1]],
+    { ops: [[1, ctx.newTar.length + 1]] },
   ),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
@@ -63,7 +53,7 @@ hostilePatchTests('hostile predicting patch whose control stream runs past the r
 // Kind 7 (an ELF symbol table): its parameter byte must be 0, and its string table (`vaddr`, an
 // offset from the entry's start) must lie inside its entry.
 hostilePatchTests('hostile format-2 patch with a symbol table region of a bad parameter', (ctx) => ({
-  bytes: patchWith(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [],
     result: [
       {
@@ -80,7 +70,7 @@ hostilePatchTests('hostile format-2 patch with a symbol table region of a bad pa
 hostilePatchTests(
   'hostile format-2 patch with a symbol table whose strings lie outside its entry',
   (ctx) => ({
-    bytes: patchWith(ctx, {
+    bytes: wholeTarPatch(ctx, {
       source: [
         {
           start: 0,

@@ -6,25 +6,11 @@
  * archive, and nothing half-written is left. See test/support/hostile-patch-suite.ts.
  */
 import { KIND_ARM64, KIND_X86 } from '../../src/diff/exe-transform.js';
-import type { TransformTable } from '../../src/diff/transform-table.js';
 import { hostilePatchTests } from '../support/hostile-patch-suite.js';
-import { handMadePatch } from '../diff/helpers.js';
-import type { HostilePatchContext } from '../support/hostile-patch-suite.js';
-
-/** A patch that stores the whole new tar as extra bytes, with the given header oddities. */
-function withTable(ctx: HostilePatchContext, transforms: TransformTable, compressionByte?: number): Buffer {
-  return handMadePatch({
-    source: ctx.oldTar,
-    result: ctx.newTar,
-    ops: [[2, ctx.newTar.length]],
-    extra: ctx.newTar,
-    transforms,
-    ...(compressionByte === undefined ? {} : { compressionByte }),
-  });
-}
+import { wholeTarPatch } from '../diff/helpers.js';
 
 hostilePatchTests('hostile format-2 patch with a transform region outside its entry', (ctx) => ({
-  bytes: withTable(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [],
     result: [
       {
@@ -39,7 +25,7 @@ hostilePatchTests('hostile format-2 patch with a transform region outside its en
 }));
 
 hostilePatchTests('hostile format-2 patch with a transformed entry past the end of the archive', (ctx) => ({
-  bytes: withTable(ctx, {
+  bytes: wholeTarPatch(ctx, {
     source: [
       {
         start: 512,
@@ -54,7 +40,7 @@ hostilePatchTests('hostile format-2 patch with a transformed entry past the end 
 }));
 
 hostilePatchTests('hostile format-2 patch with an unknown format byte', (ctx) => ({
-  bytes: withTable(ctx, { source: [], result: [] }, 2),
+  bytes: wholeTarPatch(ctx, { source: [], result: [] }, { compressionByte: 2 }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
