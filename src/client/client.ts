@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { InstallError } from '../errors.js';
 import type { PlanTargetInput } from '../core/plan.js';
 import { appReleases, planUpdate } from '../core/plan.js';
@@ -39,6 +38,7 @@ import { installRolloutId, readState } from './state.js';
 import type { TufClient } from './tuf/index.js';
 import { TufSession } from './tuf-session.js';
 import { acquireUpdateLock } from './update-lock.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 export type { CheckResult, FirstInstallResult, Update, UpdateAndRestartResult } from './client-options.js';
 
@@ -240,7 +240,7 @@ export class Client {
   }
 
   async #writeConfirm(version: string): Promise<void> {
-    await mkdir(this.#layout.handoverDir, { recursive: true });
+    await makeDirs(this.#layout.handoverDir);
     await writeFileAtomic(confirmFilePath(this.stateDir, version), `${new Date().toISOString()}\n`);
   }
 

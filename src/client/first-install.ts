@@ -3,7 +3,7 @@
  * into an install folder that does not exist yet or is empty, verified exactly like an update and
  * moved into place with one rename.
  */
-import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
+import { rename, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
 import type { PlanTargetInput } from '../core/plan.js';
@@ -24,6 +24,7 @@ import { freshWorkDir, keepTar, unpackToStaging } from './stage-update.js';
 import type { StateLayout } from './state-layout.js';
 import { stagingDirFor } from './state-layout.js';
 import { installRolloutId } from './state.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 export interface FirstInstallWork {
   readonly appName: string;
@@ -84,7 +85,7 @@ export async function firstInstall(
   });
   stage('unpack');
   const stagingDir = stagingDirFor(installDir, version);
-  await mkdir(dirname(installDir), { recursive: true });
+  await makeDirs(dirname(installDir));
   await unpackToStaging(rebuilt.tarPath, stagingDir, chosen.meta.tar, {
     ...(options.signal ? { signal: options.signal } : {}),
   });

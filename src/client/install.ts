@@ -10,7 +10,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, open, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InstallError, UsageError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
@@ -19,6 +19,7 @@ import { confirmFilePath, handoverFiles, handoverResultPath } from './state-layo
 import type { HandoverFiles } from './state-layout.js';
 import { posixScript } from './install.posix.js';
 import { windowsLaunch, windowsRunner, windowsScript } from './install.windows.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** Longest waits we accept: a day. Longer is a mistake in the caller's units (ms for s). */
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
@@ -108,7 +109,7 @@ export async function startHandover(
   const files = handoverFiles(plan.stateDir, windows ? 'windows' : 'posix');
   await refuseIfRunning(files, seams.isRunning ?? isRunning);
   try {
-    await mkdir(files.dir, { recursive: true });
+    await makeDirs(files.dir);
     // Left over from an earlier hand-over: a stale confirm file or result would be taken for this one's.
     await rm(confirmFilePath(plan.stateDir, plan.version), { force: true });
     await rm(handoverResultPath(plan.stateDir), { force: true });

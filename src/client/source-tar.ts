@@ -1,8 +1,9 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import type { Digest } from '../core/custom-metadata.js';
 import { hashFolderAsTar, packTar } from '../archive/index.js';
 import { tempPathFor } from '../io/temp-name.js';
 import { cachedTarPath } from './state-layout.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /**
  * The uncompressed tar of the installed version: what the first patch of a chain applies to.
@@ -35,7 +36,7 @@ async function packIntoCache(
   const cached = cachedTarPath(tarsDir, version);
   const tmp = tempPathFor(cached);
   try {
-    await mkdir(tarsDir, { recursive: true });
+    await makeDirs(tarsDir);
     // Not flushed to disk: the cached tar is checked before each use (size here, sha256 when a
     // patch applies to it; a torn one makes the update fall back to the full archive), and on the
     // 187 MB Node.js runtime the flush made the rebuild and unpack that follow wait for the disk.

@@ -4,7 +4,7 @@
  * the install folder, and the new tar kept for the next update. The hand-over that follows is
  * quit-and-install.ts; the first install (first-install.ts) shares the rebuild and unpack steps.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { DataError, InstallError } from '../errors.js';
 import { unpackArchive } from '../archive/index.js';
 import type { Digest, PatchMeta } from '../core/custom-metadata.js';
@@ -19,6 +19,7 @@ import { ensureSourceTar } from './source-tar.js';
 import type { StateLayout } from './state-layout.js';
 import { cachedTarPath, stagingDirFor } from './state-layout.js';
 import { readState, writeState } from './state.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** What every step of one install works with. */
 export interface InstallWork {
@@ -74,7 +75,7 @@ export async function stageUpdate(
 /** An empty work folder for one rebuild. */
 export async function freshWorkDir(layout: StateLayout): Promise<void> {
   await rm(layout.workDir, { recursive: true, force: true });
-  await mkdir(layout.workDir, { recursive: true });
+  await makeDirs(layout.workDir);
 }
 
 function newTarName(work: InstallWork, update: Update): string {
@@ -183,7 +184,7 @@ export async function unpackToStaging(
 
 /** Keeps the new tar (what the next update's first patch applies to) and removes the work folder. */
 export async function keepTar(layout: StateLayout, tarPath: string, version: string): Promise<void> {
-  await mkdir(layout.tarsDir, { recursive: true });
+  await makeDirs(layout.tarsDir);
   await rename(tarPath, cachedTarPath(layout.tarsDir, version));
   await rm(layout.workDir, { recursive: true, force: true });
 }

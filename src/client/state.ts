@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InstallError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { pathExists } from '../io/path-exists.js';
 import type { StateLayout } from './state-layout.js';
 import { LAYOUT_NAMES, STATE_MARKER } from './state-layout.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** What the client handed to the installer and waits to hear about on a later start. */
 export interface PendingHandover {
@@ -108,7 +109,7 @@ export async function readState(layout: StateLayout): Promise<ClientState> {
 }
 
 export async function writeState(layout: StateLayout, state: ClientState): Promise<void> {
-  await mkdir(layout.root, { recursive: true });
+  await makeDirs(layout.root);
   await writeFileAtomic(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
 }
 
@@ -122,7 +123,7 @@ export async function installRolloutId(layout: StateLayout): Promise<number> {
   // 0.0001 resolution is plenty for percentages; randomInt is uniform.
   const id = randomInt(0, 1_000_000) / 10_000;
   try {
-    await mkdir(layout.root, { recursive: true });
+    await makeDirs(layout.root);
     await writeFileAtomic(layout.installIdFile, `${id}\n`);
   } catch (cause) {
     throw new InstallError(
@@ -165,7 +166,7 @@ const OWN_NAMES = [STATE_MARKER, 'state.json', 'install-id', 'handover', join('m
  * earlier notsotuf client is refused.
  */
 export async function claimStateDir(layout: StateLayout): Promise<void> {
-  await mkdir(layout.root, { recursive: true });
+  await makeDirs(layout.root);
   if (await pathExists(layout.markerFile)) return;
   const names = await readdir(layout.root);
   // Empty, or only names this layout uses (e.g. a cached tar put there before the first check).

@@ -1,4 +1,4 @@
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { DataError, UsageError } from '../errors.js';
 import { CLIENT_LIMITS } from '../core/limits.js';
 import type { ClientOptions } from './client-options.js';
@@ -7,6 +7,7 @@ import type { StateLayout } from './state-layout.js';
 import { metadataFile } from './state-layout.js';
 import { TufClient } from './tuf/index.js';
 import { rootMismatchError } from './tuf/root-mismatch.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** The root.json the app ships (bytes, or a path to it), bounded like every file read from outside. */
 async function readTrustedRoot(root: Uint8Array | string): Promise<Uint8Array> {
@@ -64,7 +65,7 @@ export class TufSession {
       if (fresh) await this.#refresh(this.#tuf);
       return this.#tuf;
     }
-    await mkdir(this.#layout.metadataDir, { recursive: true });
+    await makeDirs(this.#layout.metadataDir);
     await TufClient.initialize(this.#layout.metadataDir, await readTrustedRoot(this.#options.trustedRoot));
     const tuf = new TufClient({
       metadataDir: this.#layout.metadataDir,

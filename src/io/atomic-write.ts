@@ -1,7 +1,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { tempPathFor } from './temp-name.js';
+import { makeDirs } from './make-dirs.js';
 
 /**
  * Temp file, flush, rename: a file is never seen half written under its final name, and a failed
@@ -43,7 +44,7 @@ export async function writeFileAtomic(
   data: FileData,
   options: WriteOptions = {},
 ): Promise<void> {
-  if (options.makeParent === true) await mkdir(dirname(path), { recursive: true });
+  if (options.makeParent === true) await makeDirs(dirname(path));
   const tmp = tempPathFor(path);
   try {
     await writeNewFileSynced(tmp, data, options.mode);

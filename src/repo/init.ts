@@ -1,4 +1,4 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MetaFile, Metadata, Snapshot, Targets } from '@tufjs/models';
 import type { Key, Root, Timestamp } from '@tufjs/models';
@@ -18,6 +18,7 @@ import { commitWrites } from './repository-writer.js';
 import type { StagedWrite } from './repository-writer.js';
 import { buildRoot, SPEC_VERSION } from './root-builder.js';
 import type { RoleSpec } from './root-builder.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 export interface InitOptions {
   readonly app: string;
@@ -148,12 +149,12 @@ export async function initRepository(dir: string, options: InitOptions): Promise
     expiry,
   };
   await checkFreshProject(config);
-  await mkdir(config.keys, { recursive: true, mode: 0o700 });
+  await makeDirs(config.keys, 0o700);
   const roleKeys = await roleKeysFor(config, options);
   const files = await firstMetadata(config, options, roleKeys, now);
-  await mkdir(join(config.repository, 'targets'), { recursive: true });
+  await makeDirs(join(config.repository, 'targets'));
   await commitWrites(config.repository, files);
-  await mkdir(config.cache, { recursive: true });
+  await makeDirs(config.cache);
   await writeConfig(config);
   return config;
 }

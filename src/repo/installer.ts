@@ -1,7 +1,6 @@
 import {
   chmod,
   copyFile,
-  mkdir,
   mkdtemp,
   open,
   readdir,
@@ -16,6 +15,7 @@ import { DataError, UsageError } from '../errors.js';
 import { fsError } from '../io/fs-error.js';
 import { listReleases } from './release-list.js';
 import { inspectRepositoryMetadata } from './repository-files.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** Platforms an installer can be made for: the client executables that are tested (docs/executables.md). */
 export const INSTALLER_PLATFORMS = ['linux-x64', 'win-x64'] as const;
@@ -183,7 +183,7 @@ export async function writeInstaller(options: InstallerOptions): Promise<Install
   };
   const command = `${options.platform === 'win-x64' ? '' : './'}${exeName} install --config update.json`;
   const readme = `To install ${options.app}, run in this folder:\n\n  ${command}\n\nroot.json is the trusted root of the update repository (${metadataUrl}); keep it with update.json.\n`;
-  await mkdir(dirname(options.out), { recursive: true });
+  await makeDirs(dirname(options.out));
   const work = await mkdtemp(`${options.out}.partial-`);
   try {
     await copyFile(options.exe, join(work, exeName));

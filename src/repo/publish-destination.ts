@@ -1,7 +1,8 @@
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hashFile } from '../io/digest.js';
 import { isTempName, tempPathFor } from '../io/temp-name.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** A repository file about to be published: where it is locally, and its digests on demand. */
 export interface LocalFile {
@@ -102,7 +103,7 @@ export function folderDestination(dir: string): PublishDestination {
       const to = pathOf(file.rel);
       const tmp = tempPathFor(to);
       try {
-        await mkdir(dirname(to), { recursive: true });
+        await makeDirs(dirname(to));
         await copyFile(file.path, tmp);
         await rename(tmp, to);
       } catch (error) {

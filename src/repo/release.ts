@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TargetFile } from '@tufjs/models';
 import { folderFilePaths, gunzipTo, packFolder, tarFilePaths } from '../archive/index.js';
@@ -28,6 +28,7 @@ import { loadForEdit } from './repository-files.js';
 import { withRepositoryLock } from './repository-lock.js';
 import { commitWrites } from './repository-writer.js';
 import type { StagedWrite, StepHook } from './repository-writer.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** What the patch engine gives back (src/diff createPatch). */
 export interface PatchResult {
@@ -282,7 +283,7 @@ async function addReleaseLocked(
   for (const role of ['targets', 'snapshot', 'timestamp'] as const)
     await signersFor(keyring, [state.root.signed], role);
 
-  await mkdir(config.cache, { recursive: true });
+  await makeDirs(config.cache);
   const workDir = await mkdtemp(join(config.cache, 'work-'));
   try {
     const aName = archiveName(app, ver);
@@ -499,7 +500,7 @@ async function keepPublisherTar(
   ver: string,
 ): Promise<void> {
   try {
-    await mkdir(join(config.cache, 'tars'), { recursive: true });
+    await makeDirs(join(config.cache, 'tars'));
     await rename(tarPath, publisherTarPath(config, app, ver));
   } catch {
     // the cache is an optimisation only

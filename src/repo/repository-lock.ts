@@ -1,9 +1,10 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { acquirePidLock } from '../io/pid-lock.js';
 import { isTempName } from '../io/temp-name.js';
 import type { RepoConfig } from './config.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /**
  * One publisher command at a time changes a repository: two `release add` at once would both
@@ -25,7 +26,7 @@ async function removeLeftovers(config: RepoConfig): Promise<void> {
 }
 
 export async function withRepositoryLock<T>(config: RepoConfig, fn: () => Promise<T>): Promise<T> {
-  await mkdir(config.cache, { recursive: true });
+  await makeDirs(config.cache);
   const path = join(config.cache, 'lock');
   const lock = await acquirePidLock(
     path,

@@ -1,9 +1,10 @@
-import { copyFile, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, link, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InstallError, NotsotufError, messageOf } from '../errors.js';
 import { writeNewFileSynced } from '../io/atomic-write.js';
 import { tempPathFor } from '../io/temp-name.js';
 import { pathExists } from '../io/path-exists.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /**
  * All-or-nothing writes into a repository folder. Every new file is first written under a temp
@@ -60,7 +61,7 @@ export async function commitWrites(
     for (const w of inPublishOrder(writes)) {
       const final = join(repoDir, ...w.rel.split('/'));
       if (w.bytes !== undefined && (await sameBytes(final, w.bytes))) continue;
-      await mkdir(dirname(final), { recursive: true });
+      await makeDirs(dirname(final));
       const tmp = tempPathFor(final);
       if (w.bytes !== undefined) {
         await writeNewFileSynced(tmp, w.bytes, 0o644);

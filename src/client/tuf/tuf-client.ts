@@ -7,7 +7,7 @@
  * trusted metadata on disk as the previous refresh left it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { Updater } from 'tuf-js';
@@ -18,6 +18,7 @@ import { toTrustedTarget, type TrustedTarget } from './trusted-target.js';
 import { consistentSnapshot, metadataFileName, patchUpdater, trustedTargets } from './updater-internals.js';
 import { wrapTufError } from './wrap-tuf-error.js';
 import { writeFileAtomicSync } from '../../io/atomic-write.js';
+import { makeDirs } from '../../io/make-dirs.js';
 
 export interface TufLimits {
   /** Most root versions followed in one refresh (spec 5.3.3); default 32. */
@@ -82,7 +83,7 @@ export class TufClient {
   static async initialize(metadataDir: string, trustedRootBytes: Uint8Array): Promise<void> {
     checkTrustedRoot(trustedRootBytes);
     try {
-      await mkdir(metadataDir, { recursive: true });
+      await makeDirs(metadataDir);
       const path = join(metadataDir, metadataFileName(MetadataKind.Root));
       if (existsSync(path) && isValidRoot(await readFile(path))) return;
       writeFileAtomicSync(path, trustedRootBytes, { mode: 0o644 });
