@@ -73,7 +73,7 @@ export async function gunzipTo(
     }
     const message = `could not decompress ${archivePath} to ${tarPath}: ${messageOf(error)}`;
     if (isFileSystemError(error))
-      throw fsError(error, tarPath, { what: 'tar', code: 'ARCHIVE_WRITE_FAILED', message: () => message });
+      throw fsError(error, tarPath, { code: 'ARCHIVE_WRITE_FAILED', message: () => message });
     throw new InstallError('ARCHIVE_WRITE_FAILED', message, {
       cause: error,
     });

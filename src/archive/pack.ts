@@ -235,7 +235,7 @@ function wrapWriteError(error: unknown, what: string): unknown {
   if (error instanceof InstallError) return error;
   const message = `could not write ${what}: ${messageOf(error)}`;
   if (isFileSystemError(error))
-    return fsError(error, what, { what, code: 'ARCHIVE_WRITE_FAILED', message: () => message });
+    return fsError(error, what, { code: 'ARCHIVE_WRITE_FAILED', message: () => message });
   return new InstallError('ARCHIVE_WRITE_FAILED', message, {
     cause: error,
   });

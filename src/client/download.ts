@@ -47,7 +47,6 @@ async function sizeOf(path: string): Promise<number | undefined> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fsError(error, path, {
-      what: 'download',
       code: 'READ_FAILED',
       message: (e) =>
         `could not read ${path} (${e.message}): check that the app's state folder is readable, ` +

@@ -7,7 +7,6 @@ import { fsError } from '../io/fs-error.js';
  */
 export function localWriteError(error: unknown, path: string): unknown {
   return fsError(error, path, {
-    what: 'download',
     code: 'WRITE_FAILED',
     message: (e) =>
       `could not write ${path} (${e.message}): check that the app's state folder is writable and has free space.`,
