@@ -133,29 +133,27 @@ export async function downloadTargets(
     }
     let inFile = offset;
     report(target.path, inFile);
-    if (offset < target.length) {
-      try {
-        await edges.fetcher.downloadTo(edges.targetUrl(target), partial, {
-          offset,
-          maxLength: target.length,
-          ...(options.signal ? { signal: options.signal } : {}),
-          onBytes: (n) => {
-            inFile += n;
-            // A restart from 0 (a server that ignored Range) is reported as -offset: those bytes
-            // came from an earlier run, not over this link, so the rate does not count them.
-            if (n > 0) transferred += n;
-            report(target.path, inFile);
-          },
-        });
-      } catch (error) {
-        // Refused data (e.g. more bytes than signed) is not a prefix worth resuming from;
-        // network failures and cancelling keep the partial file for the next attempt.
-        if (error instanceof DataError) await rm(partial, { force: true });
-        throw localWriteError(error, partial);
-      }
+    try {
+      // A complete partial file makes no request (the fetcher only trims it to the signed length);
+      // an empty target is one request for no bytes.
+      await edges.fetcher.downloadTo(edges.targetUrl(target), partial, {
+        offset,
+        maxLength: target.length,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onBytes: (n) => {
+          inFile += n;
+          // A restart from 0 (a server that ignored Range) is reported as -offset: those bytes
+          // came from an earlier run, not over this link, so the rate does not count them.
+          if (n > 0) transferred += n;
+          report(target.path, inFile);
+        },
+      });
+    } catch (error) {
+      // Refused data (e.g. more bytes than signed) is not a prefix worth resuming from;
+      // network failures and cancelling keep the partial file for the next attempt.
+      if (error instanceof DataError) await rm(partial, { force: true });
+      throw localWriteError(error, partial);
     }
-    // A server that ignored Range restarts the file from 0; the size on disk is the truth.
-    inFile = (await sizeOf(partial)) ?? 0;
     try {
       await verifyTargetFile(partial, target);
     } catch (error) {

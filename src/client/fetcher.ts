@@ -39,7 +39,8 @@ export interface Fetcher {
   /** A whole small file (metadata). Refuses (DataError 'TOO_LONG') past maxLength, TransportError on HTTP errors/timeouts. */
   fetchBytes(url: string, maxLength: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   /** Appends bytes [offset, maxLength) of url to the file `partialPath` (HTTP Range when offset > 0;
-   *  a server that ignores Range: restart from 0). Stops with DataError past maxLength.
+   *  a server that ignores Range: restart from 0). Stops with DataError past maxLength. A file
+   *  already maxLength long (maxLength > 0) is only trimmed to it: no request.
    *  `onBytes(n)` reports the bytes written; when the download restarts from 0 after an offset,
    *  it first reports `-offset`, so a running sum stays equal to the file's size. */
   downloadTo(

@@ -253,3 +253,17 @@ test('a final name or .partial that cannot be read (a symlink loop) stops with R
     });
   }
 });
+
+test('an empty target (signed length 0) is fetched, checked and lands as an empty file', async () => {
+  const empty = new Uint8Array(0);
+  await withServer({ 'empty.bin': empty }, async (server, downloadsDir) => {
+    const target = targetFor('empty.bin', empty);
+    const edges = edgesFor(server, downloadsDir);
+    const [path] = await downloadTargets([target], edges);
+    assert.equal(path, join(downloadsDir, `${sha256(empty).slice(0, 16)}.empty.bin`));
+    assert.deepEqual(await readFile(path), Buffer.alloc(0));
+    assert.deepEqual(await readdir(downloadsDir), [basename(path)], 'no .partial left');
+    assert.deepEqual(server.requests, ['/targets/empty.bin']);
+    assert.deepEqual(edges.verified, new Set([path]));
+  });
+});
