@@ -267,3 +267,24 @@ test('an empty target (signed length 0) is fetched, checked and lands as an empt
     assert.deepEqual(edges.verified, new Set([path]));
   });
 });
+
+test('a file this process verified is taken on its size without hashing it again', async () => {
+  const bytes = randomBytes(5000);
+  await withServer({ 'app.tar.gz': bytes }, async (server, downloadsDir) => {
+    const edges = edgesFor(server, downloadsDir);
+    const target = targetFor('app.tar.gz', bytes);
+    const [path] = await downloadTargets([target], edges);
+    // Same size, other bytes: only hashing could tell. This process verified the file and owns
+    // it, so it is not read again (the patch engine and gunzip check their inputs' digests anyway).
+    const changed = Buffer.from(bytes);
+    changed[100] = (changed[100] ?? 0) ^ 0xff;
+    await writeFile(path!, changed);
+    assert.deepEqual(await downloadTargets([target], edges), [path]);
+    assert.equal(server.requests.length, 1, 'no second request');
+    assert.deepEqual(await readFile(path!), changed, 'not hashed, so not replaced');
+    // A new process (nothing verified yet) hashes it, refuses it and fetches it again.
+    assert.deepEqual(await downloadTargets([target], edgesFor(server, downloadsDir)), [path]);
+    assert.equal(server.requests.length, 2);
+    assert.deepEqual(await readFile(path!), bytes);
+  });
+});
