@@ -121,6 +121,7 @@ export function countSignatures(
   return { valid, threshold: r.threshold };
 }
 
+/** The bytes of a file against the length and sha256 listed for it; a difference is a problem. */
 function checkMetaFile(
   name: string,
   bytes: Buffer,
@@ -128,21 +129,19 @@ function checkMetaFile(
   hashes: Record<string, string> | undefined,
   problems: Problem[],
   role: RoleName,
-): boolean {
+): void {
   if (length !== undefined && bytes.length !== length) {
     problems.push({
       kind: 'corrupt',
       role,
       message: `metadata/${name} is ${bytes.length} bytes, signed length is ${length}`,
     });
-    return false;
+    return; // other bytes: one problem is enough
   }
   const want = hashes?.sha256;
   if (want !== undefined && digestBytes(bytes).sha256 !== want) {
     problems.push({ kind: 'corrupt', role, message: `metadata/${name} does not match its signed sha256` });
-    return false;
   }
-  return true;
 }
 
 /** The same message can come from two checks (a bad signature seen by the old and the new root). */
