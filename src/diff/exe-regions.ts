@@ -304,20 +304,131 @@ function ehFrameHdrTable(v: View): RefRegion | undefined {
   return undefined;
 }
 
+/** A section of a 64-bit Mach-O file (offsets relative to the file, not the slice). */
+interface MachOSection {
+  readonly segment: string;
+  readonly name: string;
+  readonly addr: number;
+  readonly size: number;
+  /** File offset (0: no bytes in the file). */
+  readonly offset: number;
+  readonly flags: number;
+}
+
+function name16(b: Uint8Array, at: number): string {
+  let s = '';
+  for (let k = 0; k < 16; k++) {
+    const c = b[at + k] as number;
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** The sections of the LC_SEGMENT_64 commands of the 64-bit little-endian Mach-O at `base`. */
+function machOSections(v: View, base: number): MachOSection[] {
+  const ncmds = v.u32(base + 16);
+  if (ncmds > MAX_SECTIONS) return [];
+  let at = base + 32;
+  const out: MachOSection[] = [];
+  for (let k = 0; k < ncmds; k++) {
+    const cmd = v.u32(at);
+    const size = v.u32(at + 4);
+    if (size < 8) return [];
+    if (cmd === 0x19) {
+      const nsects = v.u32(at + 64);
+      let s = at + 72;
+      for (let j = 0; j < nsects && j < MAX_SECTIONS; j++) {
+        const offset = v.u32(s + 48);
+        out.push({
+          segment: name16(v.b, s + 16),
+          name: name16(v.b, s),
+          addr: v.u64(s + 32),
+          size: v.u64(s + 40),
+          offset: offset === 0 ? 0 : base + offset,
+          flags: v.u32(s + 64),
+        });
+        s += 80;
+      }
+    }
+    at += size;
+  }
+  return out;
+}
+
 /**
- * The sorted unwind table of an ELF64 little-endian file of any machine (its `.eh_frame_hdr`
- * table, as a DELTA region), for files that are transformed rather than predicted; [] when there is
- * none or the headers are not understood.
+ * The sorted tables of a Mach-O `__unwind_info` section (compact unwind, version 1) as DELTA
+ * regions: the first-level index (function offset, second-level page, LSDA index: 3 words), the
+ * LSDA index (function offset, LSDA offset: 2 words) and the second-level pages to the section's
+ * end (regular pages hold (function offset, encoding) pairs after an 8-byte header: 2 words).
+ * Every function offset after an inserted or grown function changes; their differences do not.
+ * [] when the section's header is not the usual one.
+ */
+function unwindInfoTables(v: View, s: MachOSection): CodeRegion[] {
+  const at = s.offset;
+  const end = at + s.size;
+  if (s.size < 28 || end > v.b.length || v.u32(at) !== 1) return [];
+  const index = v.u32(at + 20);
+  const count = v.u32(at + 24);
+  if (count < 2 || index < 28 || index + count * 12 > s.size) return [];
+  const last = at + index + (count - 1) * 12;
+  const lsda = v.u32(at + index + 8);
+  const lsdaEnd = v.u32(last + 8);
+  const pages = v.u32(at + index + 4);
+  if (lsda < index + count * 12 || lsdaEnd < lsda || (lsdaEnd - lsda) % 8 !== 0) return [];
+  if (pages < lsdaEnd || pages >= s.size) return [];
+  const out: CodeRegion[] = [{ kind: KIND_DELTA, offset: at + index, length: count * 12, vaddr: 0, bits: 3 }];
+  if (lsdaEnd - lsda >= 16) {
+    out.push({ kind: KIND_DELTA, offset: at + lsda, length: lsdaEnd - lsda, vaddr: 0, bits: 2 });
+  }
+  if (s.size - pages >= 16) {
+    out.push({ kind: KIND_DELTA, offset: at + pages, length: s.size - pages, vaddr: 0, bits: 2 });
+  }
+  return out;
+}
+
+/** The unwind tables of the 64-bit little-endian Mach-O at `base` (x86-64 or arm64). */
+function machOUnwindTables(v: View, base: number): CodeRegion[] {
+  if (v.u32(base) !== 0xfeedfacf) return [];
+  const cpu = v.u32(base + 4);
+  if (cpu !== 0x01000007 && cpu !== 0x0100000c) return [];
+  const s = machOSections(v, base).find((x) => x.segment === '__TEXT' && x.name === '__unwind_info');
+  return s === undefined || s.offset === 0 ? [] : unwindInfoTables(v, s);
+}
+
+/**
+ * The sorted unwind tables of an executable, as DELTA regions, for files that are transformed
+ * rather than predicted: the `.eh_frame_hdr` table of an ELF64 little-endian file of any machine,
+ * the `__unwind_info` tables of a 64-bit Mach-O (fat too); [] when there is none or the headers are
+ * not understood.
  */
 export function unwindTables(file: Uint8Array): CodeRegion[] {
-  if (file.length < MIN_CODE_FILE || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c) return [];
-  if (file[3] !== 0x46 || file[4] !== 2 || file[5] !== 1) return [];
+  if (file.length < MIN_CODE_FILE) return [];
   try {
-    const t = ehFrameHdrTable(new View(file, true));
-    return t === undefined ? [] : [t];
+    const v = new View(file, true);
+    if (file[0] === 0x7f && file[1] === 0x45 && file[2] === 0x4c && file[3] === 0x46) {
+      if (file[4] !== 2 || file[5] !== 1) return [];
+      const t = ehFrameHdrTable(v);
+      return t === undefined ? [] : [t];
+    }
+    if (file[0] === 0xcf && file[1] === 0xfa && file[2] === 0xed && file[3] === 0xfe) {
+      return machOUnwindTables(v, 0);
+    }
+    if (file[0] === 0xca && file[1] === 0xfe && file[2] === 0xba && file[3] === 0xbe) {
+      const fat = new View(file, false);
+      const n = fat.u32(4);
+      if (n === 0 || n > 32) return [];
+      const out: CodeRegion[] = [];
+      for (let k = 0; k < n; k++) {
+        const offset = fat.u32(8 + k * 20 + 8);
+        if (offset + fat.u32(8 + k * 20 + 12) <= file.length) out.push(...machOUnwindTables(v, offset));
+      }
+      return out;
+    }
   } catch {
-    return [];
+    // headers point outside the file
   }
+  return [];
 }
 
 /** `out` with `table` taking its place: regions overlapping it are cut around it. */
@@ -442,39 +553,22 @@ function peRefs(b: Uint8Array): RefRegion[] {
 function machORefs(b: Uint8Array): RefRegion[] {
   const v = new View(b, true);
   if (v.u32(0) !== 0xfeedfacf || v.u32(4) !== 0x01000007) return [];
-  const ncmds = v.u32(16);
-  if (ncmds > MAX_SECTIONS) return [];
-  let at = 32;
-  const out: RefRegion[] = [];
-  for (let k = 0; k < ncmds; k++) {
-    const cmd = v.u32(at);
-    const size = v.u32(at + 4);
-    if (size < 8) return [];
-    if (cmd === 0x19) {
-      const nsects = v.u32(at + 64);
-      let s = at + 72;
-      for (let j = 0; j < nsects && j < MAX_SECTIONS; j++) {
-        const addr = v.u64(s + 32);
-        const ssize = v.u64(s + 40);
-        const offset = v.u32(s + 48);
-        const flags = v.u32(s + 64);
-        const type = flags & 0xff;
-        // not zero-fill (S_ZEROFILL 1, S_GB_ZEROFILL 12, S_THREAD_LOCAL_ZEROFILL 18)
-        if (offset > 0 && ssize >= MIN_REF_SECTION && type !== 1 && type !== 12 && type !== 18) {
-          const code = (flags & 0x80000400) !== 0;
-          out.push({
-            kind: code ? KIND_REF_X86 : KIND_REF_DATA,
-            offset,
-            length: ssize,
-            vaddr: addr,
-            bits: 1,
-          });
-        }
-        s += 80;
-      }
+  let out: RefRegion[] = [];
+  for (const s of machOSections(v, 0)) {
+    const type = s.flags & 0xff;
+    // not zero-fill (S_ZEROFILL 1, S_GB_ZEROFILL 12, S_THREAD_LOCAL_ZEROFILL 18)
+    if (s.offset > 0 && s.size >= MIN_REF_SECTION && type !== 1 && type !== 12 && type !== 18) {
+      const code = (s.flags & 0x80000400) !== 0;
+      out.push({
+        kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+        offset: s.offset,
+        length: s.size,
+        vaddr: s.addr,
+        bits: 1,
+      });
     }
-    at += size;
   }
+  for (const t of machOUnwindTables(v, 0)) out = carve(out, t);
   return out;
 }
 
