@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createGzip, constants } from 'node:zlib';
-import { freshExecutable } from '../scripts/exe/build.js';
+import { exeName, freshExecutable } from '../scripts/exe/build.js';
 import { ROOT } from '../scripts/exe/bundle.js';
 import { EXE_PLATFORMS, NODE_VERSION } from '../scripts/exe/node-binary.js';
 import { addRelease, initRepository, serveRepository } from '../src/repo/index.js';
@@ -67,9 +67,7 @@ for (const platform of EXE_PLATFORMS) {
   const file = await freshExecutable(platform);
   const size = (await stat(file)).size;
   const gz = await gzippedSize(file);
-  console.log(
-    `| notsotuf-${platform}${platform === 'win-x64' ? '.exe' : ''} | ${(size / MB).toFixed(1)} MB | ${(gz / MB).toFixed(1)} MB |`,
-  );
+  console.log(`| ${exeName(platform)} | ${(size / MB).toFixed(1)} MB | ${(gz / MB).toFixed(1)} MB |`);
 }
 
 // 2. Start to exit.

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundle, ROOT } from './bundle.js';
+import { clientExeName } from '../../src/repo/installer.js';
 import type { ExePlatform } from './node-binary.js';
 import { EXE_PLATFORMS, NODE_VERSION, nodeBinary } from './node-binary.js';
 
@@ -21,7 +22,7 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 /** The file name of the executable of `platform`. */
 export function exeName(platform: ExePlatform): string {
-  return `notsotuf-${platform}${platform === 'win-x64' ? '.exe' : ''}`;
+  return clientExeName(platform);
 }
 
 /** The path of the built executable of `platform` (it may not exist yet). */

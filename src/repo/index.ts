@@ -37,7 +37,7 @@ export { folderDestination } from './publish-destination.js';
 export { parseS3Url, s3Destination } from './s3-destination.js';
 export type { S3Location, S3Options } from './s3-destination.js';
 export type { Freshness, LocalFile, PublishDestination } from './publish-destination.js';
-export { INSTALLER_PLATFORMS, repositoryUrls, writeInstaller } from './installer.js';
+export { clientExeName, INSTALLER_PLATFORMS, repositoryUrls, writeInstaller } from './installer.js';
 export type { InstallerOptions, InstallerPlatform, InstallerResult } from './installer.js';
 export { pruneRepository } from './prune.js';
 export type { PruneOptions, PruneResult } from './prune.js';

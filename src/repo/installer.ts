@@ -18,8 +18,13 @@ import { inspectRepositoryMetadata } from './repository-files.js';
 import { makeDirs } from '../io/make-dirs.js';
 
 /** Platforms an installer can be made for: the client executables that are tested (docs/executables.md). */
-export const INSTALLER_PLATFORMS = ['linux-x64', 'win-x64'] as const;
+export const INSTALLER_PLATFORMS = ['linux-x64', 'linux-arm64', 'win-x64'] as const;
 export type InstallerPlatform = (typeof INSTALLER_PLATFORMS)[number];
+
+/** The file name of the client executable of `platform` (`notsotuf-<platform>`, `.exe` on Windows). */
+export function clientExeName(platform: string): string {
+  return `notsotuf-${platform}${platform.startsWith('win-') ? '.exe' : ''}`;
+}
 
 export interface InstallerOptions {
   /** The publisher's repository folder (metadata/ and targets/). */
@@ -56,11 +61,27 @@ export interface InstallerResult {
   readonly newestVersion: string;
 }
 
-/** First bytes of an executable of each platform: ELF on Linux, MZ (PE) on Windows. */
-const MAGIC: Readonly<Record<InstallerPlatform, Buffer>> = {
-  'linux-x64': Buffer.from([0x7f, 0x45, 0x4c, 0x46]),
-  'win-x64': Buffer.from('MZ'),
-};
+/** ELF `e_machine` and PE `Machine` values of the CPUs we ship executables for. */
+const ELF_MACHINES: Readonly<Record<number, string>> = { 0x3e: 'x64', 0xb7: 'arm64' };
+const PE_MACHINES: Readonly<Record<number, string>> = { 0x8664: 'x64', 0xaa64: 'arm64', 0x14c: 'ia32' };
+
+/**
+ * What an executable's first bytes say it is: `linux-x64`, `win-arm64`..., the OS alone when its
+ * CPU is one we do not know (`linux-?`), or undefined when it is neither ELF nor PE.
+ */
+export function executablePlatform(head: Buffer): string | undefined {
+  if (head.length >= 20 && head.readUInt32BE(0) === 0x7f454c46) {
+    const machine = head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+    return `linux-${ELF_MACHINES[machine] ?? '?'}`;
+  }
+  if (head.length >= 64 && head.toString('latin1', 0, 2) === 'MZ') {
+    const pe = head.readUInt32LE(0x3c);
+    if (pe + 6 <= head.length && head.toString('latin1', pe, pe + 4) === 'PE\0\0')
+      return `win-${PE_MACHINES[head.readUInt16LE(pe + 4)] ?? '?'}`;
+    return 'win-?';
+  }
+  return undefined;
+}
 
 /** The repository's URLs from a base URL, refusing anything but http(s). */
 export function repositoryUrls(baseUrl: string): { metadataUrl: string; targetsUrl: string } {
@@ -84,11 +105,12 @@ export function repositoryUrls(baseUrl: string): { metadataUrl: string; targetsU
 }
 
 async function checkExe(exe: string, platform: InstallerPlatform): Promise<void> {
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(4096);
+  let length: number;
   try {
     const fh = await open(exe, 'r');
     try {
-      await fh.read(head, 0, 4, 0);
+      ({ bytesRead: length } = await fh.read(head, 0, head.length, 0));
     } finally {
       await fh.close();
     }
@@ -102,13 +124,14 @@ async function checkExe(exe: string, platform: InstallerPlatform): Promise<void>
     }
     throw fsError(cause, exe, { what: 'client executable', input: true, code: 'READ_FAILED' });
   }
-  const magic = MAGIC[platform];
-  if (!head.subarray(0, magic.length).equals(magic)) {
-    throw new UsageError(
-      'EXE_WRONG_PLATFORM',
-      `${exe} is not a ${platform === 'win-x64' ? 'Windows' : 'Linux'} executable: pass the ${platform} one (npm run build:exe writes dist/exe/notsotuf-${platform}${platform === 'win-x64' ? '.exe' : ''})`,
-    );
-  }
+  const found = executablePlatform(head.subarray(0, length));
+  if (found === platform) return;
+  const os = platform.startsWith('win-') ? 'Windows' : 'Linux';
+  const wrongCpu = found?.startsWith(platform.split('-')[0]!) === true;
+  throw new UsageError(
+    'EXE_WRONG_PLATFORM',
+    `${exe} is ${wrongCpu ? `a ${found} executable, not ${platform}` : `not a ${os} executable`}: pass the ${platform} one (npm run build:exe writes dist/exe/${clientExeName(platform)})`,
+  );
 }
 
 async function checkOut(out: string): Promise<'missing' | 'empty'> {
@@ -181,19 +204,17 @@ export async function writeInstaller(options: InstallerOptions): Promise<Install
     ...(options.channel === undefined ? {} : { channel: options.channel }),
     ...(options.command === undefined ? {} : { command: options.command }),
   };
-  const command = `${options.platform === 'win-x64' ? '' : './'}${exeName} install --config update.json`;
+  const windows = options.platform.startsWith('win-');
+  const command = `${windows ? '' : './'}${exeName} install --config update.json`;
   const readme = `To install ${options.app}, run in this folder:\n\n  ${command}\n\nroot.json is the trusted root of the update repository (${metadataUrl}); keep it with update.json.\n`;
   await makeDirs(dirname(options.out));
   const work = await mkdtemp(`${options.out}.partial-`);
   try {
     await copyFile(options.exe, join(work, exeName));
-    if (options.platform !== 'win-x64') await chmod(join(work, exeName), 0o755);
+    if (!windows) await chmod(join(work, exeName), 0o755);
     await writeFile(join(work, 'root.json'), state.rootBytes);
     await writeFile(join(work, 'update.json'), `${JSON.stringify(updateJson, null, 2)}\n`);
-    await writeFile(
-      join(work, 'INSTALL.txt'),
-      options.platform === 'win-x64' ? readme.replaceAll('\n', '\r\n') : readme,
-    );
+    await writeFile(join(work, 'INSTALL.txt'), windows ? readme.replaceAll('\n', '\r\n') : readme);
     if (outState === 'empty') await rmdir(options.out);
     await rename(work, options.out);
   } catch (error) {

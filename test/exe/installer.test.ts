@@ -3,13 +3,15 @@
  * run from that folder with no Node, installs the app from a repository served on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { hashFolderAsTar } from '../../src/archive/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli } from '../helpers/cli.js';
-import { freshExecutable, runClientExe } from '../helpers/exe.js';
+import { executablePlatform } from '../../src/repo/installer.js';
+import { arm64ExeMissing, freshExecutable, runClientExe } from '../helpers/exe.js';
+import { skipUnlessTool } from '../helpers/skip.js';
 import { withTempDir } from '../support/temp-dir.js';
 import { servedProject } from '../support/world.js';
 
@@ -139,7 +141,14 @@ test('installer bad input: clear usage errors (exit 2) and nothing written', asy
     const out = join(dir, 'out');
     const url = ['--base-url', served.server.url];
     const cases: [string[], RegExp][] = [
-      [['--platform', 'linux-arm64', ...url], /unknown --platform "linux-arm64": use linux-x64 or win-x64/],
+      [
+        ['--platform', 'darwin-arm64', ...url],
+        /unknown --platform "darwin-arm64": use linux-x64 or linux-arm64 or win-x64/,
+      ],
+      [
+        ['--platform', 'linux-arm64', ...url, '--exe', linuxExe],
+        /is a linux-x64 executable, not linux-arm64/,
+      ],
       [[...url], /--platform is required/],
       [['--platform', 'linux-x64'], /--base-url is required/],
       [['--platform', 'linux-x64', '--base-url', 'ftp://example.com/x'], /http:\/\/ or https:\/\//],
@@ -176,3 +185,50 @@ test('installer refuses an output folder that is not empty, and leaves it as it 
     assert.deepEqual(await readdir(dir), ['out']);
   });
 });
+
+async function head(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+test("executablePlatform reads the OS and CPU from an executable's headers (ELF e_machine, PE Machine)", async () => {
+  assert.equal(executablePlatform(await head(linuxExe)), 'linux-x64');
+  assert.equal(executablePlatform(await head(await freshExecutable('linux-arm64'))), 'linux-arm64');
+  const win = await head(await freshExecutable('win-x64'));
+  assert.equal(executablePlatform(win), 'win-x64');
+  const winArm = Buffer.from(win);
+  winArm.writeUInt16LE(0xaa64, winArm.readUInt32LE(0x3c) + 4);
+  assert.equal(executablePlatform(winArm), 'win-arm64');
+  const riscv = Buffer.from(await head(linuxExe));
+  riscv.writeUInt16LE(0xf3, 18);
+  assert.equal(executablePlatform(riscv), 'linux-?');
+  assert.equal(executablePlatform(Buffer.from('#!/bin/sh\necho hi\n')), undefined);
+  assert.equal(executablePlatform(Buffer.from('MZ')), undefined, 'too short to be a PE file');
+});
+
+test(
+  'installer --platform linux-arm64 ships the arm64 executable; it installs the app (run under qemu-user here)',
+  { skip: skipUnlessTool(arm64ExeMissing()), timeout: 600_000 },
+  async () => {
+    const armExe = await freshExecutable('linux-arm64');
+    await withTempDir(async (dir) => {
+      const out = join(dir, 'download');
+      const r = await installer(out, ['--platform', 'linux-arm64', '--base-url', served.server.url]);
+      assert.equal(r.code, EXIT.ok, r.stderr);
+      assert.match(r.stdout, /\.\/notsotuf-linux-arm64 install --config update\.json/);
+      assert.deepEqual(await readFile(join(out, 'notsotuf-linux-arm64')), await readFile(armExe));
+      const install = await runClientExe(['install', '--config', 'update.json', '--json'], {
+        cwd: out,
+        platform: 'linux-arm64',
+      });
+      assert.equal(install.code, EXIT.ok, install.stderr);
+      assert.deepEqual(await hashFolderAsTar(join(out, 'app')), served.project.releases[1]?.result.tar);
+    });
+  },
+);

@@ -15,7 +15,9 @@ import { CLIENT_COMMANDS } from '../../src/cli/commands/client-commands.js';
 import { PUBLISHER_COMMANDS } from '../../src/cli/commands/index.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { clientOptions, installVersion, writeCliConfig } from '../support/fixture.js';
-import { envWithoutNode, freshExecutable, runClientExe } from '../helpers/exe.js';
+import { arm64ExeMissing, envWithoutNode, freshExecutable, runClientExe } from '../helpers/exe.js';
+import type { LinuxExe } from '../helpers/exe.js';
+import { skipUnlessTool } from '../helpers/skip.js';
 import { servedProject } from '../support/world.js';
 
 before(async () => {
@@ -45,6 +47,19 @@ test('--version and --help work; the help lists the client commands only', async
   assert.equal(help.stderr, '', 'no SEA warning or other noise on stderr');
 });
 
+test(
+  'the linux-arm64 executable (under qemu-user here) reports its version and lists the client commands',
+  { skip: skipUnlessTool(arm64ExeMissing()), timeout: 300_000 },
+  async () => {
+    const version = await runClientExe(['--version'], { platform: 'linux-arm64' });
+    assert.equal(version.code, EXIT.ok, version.stderr);
+    assert.match(version.stdout, /^notsotuf \d+\.\d+\.\d+/);
+    const help = await runClientExe(['--help'], { platform: 'linux-arm64' });
+    for (const c of CLIENT_COMMANDS) assert.match(help.stdout, new RegExp(`^  ${c.path.join(' ')} `, 'm'));
+    assert.equal(help.stderr, '', 'no SEA warning or other noise on stderr');
+  },
+);
+
 test('publisher commands are absent from the executable (usage error, exit 2)', async () => {
   for (const args of [['init'], ['release', 'add', 'x'], ['keys', 'generate'], ['sign', 'root'], ['serve']]) {
     const r = await runClientExe(args);
@@ -53,7 +68,7 @@ test('publisher commands are absent from the executable (usage error, exit 2)', 
   }
 });
 
-test('check finds the update (exit 10), update installs it by patches (exit 11), then check says up to date', async () => {
+async function checkAndUpdate(platform: LinuxExe): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'notsotuf-exe-'));
   try {
     const installDir = join(root, 'app');
@@ -63,22 +78,33 @@ test('check finds the update (exit 10), update installs it by patches (exit 11),
       ...clientOptions(served.project, served.server.url, 'app', 'state'),
       trustedRoot: relative(root, join(served.project.config.repository, 'metadata', '1.root.json')),
     });
-    const check = await runClientExe(['check', '--config', config, '--json']);
+    const check = await runClientExe(['check', '--config', config, '--json'], { platform });
     assert.equal(check.code, EXIT.updateAvailable, check.stderr);
     const plan = JSON.parse(check.stdout) as Record<string, unknown>;
     assert.equal(plan.status, 'available');
     assert.equal(plan.version, '1.1.0');
     assert.equal(plan.kind, 'patches');
 
-    const update = await runClientExe(['update', '--config', config, '--yes'], { cwd: root });
+    const update = await runClientExe(['update', '--config', config, '--yes'], { cwd: root, platform });
     assert.equal(update.code, EXIT.updated, update.stderr);
     assert.match(update.stdout, /1\.0\.0 -> 1\.1\.0/);
     assert.deepEqual(await hashFolderAsTar(installDir), served.project.releases[1]?.result.tar);
 
-    const again = await runClientExe(['check', '--config', config, '--current-version', '1.1.0']);
+    const again = await runClientExe(['check', '--config', config, '--current-version', '1.1.0'], {
+      platform,
+    });
     assert.equal(again.code, EXIT.ok, again.stderr);
     assert.match(again.stdout, /up to date/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-});
+}
+
+test('check finds the update (exit 10), update installs it by patches (exit 11), then check says up to date', () =>
+  checkAndUpdate('linux-x64'));
+
+test(
+  'the linux-arm64 executable (under qemu-user here) checks and installs the update by patches',
+  { skip: skipUnlessTool(arm64ExeMissing()), timeout: 600_000 },
+  () => checkAndUpdate('linux-arm64'),
+);

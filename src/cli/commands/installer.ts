@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../errors.js';
-import { INSTALLER_PLATFORMS, writeInstaller } from '../../repo/index.js';
+import { clientExeName, INSTALLER_PLATFORMS, writeInstaller } from '../../repo/index.js';
 import type { InstallerPlatform } from '../../repo/index.js';
 import { parseChannel } from '../../core/version.js';
 import { noExtraArguments } from '../arguments.js';
@@ -26,15 +26,11 @@ function packageRoot(): string | undefined {
   }
 }
 
-function exeFileName(platform: InstallerPlatform): string {
-  return `notsotuf-${platform}${platform === 'win-x64' ? '.exe' : ''}`;
-}
-
 export const installerCommand: Command = {
   path: ['installer'],
   summary: 'Write what a user downloads to install the app: client executable, root.json, update.json',
   usage:
-    '--platform linux-x64|win-x64 --base-url URL [--out DIR] [--app NAME] [--install-dir DIR] [--channel C] [--exe FILE] [--config FILE] [-- PROGRAM [ARGS...]]\n' +
+    `--platform ${INSTALLER_PLATFORMS.join('|')} --base-url URL [--out DIR] [--app NAME] [--install-dir DIR] [--channel C] [--exe FILE] [--config FILE] [-- PROGRAM [ARGS...]]\n` +
     '  after --: the app\'s command line for update.json "command" (PROGRAM relative to the install folder), started by "update --restart"',
   options: {
     config: { type: 'string' },
@@ -86,7 +82,7 @@ export const installerCommand: Command = {
     let exe = stringOption(ctx, 'exe');
     if (exe === undefined) {
       const root = packageRoot();
-      exe = join(root ?? ctx.cwd, 'dist', 'exe', exeFileName(p));
+      exe = join(root ?? ctx.cwd, 'dist', 'exe', clientExeName(p));
     } else {
       exe = resolve(ctx.cwd, exe);
     }
@@ -121,7 +117,7 @@ export const installerCommand: Command = {
       `Wrote the ${p} installer of ${result.app} (newest release ${result.newestVersion}) to ${result.out}:\n` +
         result.files.map((f) => `  ${f}\n`).join('') +
         `root.json is the repository's root version ${result.rootVersion}.\n` +
-        `Users run in that folder: ${p === 'win-x64' ? '' : './'}${result.exeName} install --config update.json\n`,
+        `Users run in that folder: ${p.startsWith('win-') ? '' : './'}${result.exeName} install --config update.json\n`,
     );
     return EXIT.ok;
   },
