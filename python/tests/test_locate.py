@@ -30,6 +30,12 @@ def test_windows_names_end_in_exe() -> None:
     assert executable_names("linux", "x86_64") == ["notsotuf-linux-x64", "notsotuf"]
 
 
+def test_arm64_macos_and_windows_fall_back_to_the_x64_executable_linux_does_not() -> None:
+    assert executable_names("darwin", "arm64") == ["notsotuf-darwin-arm64", "notsotuf-darwin-x64", "notsotuf"]
+    assert executable_names("win32", "ARM64") == ["notsotuf-win-arm64.exe", "notsotuf-win-x64.exe", "notsotuf.exe"]
+    assert executable_names("linux", "aarch64") == ["notsotuf-linux-arm64", "notsotuf"]
+
+
 def _make(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("#!/bin/sh\n")

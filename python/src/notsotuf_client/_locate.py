@@ -28,12 +28,17 @@ def executable_names(system: Optional[str] = None, machine: Optional[str] = None
     """File names the client executable may have on this platform, most specific first.
 
     ``notsotuf-<platform>`` is what ``npm run build:exe`` writes (``notsotuf-win-x64.exe`` on
-    Windows); ``notsotuf`` (``notsotuf.exe``) is the short name for a renamed copy.
+    Windows); ``notsotuf`` (``notsotuf.exe``) is the short name for a renamed copy. On arm64 macOS
+    and Windows the x64 executable comes next: no darwin-arm64 or win-arm64 one is built, and both
+    systems run x64 programs (Rosetta 2, Windows 11's emulation). Linux arm64 cannot.
     """
     tag = platform_tag(system, machine)
     windows = tag.startswith("win-")
     suffix = ".exe" if windows else ""
-    return [f"notsotuf-{tag}{suffix}", f"notsotuf{suffix}"]
+    names = [f"notsotuf-{tag}{suffix}"]
+    if tag in ("darwin-arm64", "win-arm64"):
+        names.append(f"notsotuf-{tag[: -len('arm64')]}x64{suffix}")
+    return names + [f"notsotuf{suffix}"]
 
 
 def search_dirs(config_path: Optional[str] = None) -> List[str]:
