@@ -98,8 +98,6 @@ export function checkEntry(
         path,
         `its tar type "${entry.typeflag}" is not one notsotuf writes`,
       );
-    default:
-      break;
   }
   if (Buffer.byteLength(path, 'utf8') > limits.maxPathLength) {
     throw refuse('ARCHIVE_PATH_TOO_LONG', path, `its path is longer than ${limits.maxPathLength} bytes`);
@@ -259,9 +257,10 @@ function wrapStaging(error: unknown, stagingDir: string): unknown {
 async function isGzip(archivePath: string): Promise<boolean> {
   const fh = await open(archivePath, 'r');
   try {
+    // A file shorter than two bytes leaves zeros in the buffer, which are not the magic.
     const magic = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(magic, 0, 2, 0);
-    return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    await fh.read(magic, 0, 2, 0);
+    return magic[0] === 0x1f && magic[1] === 0x8b;
   } finally {
     await fh.close();
   }
@@ -439,8 +438,9 @@ export async function unpackArchive(
         if (process.platform !== 'win32') throw error;
       });
     }
-    // deepest first; creating entries changed the folders' times, so set them last
-    for (const dir of dirs.reverse()) await utimes(where(dir.path), dir.mtime, dir.mtime);
+    // Creating entries changed the folders' times, so they are set last (in any order: setting a
+    // folder's times does not change its parent's).
+    for (const dir of dirs) await utimes(where(dir.path), dir.mtime, dir.mtime);
     return { entries, bytes, tar: { sha256, length: tarLength } };
   } catch (error) {
     await pool.settle(); // no write may land after the folder is removed
