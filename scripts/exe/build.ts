@@ -14,6 +14,7 @@ import { bundle, ROOT } from './bundle.js';
 import { clientExeName } from '../../src/repo/installer.js';
 import type { ExePlatform } from './node-binary.js';
 import { EXE_PLATFORMS, NODE_VERSION, nodeBinary } from './node-binary.js';
+import { withChecksum, withoutSignature } from './pe.js';
 
 export const EXE_DIR = join(ROOT, 'dist', 'exe');
 
@@ -39,12 +40,20 @@ function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** Bumped when the build steps change what they write (2: Windows files lose node.exe's signature). */
+const RECIPE = 2;
+
+/** What a built executable is made of: the bundle, the Node version and the build steps. */
+function stampFor(code: string): string {
+  return `${sha256(code)} node-${NODE_VERSION} recipe-${RECIPE}\n`;
+}
+
 /**
  * The executable of `platform`, built first when it is missing or holds another client bundle
  * than the sources give now (tests use this, so they never run a stale executable).
  */
 export async function freshExecutable(platform: ExePlatform): Promise<string> {
-  const want = `${sha256((await bundle()).code)} node-${NODE_VERSION}\n`;
+  const want = stampFor((await bundle()).code);
   const have = await readFile(stampPath(platform), 'utf8').catch(() => '');
   if (have === want && existsSync(exePath(platform))) return exePath(platform);
   await buildExecutables([platform]);
@@ -84,7 +93,7 @@ export async function buildExecutables(
   const work = await mkdtemp(join(EXE_DIR, '.build-'));
   try {
     const { code } = await bundle();
-    const stamp = `${sha256(code)} node-${NODE_VERSION}\n`;
+    const stamp = stampFor(code);
     await writeFile(join(work, 'notsotuf-client.cjs'), code);
     await writeFile(
       join(work, 'sea-config.json'),
@@ -102,7 +111,10 @@ export async function buildExecutables(
     const built: BuiltExe[] = [];
     for (const platform of platforms) {
       const temp = join(work, exeName(platform));
-      await copyFile(await nodeBinary(platform), temp);
+      const windows = platform.startsWith('win-');
+      // Windows: node.exe's Authenticode signature would no longer match; drop it (pe.ts).
+      if (windows) await writeFile(temp, withoutSignature(await readFile(await nodeBinary(platform))));
+      else await copyFile(await nodeBinary(platform), temp);
       await chmod(temp, 0o755);
       const macho = platform.startsWith('darwin') ? ['--macho-segment-name', 'NODE_SEA'] : [];
       run(
@@ -110,6 +122,7 @@ export async function buildExecutables(
         [postject, temp, 'NODE_SEA_BLOB', 'sea-prep.blob', '--sentinel-fuse', SEA_FUSE, ...macho],
         work,
       );
+      if (windows) await writeFile(temp, withChecksum(await readFile(temp)));
       const digest = sha256(await readFile(temp));
       await rename(temp, exePath(platform));
       await writeFile(join(work, 'stamp'), stamp);
