@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { entryHints } from './entry-hints.js';
 import { digestBytes } from '../io/digest.js';
 import { readWhole, writeAtomically } from './file-io.js';
-import { transformInPlace } from './exe-transform.js';
+import { KIND_ARM64, KIND_REF_ARM64, transformInPlace } from './exe-transform.js';
 import { CHECKSUM_2_LENGTH, encodeHeader2, PATCH_FORMAT_2 } from './format-2.js';
 import { CHECKSUM_OFFSET, COMPRESSION_BROTLI, encodeHeader, PATCH_FORMAT, type Digest } from './format.js';
 import { chooseTransforms, type RefCandidate } from './transform-choice.js';
@@ -31,7 +31,7 @@ export interface CreatePatchOptions {
   readonly step?: number;
   /** Format to write (default 2). Clients older than format 2 only apply format 1. */
   readonly format?: PatchFormatVersion;
-  /** Predict references of x86-64 executables where it pays (format 2; default true). */
+  /** Predict references of x86-64 and arm64 executables where it pays (format 2; default true). */
   readonly predict?: boolean;
   /**
    * Give up with a DataError PATCH_TOO_LARGE (writing nothing) when the patch would be longer than
@@ -42,8 +42,9 @@ export interface CreatePatchOptions {
 
 /**
  * The table with the candidates for reference prediction added (each side sorted by start): a
- * taken candidate with all its regions, the others with their transformed regions (DELTA tables)
- * only, since those were transformed before matching whether prediction is taken or not.
+ * taken candidate with all its regions, the others with their transformed regions (DELTA tables,
+ * arm64 code as ARM64) only, since those were transformed before matching whether prediction is
+ * taken or not.
  */
 function withRefs(
   t: TransformTable,
@@ -54,7 +55,10 @@ function withRefs(
   const pick = (c: RefCandidate, side: 'source' | 'result'): TransformEntry[] => {
     const e = c[side];
     if (taken.includes(c)) return [e];
-    const regions = e.regions.filter((r) => !isRefKind(r.kind));
+    // Not predicted: arm64 code is transformed all the same (as kind 2), the rest stays plain.
+    const regions = e.regions
+      .filter((r) => !isRefKind(r.kind) || r.kind === KIND_REF_ARM64)
+      .map((r) => (r.kind === KIND_REF_ARM64 ? { ...r, kind: KIND_ARM64, bits: 0 } : r));
     return regions.length === 0 ? [] : [{ ...e, regions }];
   };
   return {

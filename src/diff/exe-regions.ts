@@ -1,4 +1,4 @@
-import { KIND_ARM64, KIND_DELTA, KIND_X86 } from './exe-transform.js';
+import { KIND_ARM64, KIND_DELTA, KIND_REF_ARM64, KIND_X86 } from './exe-transform.js';
 import { KIND_REF_DATA, KIND_REF_SYMTAB, KIND_REF_X86, SYM_SIZE } from './ref-predict.js';
 
 /**
@@ -248,8 +248,8 @@ export function codeRegions(file: Uint8Array): CodeRegion[] {
 }
 
 /**
- * Regions for reference prediction (src/diff/ref-predict.ts): every section of a 64-bit x86
- * executable that has bytes in the file, as x86 code (executable sections) or data (the rest), with
+ * Regions for reference prediction (src/diff/ref-predict.ts): every section of a 64-bit x86 or
+ * arm64 executable that has bytes in the file, as x86 or arm64 code (executable sections) or data (the rest), with
  * its load address (`bits` 1) or none (`bits` 0: not loaded, e.g. a symbol table). Offsets are
  * relative to `file`; [] for anything else. PE addresses include the image base (pointers in the
  * image's data hold image base + RVA).
@@ -464,13 +464,15 @@ function symbolStrings(v: View, shoff: number, shentsize: number, shnum: number,
 
 /** A region whose `vaddr` is a load address (moves with the region's start when it is cut). */
 function loaded(r: RefRegion): boolean {
-  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA);
+  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA || r.kind === KIND_REF_ARM64);
 }
 
 function elfRefs(b: Uint8Array): RefRegion[] {
   if (b[4] !== 2 || b[5] !== 1) return [];
   const v = new View(b, true);
-  if (v.u16(18) !== 62) return [];
+  const machine = v.u16(18);
+  if (machine !== 62 && machine !== 183) return []; // x86-64, aarch64
+  const codeKind = machine === 62 ? KIND_REF_X86 : KIND_REF_ARM64;
   const shoff = v.u64(40);
   const shentsize = v.u16(58);
   const shnum = v.u16(60);
@@ -494,11 +496,12 @@ function elfRefs(b: Uint8Array): RefRegion[] {
     const alloc = (flags & 2) !== 0 && addr > 0;
     const code = type === 1 && (flags & 4) !== 0;
     out.push({
-      kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+      kind: code ? codeKind : KIND_REF_DATA,
       offset,
       length: size,
-      vaddr: alloc ? addr : 0,
-      bits: alloc ? 1 : 0,
+      // (arm64 code needs its address: it is transformed by address)
+      vaddr: alloc || (code && codeKind === KIND_REF_ARM64) ? addr : 0,
+      bits: alloc || (code && codeKind === KIND_REF_ARM64) ? 1 : 0,
     });
   }
   return carve(out, ehFrameHdrTable(v));
@@ -552,7 +555,9 @@ function peRefs(b: Uint8Array): RefRegion[] {
 
 function machORefs(b: Uint8Array): RefRegion[] {
   const v = new View(b, true);
-  if (v.u32(0) !== 0xfeedfacf || v.u32(4) !== 0x01000007) return [];
+  const cpu = v.u32(4);
+  if (v.u32(0) !== 0xfeedfacf || (cpu !== 0x01000007 && cpu !== 0x0100000c)) return [];
+  const codeKind = cpu === 0x01000007 ? KIND_REF_X86 : KIND_REF_ARM64;
   let out: RefRegion[] = [];
   for (const s of machOSections(v, 0)) {
     const type = s.flags & 0xff;
@@ -560,7 +565,7 @@ function machORefs(b: Uint8Array): RefRegion[] {
     if (s.offset > 0 && s.size >= MIN_REF_SECTION && type !== 1 && type !== 12 && type !== 18) {
       const code = (s.flags & 0x80000400) !== 0;
       out.push({
-        kind: code ? KIND_REF_X86 : KIND_REF_DATA,
+        kind: code ? codeKind : KIND_REF_DATA,
         offset: s.offset,
         length: s.size,
         vaddr: s.addr,
@@ -572,7 +577,7 @@ function machORefs(b: Uint8Array): RefRegion[] {
   return out;
 }
 
-/** The reference regions of `file` (64-bit x86 ELF, PE32+, Mach-O), sorted and non-overlapping. */
+/** The reference regions of `file` (64-bit x86 ELF, PE32+, Mach-O; arm64 ELF, Mach-O), sorted and non-overlapping. */
 export function refRegions(file: Uint8Array): RefRegion[] {
   if (file.length < MIN_CODE_FILE) return [];
   let found: RefRegion[];

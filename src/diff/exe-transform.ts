@@ -32,6 +32,11 @@ export const KIND_X86 = 1;
 export const KIND_ARM64 = 2;
 export const KIND_X86_RIP = 3;
 export const KIND_DELTA = 6;
+/**
+ * arm64 code whose references are predicted (src/diff/ref-predict.ts): transformed as ARM64 too,
+ * so its BL and ADRP words are absolute both when matched and when predicted.
+ */
+export const KIND_REF_ARM64 = 8;
 export const KINDS = [KIND_X86, KIND_ARM64, KIND_X86_RIP, KIND_DELTA] as const;
 /** Most 32-bit words in a record of a DELTA region (a record held back between chunks fits in 2 x MAX_INSN). */
 export const MAX_DELTA_WORDS = 3;
@@ -313,7 +318,15 @@ export class RegionCoder {
       const at =
         r.kind === KIND_DELTA
           ? this.delta(buf, pos, from, to, r, end)
-          : (r.kind === KIND_ARM64 ? arm64 : x86)(buf, pos, from, to, r, this.dir, end);
+          : (r.kind === KIND_ARM64 || r.kind === KIND_REF_ARM64 ? arm64 : x86)(
+              buf,
+              pos,
+              from,
+              to,
+              r,
+              this.dir,
+              end,
+            );
       this.resume = at;
       if (at < to) {
         // An instruction starting at `at` needs bytes of the next chunk.

@@ -1,4 +1,4 @@
-import { RIP_OP1, RIP_OP2, type Region } from './exe-transform.js';
+import { KIND_REF_ARM64, RIP_OP1, RIP_OP2, type Region } from './exe-transform.js';
 import type { TransformEntry } from './transform-table.js';
 
 /**
@@ -30,9 +30,19 @@ import type { TransformEntry } from './transform-table.js';
  *   32 bits) is an offset into the table's string table, which starts `vaddr` bytes after the
  *   entry's start: it is predicted through the map as an offset into the string table of the
  *   result's symbol table region (every string inserted before a name moves it).
+ * - `KIND_REF_ARM64` (8): arm64 code, transformed as ARM64 (kind 2: BL and ADRP words hold
+ *   absolute word and page numbers) before matching and prediction. Each 4-byte word (aligned by
+ *   address) of an ADD record inside the region: a BL's target (its absolute word number, nearest
+ *   to the word's own address) becomes the new target's word number; a B's relative target the new
+ *   one; an ADRP whose next word is an ADD (64-bit, immediate, unshifted) or an unsigned-offset
+ *   load/store with the ADRP's register as base is a pair: its target (page + low 12 bits) becomes
+ *   the new target's page (absolute) and low 12 bits (scaled for a load/store); the scan goes on
+ *   after the pair. A B whose target lies in the same record and region is left as it is.
  * The region's parameter byte is 1 when the region has an address (`vaddr` is where it is loaded),
- * 0 when it does not (a symbol table: it holds pointers, nothing points into it); kind 7 has 0.
+ * 0 when it does not (a symbol table: it holds pointers, nothing points into it); kind 7 has 0,
+ * kind 8 has 1.
  */
+export { KIND_REF_ARM64 };
 export const KIND_REF_X86 = 4;
 export const KIND_REF_DATA = 5;
 export const KIND_REF_SYMTAB = 7;
@@ -40,7 +50,9 @@ export const KIND_REF_SYMTAB = 7;
 export const SYM_SIZE = 24;
 
 export function isRefKind(kind: number): boolean {
-  return kind === KIND_REF_X86 || kind === KIND_REF_DATA || kind === KIND_REF_SYMTAB;
+  return (
+    kind === KIND_REF_X86 || kind === KIND_REF_DATA || kind === KIND_REF_SYMTAB || kind === KIND_REF_ARM64
+  );
 }
 
 /** Most matched runs the map may hold (about 24 bytes each): bounds the applier's memory. */
@@ -56,7 +68,7 @@ export function refEntries(entries: readonly TransformEntry[]): TransformEntry[]
 
 /** A region whose `vaddr` is its load address: where the addresses of references point. */
 function isMapped(r: Region): boolean {
-  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA);
+  return r.bits === 1 && (r.kind === KIND_REF_X86 || r.kind === KIND_REF_DATA || r.kind === KIND_REF_ARM64);
 }
 
 function entryAt(entries: readonly TransformEntry[], pos: number): TransformEntry | undefined {
@@ -424,6 +436,8 @@ export class Predictor {
           q = p + 4;
         }
         this.scan = Math.max(this.scan, q);
+      } else if (r.kind === KIND_REF_ARM64) {
+        this.scan = this.arm64(buf, at, pos, end, src, r, byte);
       } else if (r.kind === KIND_REF_SYMTAB) {
         const first = Math.max(pos, this.recOld, r.start);
         for (let q = r.start + Math.floor((first - r.start) / SYM_SIZE) * SYM_SIZE; q < end; q += SYM_SIZE) {
@@ -473,6 +487,103 @@ export class Predictor {
         }
       }
     }
+  }
+
+  /**
+   * The arm64 words of region `r` in this piece (kind 8, see the top of this file); returns where
+   * the scan resumes (past a pair that ends after the piece).
+   */
+  private arm64(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    src: TransformEntry,
+    r: Region,
+    byte: (p: number) => number,
+  ): number {
+    const limit = Math.min(this.recEnd, r.start + r.length);
+    const base = r.vaddr - r.start; // address = archive offset + base
+    let q = Math.max(this.scan, r.start, pos);
+    const mis = (((q + base) % 4) + 4) % 4;
+    if (mis !== 0) q += 4 - mis;
+    const word = (p: number): number => {
+      if (p + 4 <= end) {
+        const i = at + p - pos;
+        return (
+          ((buf[i] as number) |
+            ((buf[i + 1] as number) << 8) |
+            ((buf[i + 2] as number) << 16) |
+            ((buf[i + 3] as number) << 24)) >>>
+          0
+        );
+      }
+      return (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
+    };
+    for (; q < end && q + 4 <= limit; q += 4) {
+      const i = at + q - pos;
+      // The top byte decides (BL 0x94-0x97, B 0x14-0x17, ADRP 0x90/0xb0/0xd0/0xf0): most words are none.
+      const top = q + 4 <= end ? (buf[i + 3] as number) : byte(q + 3);
+      const op = top & 0xfc;
+      if (op !== 0x94 && op !== 0x14 && (top & 0x9f) !== 0x90) continue;
+      const w = word(q);
+      const pc = q + base;
+      if (op === 0x94) {
+        // BL, absolute (kind 2): the word number of the target, modulo 2^26
+        const a = w & 0x3ffffff;
+        const rel = (((a - (Math.floor(pc / 4) % 0x4000000)) % 0x4000000) + 0x4000000) % 0x4000000;
+        const target = pc + (rel >= 0x2000000 ? rel - 0x4000000 : rel) * 4;
+        const nt = this.mapAddress(src, target);
+        if (nt < 0) continue;
+        const na = Math.floor(nt / 4) % 0x4000000;
+        if (na !== a) this.put(buf, at, pos, end, q, (0x94000000 | na) >>> 0, 0, 4);
+      } else if (op === 0x14) {
+        // B, relative
+        const imm = w & 0x3ffffff;
+        const target = pc + (imm >= 0x2000000 ? imm - 0x4000000 : imm) * 4;
+        const from = offsetOf(this.addrIndex(src), target);
+        if (from < 0) continue;
+        if (from >= this.recOld && from < this.recEnd && from >= r.start && from < limit) continue;
+        const nt = this.newAddress(from);
+        const here = nt < 0 ? -1 : this.addressInResult(this.recNew + (q - this.recOld));
+        if (here < 0) continue;
+        const d = (nt - here) / 4;
+        if (!Number.isInteger(d) || d < -0x2000000 || d >= 0x2000000) continue;
+        const out = (0x14000000 | (d & 0x3ffffff)) >>> 0;
+        if (out !== w) this.put(buf, at, pos, end, q, out, 0, 4);
+      } else if (q + 8 <= limit) {
+        // ADRP, absolute (kind 2): the target's page number modulo 2^21, with its ADD or load/store
+        const w2 = word(q + 4);
+        const rd = w & 31;
+        if (((w2 >>> 5) & 31) !== rd) continue;
+        let scale: number;
+        if ((w2 & 0xffc00000) >>> 0 === 0x91000000)
+          scale = 0; // ADD Xd, Xn, #imm12
+        else if ((w2 & 0x3b000000) >>> 0 === 0x39000000) {
+          // LDR/STR (unsigned offset): scaled by the access size (128-bit for a Q register)
+          scale = (w2 & 0x04800000) >>> 0 === 0x04800000 ? 4 : w2 >>> 30;
+        } else continue;
+        const page = (((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3);
+        const pcPage = Math.floor(pc / 4096);
+        const rel = (((page - (pcPage % 0x200000)) % 0x200000) + 0x200000) % 0x200000;
+        const lo = ((w2 >>> 10) & 0xfff) * 2 ** scale;
+        q += 4; // the pair's second word is not scanned again
+        if (lo >= 4096) continue;
+        const target = (pcPage + (rel >= 0x100000 ? rel - 0x200000 : rel)) * 4096 + lo;
+        const nt = this.mapAddress(src, target);
+        if (nt < 0) continue;
+        const nlo = nt % 4096;
+        if (nlo % 2 ** scale !== 0) continue;
+        const np = Math.floor(nt / 4096) % 0x200000;
+        const out = ((w & 0x9f00001f) | ((np & 3) << 29) | ((np >>> 2) << 5)) >>> 0;
+        const out2 = ((w2 & 0xffc003ff) | ((nlo / 2 ** scale) << 10)) >>> 0;
+        if (out !== w || out2 !== w2) {
+          this.put(buf, at, pos, end, q - 4, out, 0, 4);
+          this.put(buf, at, pos, end, q, out2, 0, 4);
+        }
+      }
+    }
+    return Math.max(this.scan, q);
   }
 
   /** The new address of old address `a` of entry `src` through the map, or -1. */

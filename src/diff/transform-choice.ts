@@ -191,8 +191,9 @@ export async function chooseTransforms(
     if (count + regions.length + o.regions.length > MAX_REGIONS) continue;
     // 64-bit x86 executables: reference prediction instead of a transform. Measured on three
     // x86-64 pairs (gcc ELF, lld/Rust PIE ELF, MSVC PE; docs/benchmarks.md) it gave 14-24 %
-    // smaller patches than the best transform or plain bytes. Whether it pays is decided after
-    // matching (src/diff/ref-choice.ts); when it does not, the entry stays plain.
+    // smaller patches than the best transform or plain bytes. arm64 executables (ELF, Mach-O):
+    // prediction on top of the ARM64 transform (kind 8). Whether it pays is decided after
+    // matching (src/diff/ref-choice.ts); when it does not, x86 stays plain and arm64 transformed.
     const oldRefs = refRegions(old.subarray(o.start, o.start + o.length));
     const newRefs = refRegions(file);
     if (oldRefs.length > 0 && newRefs.length > 0) {

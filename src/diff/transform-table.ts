@@ -2,6 +2,7 @@ import { DataError } from '../errors.js';
 import {
   KIND_ARM64,
   KIND_DELTA,
+  KIND_REF_ARM64,
   KIND_X86,
   KIND_X86_RIP,
   MAX_DELTA_WORDS,
@@ -33,9 +34,12 @@ export interface TransformTable {
 /** At most this many regions per archive (a hostile table cannot ask for unbounded work). */
 export const MAX_REGIONS = 1 << 16;
 
-/** The regions to transform (reference-prediction regions are not transformed: src/diff/ref-predict.ts). */
+/**
+ * The regions to transform: reference-prediction regions are not transformed
+ * (src/diff/ref-predict.ts), but for arm64 code (KIND_REF_ARM64), which is transformed as ARM64.
+ */
 export function regionsOf(entries: readonly TransformEntry[]): Region[] {
-  return entries.flatMap((e) => e.regions.filter((r) => !isRefKind(r.kind)));
+  return entries.flatMap((e) => e.regions.filter((r) => !isRefKind(r.kind) || r.kind === KIND_REF_ARM64));
 }
 
 /** Encodes the table (all varints; offsets as gaps from the previous end). */
@@ -125,6 +129,7 @@ export class HeaderReader {
 /** The parameter byte (and, for DELTA, the unused address) a region of `kind` may have. */
 function goodParameters(kind: number, bits: number, vaddr: number): boolean {
   if (kind === KIND_REF_SYMTAB) return bits === 0;
+  if (kind === KIND_REF_ARM64) return bits === 1;
   if (isRefKind(kind)) return bits <= 1;
   if (kind === KIND_ARM64) return bits === 0;
   if (kind === KIND_DELTA) return bits >= 1 && bits <= MAX_DELTA_WORDS && vaddr === 0;

@@ -27,7 +27,7 @@ export function arm64Program(
   const every = opts.every ?? 50;
   const rand = prng(5);
   const changed = (f: number): boolean => grow > 0 && f % every === 7 % every;
-  const sizes = Array.from({ length: FUNCS }, (_, f) => 24 + ((f * 37) % 60) + (changed(f) ? grow : 0));
+  const sizes = Array.from({ length: FUNCS }, (_, f) => 40 + ((f * 37) % 80) + (changed(f) ? grow : 0));
   const starts: number[] = [];
   let at = 0;
   for (const s of sizes) {
@@ -40,7 +40,7 @@ export function arm64Program(
   const dataAddr = codeAddr + 0x10000 + Math.ceil(at / 16) * 16;
   const data = Buffer.alloc(FUNCS * 8);
   for (let f = 0; f < FUNCS; f++) {
-    const noise = rand(4 * 200); // the same words for a function in both versions
+    const noise = rand(4 * 256); // the same words for a function in both versions
     let p = starts[f]!;
     const end = p + sizes[f]! * 4;
     let n = 0;
@@ -48,8 +48,7 @@ export function arm64Program(
     while (p + 8 <= end) {
       const reg = n % 8;
       if (opts.refs === false) {
-        code.writeUInt32LE((0xaa000000 | (noise.readUInt32LE(p - starts[f]!) & 0xffffff)) >>> 0, p);
-        p += 4;
+        // only noise
       } else if (n % 5 === 0) {
         const target = codeAddr + starts[(f * 31 + n * 17) % FUNCS]!;
         code.writeUInt32LE((0x94000000 | (((target - pc()) / 4) & 0x3ffffff)) >>> 0, p); // BL
@@ -71,8 +70,9 @@ export function arm64Program(
         const target = codeAddr + starts[(f * 7 + n) % FUNCS]!;
         code.writeUInt32LE((0x14000000 | (((target - pc()) / 4) & 0x3ffffff)) >>> 0, p); // B
         p += 4;
-      } else {
-        // ORR (shifted register) with noise: no word the scan looks at
+      }
+      // ORR (shifted register) with noise, no word the scan looks at: 3 after each reference
+      for (let k = 0; k < (opts.refs === false ? 1 : 3) && p + 4 <= end; k++) {
         code.writeUInt32LE((0xaa000000 | (noise.readUInt32LE(p - starts[f]!) & 0xffffff)) >>> 0, p);
         p += 4;
       }

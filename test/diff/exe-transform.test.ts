@@ -7,6 +7,7 @@ import { codeRegions } from '../../src/diff/exe-regions.js';
 import {
   KIND_ARM64,
   KIND_X86,
+  KIND_REF_ARM64,
   KIND_X86_RIP,
   transformInPlace,
   type Region,
@@ -61,16 +62,20 @@ test('the coders give the bytes they gave when format 2 shipped (patches made th
     '2,-1': '23c6adf13b5c919a5f1811afcdbc4ceb5d634f5fecc4c6804b09b12323b8e30f',
     '3,1': '0195c6222cc64f44778551535ebbea02daa74335fcc385bb7bb595c9b3c74132',
     '3,-1': '2282a0286df8b0d187a6ff661fb0df84a8f264dc230b38d3dcc98ce3bf3b3bab',
+    // arm64 code with reference prediction is transformed as ARM64: the same bytes
+    '8,1': '24d30575566a8869bd6eb8d09abd01e284cbdaaa8b2add232ec4f575a7a6c72d',
+    '8,-1': '23c6adf13b5c919a5f1811afcdbc4ceb5d634f5fecc4c6804b09b12323b8e30f',
   };
   const data = prng(29)(300_000);
   const ops = [0xe8, 0xe9, 0x0f, 0x48, 0x8b, 0x05, 0x89, 0x15, 0x94, 0x90, 0x8d, 0x3d];
   for (let i = 0; i < data.length; i += 5) data[i] = ops[(i / 5) % ops.length]!;
-  for (const kind of [KIND_X86, KIND_ARM64, KIND_X86_RIP]) {
+  for (const kind of [KIND_X86, KIND_ARM64, KIND_X86_RIP, KIND_REF_ARM64]) {
     for (const dir of [1, -1] as const) {
-      const bits = kind === KIND_ARM64 ? 0 : 29;
+      const arm = kind === KIND_ARM64 || kind === KIND_REF_ARM64;
+      const bits = arm ? 0 : 29;
       const regions: Region[] = [
         { kind, start: 1000, length: 150_000, vaddr: 0x401000, bits },
-        { kind, start: 151_003, length: 140_000, vaddr: 2 ** 40 + 7, bits: kind === KIND_ARM64 ? 0 : 32 },
+        { kind, start: 151_003, length: 140_000, vaddr: 2 ** 40 + 7, bits: arm ? 0 : 32 },
       ];
       const b = Buffer.from(data);
       transformInPlace(b, regions, dir);

@@ -32,7 +32,7 @@ hostilePatchTests('hostile format-2 patch with a prediction region outside its e
 }));
 
 hostilePatchTests('hostile format-2 patch with an unknown region kind', (ctx) => ({
-  bytes: wholeTarPatch(ctx, { source: [], result: [entry(ctx.newTar.length, 8, 0)] }),
+  bytes: wholeTarPatch(ctx, { source: [], result: [entry(ctx.newTar.length, 0xfe, 0)] }),
   refusedAt: 'apply',
   code: 'PATCH_CORRUPT',
 }));
