@@ -23,7 +23,7 @@ import {
 } from '../../src/diff/exe-transform.js';
 import { KIND_REF_DATA } from '../../src/diff/ref-predict.js';
 import type { TransformEntry } from '../../src/diff/transform-table.js';
-import { zigzag } from '../../src/diff/varint.js';
+import { writeVarint, zigzag } from '../../src/diff/varint.js';
 import { waitFor } from '../support/wait-for.js';
 import { diffStream, digest, handMadePatch, prng, withTempDir, type RawOp } from './helpers.js';
 
@@ -673,6 +673,12 @@ test('an output path that is a folder, or in a missing folder, is refused, nothi
   });
 });
 
+/** One control record's bytes. */
+function varint(v: number): Buffer {
+  const b = Buffer.alloc(9);
+  return b.subarray(0, writeVarint(b, 0, v));
+}
+
 /** Files this process has open (Linux). */
 async function openFiles(): Promise<string[]> {
   const names = await readdir('/proc/self/fd');
@@ -688,6 +694,11 @@ test(
     const transformed = Buffer.from(old);
     transformInPlace(transformed, regions, 1);
     const withRegions = { source: [{ start: 0, length: old.length, regions }], result: [] };
+    const predicting = (length: number): TransformEntry => ({
+      start: 0,
+      length,
+      regions: [{ kind: KIND_REF_DATA, start: 0, length, vaddr: 0x400000, bits: 1 }],
+    });
     // Incompressible streams, so a refusal comes while most of them is still unread.
     const extra = prng(48)(1_000_000);
     const wrong = Buffer.from(extra).fill(1, 0, 10);
@@ -716,6 +727,18 @@ test(
         false,
       ],
       [patchOf({ source: old, result: extra, ops: [[INSERT, extra.length]], extra: wrong }), false],
+      // A predicting patch reads its control stream once more before it writes: refused at its
+      // first record (it copies more than the result has), with most of that stream unread.
+      [
+        patchOf({
+          source: old,
+          result: old.subarray(0, 200_000),
+          ops: [],
+          control: Buffer.concat([varint(200_001 * 4 + COPY), prng(59)(3_000_000)]),
+          transforms: { source: [predicting(old.length)], result: [predicting(200_000)] },
+        }),
+        false,
+      ],
     ];
     // A file handle left open is closed by the garbage collector, with a warning: both count.
     const warnings: string[] = [];
@@ -741,3 +764,49 @@ test(
     });
   },
 );
+
+test('the matched runs of the map end at every SEEK or INSERT, also of 0 bytes, and only there', async () => {
+  // docs/patch-format.md: each maximal run of consecutive COPY/ADD records is one run; sorted by
+  // old start, each run is cut where the previous one ended. Here a run X covers old [0, 200) and
+  // a later run Y old [50, 250). The pointer in the ADD record points at old offset 150: in X
+  // when X is one run, in Y when X is two runs [0, 100) and [100, 200) (Y then starts before the
+  // second one and takes [100, 250)).
+  const VA = 0x400000;
+  const VB = 0x900000;
+  const old = prng(58)(4096);
+  old.writeBigUInt64LE(BigInt(VA + 150), 1000);
+  const entry = (length: number, vaddr: number): TransformEntry => ({
+    start: 0,
+    length,
+    regions: [{ kind: KIND_REF_DATA, start: 0, length, vaddr, bits: 1 }],
+  });
+  const cases: [string, RawOp[], number][] = [
+    ['two COPY records in a row are one run', [], VB + 150],
+    ['a SEEK of 0 bytes ends a run', [[SEEK, zigzag(0)]], VB + 300],
+    ['an INSERT of 0 bytes ends a run', [[INSERT, 0]], VB + 300],
+  ];
+  for (const [what, between, pointer] of cases) {
+    const ops: RawOp[] = [
+      [COPY, 100], // new [0, 100) from old [0, 100)
+      ...between,
+      [COPY, 100], // new [100, 200) from old [100, 200)
+      [SEEK, zigzag(-150)],
+      [COPY, 200], // Y: new [200, 400) from old [50, 250)
+      [SEEK, zigzag(1000 - 250)],
+      [ADD, 8], // the pointer, with zero differences: the result holds its prediction
+    ];
+    const word = Buffer.alloc(8);
+    word.writeBigUInt64LE(BigInt(pointer));
+    const want = Buffer.concat([old.subarray(0, 200), old.subarray(50, 250), word]);
+    const patch = patchOf({
+      source: old,
+      result: want,
+      ops,
+      diff: diffStream(Buffer.alloc(8)),
+      transforms: { source: [entry(old.length, VA)], result: [entry(want.length, VB)] },
+    });
+    const { out } = await apply(old, patch);
+    assert.equal(out.readBigUInt64LE(400), BigInt(pointer), what);
+    assert.ok(out.equals(want), what);
+  }
+});
