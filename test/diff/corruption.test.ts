@@ -20,6 +20,7 @@ async function expectRefused(
   old: Buffer = OLD,
   options = {},
   message?: RegExp,
+  cause?: RegExp,
 ): Promise<void> {
   await withTempDir(async (dir) => {
     await writeFile(join(dir, 'old'), old);
@@ -29,6 +30,7 @@ async function expectRefused(
       if (typeof code === 'string') assert.equal(e.code, code, e.message);
       else assert.match(e.code, code, e.message);
       if (message !== undefined) assert.match(e.message, message);
+      if (cause !== undefined) assert.match(String((e.cause as Error | undefined)?.message), cause);
       return true;
     });
     assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch'], 'output or .partial left behind');
@@ -237,6 +239,14 @@ test('a stream stored as zero bytes is refused as corrupt (no brotli stream is e
       ],
       stored,
     });
-    await expectRefused(patch, 'PATCH_CORRUPT', OLD, {}, /stream does not decompress/);
+    // The cause says what was wrong with the stored bytes.
+    await expectRefused(
+      patch,
+      'PATCH_CORRUPT',
+      OLD,
+      {},
+      /stream does not decompress/,
+      /^a compressed stream of 0 bytes$/,
+    );
   }
 });
