@@ -46,6 +46,7 @@ export const TARGETS = [
     tests: [
       'test/diff/apply-patch.test.ts',
       'test/diff/apply-edges.test.ts',
+      'test/diff/apply-file-faults.test.ts',
       'test/diff/ref-predict.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
@@ -58,6 +59,7 @@ export const TARGETS = [
     tests: [
       'test/diff/apply-patch.test.ts',
       'test/diff/apply-edges.test.ts',
+      'test/diff/old-reader-cache.test.ts',
       'test/diff/ref-predict.test.ts',
       'test/diff/corruption.test.ts',
       'test/diff/round-trip.test.ts',
