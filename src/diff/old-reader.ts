@@ -40,6 +40,14 @@ export class OldReader {
     this.tags = new Float64Array(this.slots).fill(-1);
   }
 
+  /**
+   * Bytes of memory the page cache holds: one page per 16 KB of the old archive, at most 8 MB
+   * whatever its size. Read by tests (test/diff/old-reader-cache.test.ts) and measurements.
+   */
+  get cacheBytes(): number {
+    return this.pages.length;
+  }
+
   /** Replaces target[o, o + n) (source bytes from `pos`) by the transformed bytes where they overlap a region. */
   private applyOverlay(target: Buffer, o: number, pos: number, n: number): void {
     const ov = this.overlay;
