@@ -66,7 +66,12 @@ export function windowsNode(): Promise<string> {
 export async function transpileForWindows(files: string[], outDir: string): Promise<void> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'package.json'), '{ "type": "module" }\n');
-  for (const file of files) {
+  // The entry files and every module they import by relative path (import type is erased).
+  const queue = files.map((f) => relative('.', f));
+  const done = new Set<string>();
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    if (done.has(file)) continue;
+    done.add(file);
     const source = await readFile(join(ROOT, file), 'utf8');
     const out = ts.transpileModule(source, {
       compilerOptions: {
@@ -76,7 +81,9 @@ export async function transpileForWindows(files: string[], outDir: string): Prom
       },
       fileName: file,
     });
-    const target = join(outDir, relative('.', file).replace(/\.ts$/, '.js'));
+    for (const m of out.outputText.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s+'(\.[^']+)\.js'/g))
+      queue.push(join(dirname(file), `${m[1]!}.ts`));
+    const target = join(outDir, file.replace(/\.ts$/, '.js'));
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, out.outputText);
   }
