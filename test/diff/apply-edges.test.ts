@@ -25,7 +25,7 @@ import { KIND_REF_DATA } from '../../src/diff/ref-predict.js';
 import type { TransformEntry } from '../../src/diff/transform-table.js';
 import { writeVarint, zigzag } from '../../src/diff/varint.js';
 import { waitFor } from '../support/wait-for.js';
-import { diffStream, digest, handMadePatch, prng, withTempDir, type RawOp } from './helpers.js';
+import { diffStream, digest, handMadePatch, prng, readsSoFar, withTempDir, type RawOp } from './helpers.js';
 
 const MiB = 1 << 20;
 const COPY = 0;
@@ -810,3 +810,52 @@ test('the matched runs of the map end at every SEEK or INSERT, also of 0 bytes, 
     assert.ok(out.equals(want), what);
   }
 });
+
+test(
+  'a patch with reference regions on one side only reads its control stream once',
+  { skip: readsSoFar() === undefined && 'reads /proc/self/io (Linux)' },
+  async () => {
+    // Prediction needs reference regions on both sides; with one side only there is no map to
+    // build, so the control stream (most of this patch) is not read a second time for one.
+    const old = prng(63)(64 * 1024);
+    const r = prng(64);
+    const ops: RawOp[] = [];
+    let o = 0;
+    for (let i = 0; i < 150_000; i++) {
+      const b = r(3);
+      const to = b.readUInt16LE(0) % (old.length - 16);
+      const len = 1 + (b[2]! % 16);
+      ops.push([SEEK, zigzag(to - o)], [COPY, len]);
+      o = to + len;
+    }
+    const result = runOps(old, ops, Buffer.alloc(0), Buffer.alloc(0));
+    const entry = (length: number): TransformEntry => ({
+      start: 0,
+      length,
+      regions: [{ kind: KIND_REF_DATA, start: 0, length, vaddr: 0x400000, bits: 1 }],
+    });
+    const sides: [string, TransformEntry[], TransformEntry[]][] = [
+      ['source', [entry(old.length)], []],
+      ['result', [], [entry(result.length)]],
+    ];
+    for (const [side, source, resultSide] of sides) {
+      const patch = patchOf({ source: old, result, ops, transforms: { source, result: resultSide } });
+      await withTempDir(async (dir) => {
+        await writeFile(join(dir, 'old'), old);
+        await writeFile(join(dir, 'patch'), patch);
+        const before = readsSoFar()!;
+        await applyPatch(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
+        const bytes = readsSoFar()!.bytes - before.bytes;
+        assert.ok((await readFile(join(dir, 'out'))).equals(result), side);
+        // The patch twice (its checksum, its streams) and the old archive twice (its hash, the
+        // cache's pages); a second reading of the control stream would add most of the patch
+        // once more (0.5 MB).
+        assert.ok(patch.length > 500_000, `a patch of ${patch.length} bytes`);
+        assert.ok(
+          bytes < 2.5 * patch.length + 2 * old.length,
+          `${bytes} bytes read for a patch of ${patch.length} (references on the ${side} side only)`,
+        );
+      });
+    }
+  },
+);

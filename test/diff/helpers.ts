@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
@@ -173,4 +174,26 @@ export function decodeChunked(buf: Buffer, regions: Region[], sizes: () => numbe
       return Buffer.concat(out);
     }
   }
+}
+
+/**
+ * Reads of this process so far (Linux): read system calls and bytes read, from /proc/self/io
+ * (every read and pread of the process, its thread pool included); undefined elsewhere. Besides
+ * the reads of files, an asynchronous file operation costs one read of the thread pool's 8-byte
+ * wake-up counter (an eventfd) when it ends, and a loaded machine adds a few hundred small reads
+ * now and then: bounds on these counts must leave room for both.
+ */
+export function readsSoFar(): { calls: number; bytes: number } | undefined {
+  let io: string;
+  try {
+    io = readFileSync('/proc/self/io', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}: (\\d+)$`, 'm').exec(io);
+    if (m === null) throw new Error(`no ${name} in /proc/self/io`);
+    return Number(m[1]);
+  };
+  return { calls: field('syscr'), bytes: field('rchar') };
 }

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { applyPatch } from '../../src/diff/index.js';
 import { OldReader } from '../../src/diff/old-reader.js';
 import { zigzag } from '../../src/diff/varint.js';
-import { handMadePatch, prng, withTempDir, type RawOp } from './helpers.js';
+import { handMadePatch, prng, readsSoFar, withTempDir, type RawOp } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -44,22 +44,6 @@ test('the page cache holds a page per 16 KB of the old archive, and never more t
   });
 });
 
-/**
- * Reads of this process so far (Linux): read system calls and bytes read. Besides the reads of
- * files, an asynchronous file operation costs one read of the thread pool's 8-byte wake-up counter
- * (an eventfd) when it ends, and a loaded machine adds a few hundred small reads now and then: the
- * bounds below leave room for both.
- */
-function reads(): { calls: number; bytes: number } {
-  const io = readFileSync('/proc/self/io', 'utf8');
-  const field = (name: string): number => {
-    const m = new RegExp(`^${name}: (\\d+)$`, 'm').exec(io);
-    if (m === null) throw new Error(`no ${name} in /proc/self/io`);
-    return Number(m[1]);
-  };
-  return { calls: field('syscr'), bytes: field('rchar') };
-}
-
 /** A program of copies from the old archive, with the seeks between them. */
 class Copies {
   readonly ops: RawOp[] = [];
@@ -88,23 +72,15 @@ async function readsOfApply(old: Buffer, copies: Copies): Promise<{ calls: numbe
   return withTempDir(async (dir) => {
     await writeFile(join(dir, 'old'), old);
     await writeFile(join(dir, 'patch'), patch);
-    const before = reads();
+    const before = readsSoFar() as { calls: number; bytes: number };
     await applyPatch(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
-    const after = reads();
+    const after = readsSoFar() as { calls: number; bytes: number };
     assert.ok(readFileSync(join(dir, 'out')).equals(result), 'the result differs');
     return { calls: after.calls - before.calls, bytes: after.bytes - before.bytes };
   });
 }
 
-const hasProcIo = ((): boolean => {
-  try {
-    reads();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const linuxOnly = { skip: !hasProcIo && 'reads /proc/self/io (Linux)' };
+const linuxOnly = { skip: readsSoFar() === undefined && 'reads /proc/self/io (Linux)' };
 
 test('3,000 small copies from one page read the old archive a few times, not 3,000', linuxOnly, async () => {
   const old = prng(61)(MiB);
