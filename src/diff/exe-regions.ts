@@ -1,4 +1,5 @@
 import { KIND_ARM64, KIND_DELTA, KIND_REF_ARM64, KIND_X86 } from './exe-transform.js';
+import { KIND_PAGE_HASH, MAX_PAGE_SHIFT, MIN_PAGE_SHIFT, PAGE_HASH_SIZE, pageCount } from './page-hash.js';
 import { KIND_REF_DATA, KIND_REF_SYMTAB, KIND_REF_X86, SYM_SIZE } from './ref-predict.js';
 
 /**
@@ -387,20 +388,75 @@ function unwindInfoTables(v: View, s: MachOSection): CodeRegion[] {
   return out;
 }
 
-/** The unwind tables of the 64-bit little-endian Mach-O at `base` (x86-64 or arm64). */
-function machOUnwindTables(v: View, base: number): CodeRegion[] {
+/**
+ * The page hashes of the code signature of the thin 64-bit Mach-O `v` (LC_CODE_SIGNATURE: a
+ * SuperBlob whose first CodeDirectory with SHA-256 hashes of pages of 4-64 KB from the file's
+ * start, big-endian), as a PAGE_HASH region: `vaddr` the bytes hashed (codeLimit), `bits` the page
+ * size (log2); undefined when there is none or it is not the usual one.
+ */
+function codeSignatureSlots(v: View): CodeRegion | undefined {
+  const ncmds = v.u32(16);
+  if (ncmds > MAX_SECTIONS) return undefined;
+  let at = 32;
+  for (let k = 0; k < ncmds; k++) {
+    const size = v.u32(at + 4);
+    if (size < 8) return undefined;
+    if (v.u32(at) === 0x1d) {
+      const sig = v.u32(at + 8);
+      const be = new View(v.b, false);
+      if (be.u32(sig) !== 0xfade0cc0) return undefined; // CSMAGIC_EMBEDDED_SIGNATURE
+      const count = be.u32(sig + 8);
+      for (let j = 0; j < count && j < 32; j++) {
+        const cd = sig + be.u32(sig + 16 + j * 8);
+        if (be.u32(cd) !== 0xfade0c02) continue; // CSMAGIC_CODEDIRECTORY
+        const slots = cd + be.u32(cd + 16);
+        const codeLimit = be.u32(cd + 32);
+        const shift = v.u8(cd + 39);
+        // SHA-256 (type 2) of 32 bytes, no 64-bit code limit
+        if (v.u8(cd + 36) !== PAGE_HASH_SIZE || v.u8(cd + 37) !== 2 || codeLimit === 0) continue;
+        if (shift < MIN_PAGE_SHIFT || shift > MAX_PAGE_SHIFT) continue;
+        const n = pageCount(codeLimit, shift);
+        if (be.u32(cd + 28) !== n || codeLimit > slots || slots + n * PAGE_HASH_SIZE > v.b.length) continue;
+        return {
+          kind: KIND_PAGE_HASH,
+          offset: slots,
+          length: n * PAGE_HASH_SIZE,
+          vaddr: codeLimit,
+          bits: shift,
+        };
+      }
+      return undefined;
+    }
+    at += size;
+  }
+  return undefined;
+}
+
+/**
+ * The tables of the 64-bit little-endian Mach-O at `base` (x86-64 or arm64): its unwind tables
+ * and, for a thin file (at 0), its code signature's page hashes.
+ */
+function machOTables(v: View, base: number): CodeRegion[] {
   if (v.u32(base) !== 0xfeedfacf) return [];
   const cpu = v.u32(base + 4);
   if (cpu !== 0x01000007 && cpu !== 0x0100000c) return [];
   const s = machOSections(v, base).find((x) => x.segment === '__TEXT' && x.name === '__unwind_info');
-  return s === undefined || s.offset === 0 ? [] : unwindInfoTables(v, s);
+  const out = s === undefined || s.offset === 0 ? [] : unwindInfoTables(v, s);
+  const slots = base === 0 ? codeSignatureSlots(v) : undefined;
+  if (
+    slots !== undefined &&
+    !out.some((t) => t.offset < slots.offset + slots.length && slots.offset < t.offset + t.length)
+  ) {
+    out.push(slots);
+  }
+  return out;
 }
 
 /**
  * The sorted unwind tables of an executable, as DELTA regions, for files that are transformed
  * rather than predicted: the `.eh_frame_hdr` table of an ELF64 little-endian file of any machine,
- * the `__unwind_info` tables of a 64-bit Mach-O (fat too); [] when there is none or the headers are
- * not understood.
+ * the `__unwind_info` tables of a 64-bit Mach-O (fat too), and the page hashes of a thin Mach-O's
+ * code signature (a PAGE_HASH region); [] when there is none or the headers are not understood.
  */
 export function unwindTables(file: Uint8Array): CodeRegion[] {
   if (file.length < MIN_CODE_FILE) return [];
@@ -412,7 +468,7 @@ export function unwindTables(file: Uint8Array): CodeRegion[] {
       return t === undefined ? [] : [t];
     }
     if (file[0] === 0xcf && file[1] === 0xfa && file[2] === 0xed && file[3] === 0xfe) {
-      return machOUnwindTables(v, 0);
+      return machOTables(v, 0);
     }
     if (file[0] === 0xca && file[1] === 0xfe && file[2] === 0xba && file[3] === 0xbe) {
       const fat = new View(file, false);
@@ -421,7 +477,7 @@ export function unwindTables(file: Uint8Array): CodeRegion[] {
       const out: CodeRegion[] = [];
       for (let k = 0; k < n; k++) {
         const offset = fat.u32(8 + k * 20 + 8);
-        if (offset + fat.u32(8 + k * 20 + 12) <= file.length) out.push(...machOUnwindTables(v, offset));
+        if (offset + fat.u32(8 + k * 20 + 12) <= file.length) out.push(...machOTables(v, offset));
       }
       return out;
     }
@@ -573,7 +629,7 @@ function machORefs(b: Uint8Array): RefRegion[] {
       });
     }
   }
-  for (const t of machOUnwindTables(v, 0)) out = carve(out, t);
+  for (const t of machOTables(v, 0)) out = carve(out, t);
   return out;
 }
 
@@ -598,6 +654,8 @@ export function refRegions(file: Uint8Array): RefRegion[] {
     const start = Math.max(r.offset, end);
     const stop = Math.min(r.offset + r.length, file.length);
     if (stop - start < MIN_REF_SECTION) continue;
+    // (page hashes are whole or not at all: their length follows from what they hash)
+    if (r.kind === KIND_PAGE_HASH && (start !== r.offset || stop !== r.offset + r.length)) continue;
     out.push({
       ...r,
       offset: start,

@@ -1,3 +1,5 @@
+import { KIND_PAGE_HASH, PageHashes } from './page-hash.js';
+
 /**
  * Reversible machine-code transforms applied before matching (format notsotuf-diff-2, see
  * docs/patch-format.md). A recompiled executable whose code moved has every relative branch after
@@ -53,6 +55,8 @@ export interface Region {
   readonly vaddr: number;
   /** X86: width of the displacements converted (20..32); ARM64: unused (0); DELTA: words per record. */
   readonly bits: number;
+  /** PAGE_HASH (kind 9): archive offset of the first hashed byte (its entry's start); `vaddr` is how many bytes are hashed, `bits` the page size (log2). */
+  readonly base?: number;
 }
 
 /** One-byte opcodes with a modrm operand and no immediate (mov, lea, add, cmp, test, call/jmp [m], ...). */
@@ -301,13 +305,45 @@ export class RegionCoder {
     return p;
   }
 
+  /** PAGE_HASH regions: the hashes of their pages, in order (their ranges do not overlap). */
+  private readonly hashers: PageHashes[] = [];
+  private readonly hasherOf = new Map<Region, PageHashes>();
+  /** The first hasher still fed. */
+  private hi = 0;
+
   constructor(
     private readonly regions: readonly Region[],
     private readonly dir: Direction,
-  ) {}
+  ) {
+    for (const r of regions) {
+      if (r.kind !== KIND_PAGE_HASH) continue;
+      const h = new PageHashes(r.base ?? 0, r.vaddr, 2 ** r.bits);
+      this.hashers.push(h);
+      this.hasherOf.set(r, h);
+    }
+  }
+
+  /** Feeds the page hashers the bytes of buf (archive bytes from `pos`) up to `upTo`, which are final. */
+  private feed(buf: Uint8Array, pos: number, upTo: number): void {
+    for (; this.hi < this.hashers.length; this.hi++) {
+      const h = this.hashers[this.hi] as PageHashes;
+      if (h.from >= upTo) return;
+      h.feed(buf, pos, upTo);
+      if (!h.complete) return;
+    }
+  }
 
   /** buf[0, length) holds archive bytes from offset `pos`. Returns the number of final bytes. */
   push(buf: Uint8Array, pos: number, length: number, last: boolean): number {
+    if (this.hashers.length === 0) return this.code(buf, pos, length, last);
+    // Pages are hashed as they were before the transform: before encoding, after decoding.
+    if (this.dir === 1) this.feed(buf, pos, pos + length);
+    const n = this.code(buf, pos, length, last);
+    if (this.dir === -1) this.feed(buf, pos, pos + n);
+    return n;
+  }
+
+  private code(buf: Uint8Array, pos: number, length: number, last: boolean): number {
     const end = pos + length;
     while (this.ri < this.regions.length) {
       const r = this.regions[this.ri] as Region;
@@ -315,18 +351,25 @@ export class RegionCoder {
       if (r.start >= end) return length;
       const from = Math.max(this.resume, r.start, pos);
       const to = Math.min(rEnd, end);
+      if (r.kind === KIND_PAGE_HASH) {
+        // The pages before the region are final: regions before it in this chunk are done.
+        if (this.dir === -1) this.feed(buf, pos, Math.min(r.start, end));
+        (this.hasherOf.get(r) as PageHashes).apply(buf, pos, from, to, r.start);
+      }
       const at =
-        r.kind === KIND_DELTA
-          ? this.delta(buf, pos, from, to, r, end)
-          : (r.kind === KIND_ARM64 || r.kind === KIND_REF_ARM64 ? arm64 : x86)(
-              buf,
-              pos,
-              from,
-              to,
-              r,
-              this.dir,
-              end,
-            );
+        r.kind === KIND_PAGE_HASH
+          ? to
+          : r.kind === KIND_DELTA
+            ? this.delta(buf, pos, from, to, r, end)
+            : (r.kind === KIND_ARM64 || r.kind === KIND_REF_ARM64 ? arm64 : x86)(
+                buf,
+                pos,
+                from,
+                to,
+                r,
+                this.dir,
+                end,
+              );
       this.resume = at;
       if (at < to) {
         // An instruction starting at `at` needs bytes of the next chunk.

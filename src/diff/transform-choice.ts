@@ -8,6 +8,7 @@ import {
   type Region,
 } from './exe-transform.js';
 import { matchArchives } from './matcher.js';
+import { KIND_PAGE_HASH } from './page-hash.js';
 import { StreamWriter, type StreamCompression } from './stream-writer.js';
 import { tarEntries } from './tar-entries.js';
 import { MAX_REGIONS, type TransformEntry, type TransformTable } from './transform-table.js';
@@ -119,8 +120,8 @@ function entryOf(
     start,
     length,
     regions: regions.map((r): Region =>
-      r.kind === KIND_DELTA
-        ? { kind: KIND_DELTA, start: start + r.offset, length: r.length, vaddr: 0, bits: r.bits }
+      r.kind === KIND_DELTA || r.kind === KIND_PAGE_HASH
+        ? { kind: r.kind, start: start + r.offset, length: r.length, vaddr: r.vaddr, bits: r.bits }
         : {
             kind,
             start: start + r.offset,

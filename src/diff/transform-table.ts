@@ -8,6 +8,7 @@ import {
   MAX_DELTA_WORDS,
   type Region,
 } from './exe-transform.js';
+import { KIND_PAGE_HASH, MAX_PAGE_SHIFT, MIN_PAGE_SHIFT, PAGE_HASH_SIZE, pageCount } from './page-hash.js';
 import { isRefKind, KIND_REF_SYMTAB } from './ref-predict.js';
 import { writeVarint } from './varint.js';
 
@@ -39,7 +40,11 @@ export const MAX_REGIONS = 1 << 16;
  * (src/diff/ref-predict.ts), but for arm64 code (KIND_REF_ARM64), which is transformed as ARM64.
  */
 export function regionsOf(entries: readonly TransformEntry[]): Region[] {
-  return entries.flatMap((e) => e.regions.filter((r) => !isRefKind(r.kind) || r.kind === KIND_REF_ARM64));
+  return entries.flatMap((e) =>
+    e.regions
+      .filter((r) => !isRefKind(r.kind) || r.kind === KIND_REF_ARM64)
+      .map((r) => (r.kind === KIND_PAGE_HASH ? { ...r, base: e.start } : r)),
+  );
 }
 
 /** Encodes the table (all varints; offsets as gaps from the previous end). */
@@ -133,6 +138,7 @@ function goodParameters(kind: number, bits: number, vaddr: number): boolean {
   if (isRefKind(kind)) return bits <= 1;
   if (kind === KIND_ARM64) return bits === 0;
   if (kind === KIND_DELTA) return bits >= 1 && bits <= MAX_DELTA_WORDS && vaddr === 0;
+  if (kind === KIND_PAGE_HASH) return bits >= MIN_PAGE_SHIFT && bits <= MAX_PAGE_SHIFT && vaddr > 0;
   return bits >= 8 && bits <= 32;
 }
 
@@ -164,6 +170,7 @@ function readSide(r: HeaderReader, archiveLength: number, side: string): Transfo
         kind !== KIND_ARM64 &&
         kind !== KIND_X86_RIP &&
         kind !== KIND_DELTA &&
+        kind !== KIND_PAGE_HASH &&
         !isRefKind(kind)
       ) {
         throw corrupt(`unknown transform kind ${kind}`);
@@ -174,6 +181,16 @@ function readSide(r: HeaderReader, archiveLength: number, side: string): Transfo
       }
       if (rLength === 0 || rStart + rLength > start + length) {
         throw corrupt(`a transform region lies outside its entry of the ${side} archive`);
+      }
+      if (kind === KIND_PAGE_HASH) {
+        // One per entry, after the bytes it hashes (from the entry's start), one hash per page.
+        if (
+          regions.some((x) => x.kind === KIND_PAGE_HASH) ||
+          start + vaddr > rStart ||
+          rLength !== pageCount(vaddr, bits) * PAGE_HASH_SIZE
+        ) {
+          throw corrupt(`a page hash region does not fit its entry of the ${side} archive`);
+        }
       }
       regions.push({ kind, start: rStart, length: rLength, vaddr, bits });
       rEnd = rStart + rLength;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { prng } from './helpers.js';
 
 /**
@@ -145,9 +146,14 @@ interface Section {
 /**
  * A 64-bit arm64 Mach-O executable (only what the region finder reads: the header and one
  * LC_SEGMENT_64 per segment) with __TEXT,__text, __TEXT,__unwind_info (unless `unwind` is false)
- * and __DATA_CONST,__const.
+ * and __DATA_CONST,__const; with `sign`, an ad-hoc code signature (LC_CODE_SIGNATURE: a SuperBlob
+ * with one CodeDirectory holding the SHA-256 of every 4 KB page before it, as ld writes it;
+ * `hashType` other than 2 gives a signature the region finder does not take).
  */
-export function machOArm64(p: Arm64Program, opts: { unwind?: boolean; cpu?: number } = {}): Buffer {
+export function machOArm64(
+  p: Arm64Program,
+  opts: { unwind?: boolean; cpu?: number; sign?: boolean; hashType?: number } = {},
+): Buffer {
   const textOff = 0x4000;
   const unwindOff = textOff + Math.ceil(p.code.length / 16) * 16;
   const unwind = opts.unwind === false ? Buffer.alloc(0) : unwindInfo(p.starts, textOff, p.code.length);
@@ -174,11 +180,15 @@ export function machOArm64(p: Arm64Program, opts: { unwind?: boolean; cpu?: numb
       flags: 0,
     });
   }
-  const b = Buffer.alloc(dataOff + p.data.length + 64);
+  const sigOff = Math.ceil((dataOff + p.data.length + 1) / 16) * 16;
+  const pages = Math.ceil(sigOff / 4096);
+  const cdOff = 20; // SuperBlob header and its one index entry
+  const sigLen = opts.sign === true ? cdOff + 88 + pages * 32 : 0;
+  const b = Buffer.alloc(opts.sign === true ? sigOff + sigLen : dataOff + p.data.length + 64);
   b.writeUInt32LE(0xfeedfacf, 0);
   b.writeUInt32LE(opts.cpu ?? 0x0100000c, 4);
   const segments = [...new Set(sections.map((s) => s.segment))];
-  b.writeUInt32LE(segments.length, 16);
+  b.writeUInt32LE(segments.length + (opts.sign === true ? 1 : 0), 16);
   let cmd = 32;
   for (const seg of segments) {
     const own = sections.filter((s) => s.segment === seg);
@@ -197,6 +207,36 @@ export function machOArm64(p: Arm64Program, opts: { unwind?: boolean; cpu?: numb
       s.bytes.copy(b, s.offset);
     });
     cmd += 72 + own.length * 80;
+  }
+  if (opts.sign === true) {
+    b.writeUInt32LE(0x1d, cmd); // LC_CODE_SIGNATURE
+    b.writeUInt32LE(16, cmd + 4);
+    b.writeUInt32LE(sigOff, cmd + 8);
+    b.writeUInt32LE(sigLen, cmd + 12);
+    b.writeUInt32BE(0xfade0cc0, sigOff);
+    b.writeUInt32BE(sigLen, sigOff + 4);
+    b.writeUInt32BE(1, sigOff + 8);
+    b.writeUInt32BE(0, sigOff + 12); // CSSLOT_CODEDIRECTORY
+    b.writeUInt32BE(cdOff, sigOff + 16);
+    const cd = sigOff + cdOff;
+    b.writeUInt32BE(0xfade0c02, cd);
+    b.writeUInt32BE(88 + pages * 32, cd + 4);
+    b.writeUInt32BE(0x20400, cd + 8);
+    b.writeUInt32BE(0x20002, cd + 12); // adhoc, linker-signed
+    b.writeUInt32BE(88, cd + 16); // hashOffset
+    b.writeUInt32BE(88, cd + 20); // identOffset (no identifier)
+    b.writeUInt32BE(pages, cd + 28);
+    b.writeUInt32BE(sigOff, cd + 32); // codeLimit
+    b[cd + 36] = 32;
+    b[cd + 37] = opts.hashType ?? 2;
+    b[cd + 39] = 12;
+    for (let k = 0; k < pages; k++) {
+      const page = b.subarray(k * 4096, Math.min((k + 1) * 4096, sigOff));
+      createHash('sha256')
+        .update(page)
+        .digest()
+        .copy(b, cd + 88 + k * 32);
+    }
   }
   return b;
 }

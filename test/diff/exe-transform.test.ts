@@ -14,6 +14,7 @@ import {
 } from '../../src/diff/exe-transform.js';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { decodeAnyHeader } from '../../src/diff/format-2.js';
+import { KIND_PAGE_HASH } from '../../src/diff/page-hash.js';
 import { rawTar } from '../archive/tar-builder.js';
 import { decodeChunked, prng, withTempDir } from './helpers.js';
 
@@ -83,6 +84,25 @@ test('the coders give the bytes they gave when format 2 shipped (patches made th
       const got = createHash('sha256').update(b).digest('hex');
       assert.equal(got, pinned[`${kind},${dir}`], `kind ${kind} direction ${dir}`);
     }
+  }
+  // Page hashes (kind 9): the slots after 200 KB of pages of 16 KB, XOR their SHA-256.
+  for (const dir of [1, -1] as const) {
+    const b = Buffer.from(data);
+    const slots = 1000 + 200_000;
+    const region: Region = {
+      kind: KIND_PAGE_HASH,
+      start: slots,
+      length: 13 * 32,
+      vaddr: 200_000,
+      bits: 14,
+      base: 1000,
+    };
+    transformInPlace(b, [region], dir);
+    assert.equal(
+      createHash('sha256').update(b).digest('hex'),
+      'eee2ac03e69e022cc02e868eea3a6271a0639bcc997d2168c530423846b6cd7d', // (XOR: both ways)
+      `kind 9 direction ${dir}`,
+    );
   }
 });
 
