@@ -25,7 +25,9 @@ export function pageCount(codeLimit: number, shift: number): number {
  * whatever the chunking).
  */
 export class PageHashes {
-  readonly digests: Buffer[] = [];
+  /** The digests, one after the other (allocated once all pages are known: length / 128 bytes at most). */
+  private digests: Uint8Array | undefined;
+  private pages = 0;
   private hash: Hash | undefined;
   private done = 0;
 
@@ -56,7 +58,8 @@ export class PageHashes {
       p += n;
       this.done += n;
       if (p === pageEnd) {
-        this.digests.push(this.hash.digest());
+        this.digests ??= new Uint8Array(pageCount(this.length, Math.log2(this.pageSize)) * PAGE_HASH_SIZE);
+        this.digests.set(this.hash.digest(), this.pages++ * PAGE_HASH_SIZE);
         this.hash = undefined;
       }
     }
@@ -64,11 +67,9 @@ export class PageHashes {
 
   /** XORs buf[from - pos, to - pos) (bytes of the slots starting at archive offset `slots`) with the digests. */
   apply(buf: Uint8Array, pos: number, from: number, to: number, slots: number): void {
-    if (!this.complete) throw new Error('page hashes used before their pages were read');
-    for (let p = from; p < to; p++) {
-      const k = p - slots;
-      const d = this.digests[Math.floor(k / PAGE_HASH_SIZE)] as Buffer;
-      buf[p - pos] = ((buf[p - pos] as number) ^ (d[k % PAGE_HASH_SIZE] as number)) & 255;
-    }
+    const d = this.digests;
+    if (!this.complete || d === undefined) throw new Error('page hashes used before their pages were read');
+    for (let p = from; p < to; p++)
+      buf[p - pos] = ((buf[p - pos] as number) ^ (d[p - slots] as number)) & 255;
   }
 }

@@ -507,26 +507,13 @@ export class Predictor {
     let q = Math.max(this.scan, r.start, pos);
     const mis = (((q + base) % 4) + 4) % 4;
     if (mis !== 0) q += 4 - mis;
-    const word = (p: number): number => {
-      if (p + 4 <= end) {
-        const i = at + p - pos;
-        return (
-          ((buf[i] as number) |
-            ((buf[i + 1] as number) << 8) |
-            ((buf[i + 2] as number) << 16) |
-            ((buf[i + 3] as number) << 24)) >>>
-          0
-        );
-      }
-      return (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
-    };
     for (; q < end && q + 4 <= limit; q += 4) {
       const i = at + q - pos;
       // The top byte decides (BL 0x94-0x97, B 0x14-0x17, ADRP 0x90/0xb0/0xd0/0xf0): most words are none.
       const top = q + 4 <= end ? (buf[i + 3] as number) : byte(q + 3);
       const op = top & 0xfc;
       if (op !== 0x94 && op !== 0x14 && (top & 0x9f) !== 0x90) continue;
-      const w = word(q);
+      const w = this.word(buf, at, pos, end, byte, q);
       const pc = q + base;
       if (op === 0x94) {
         // BL, absolute (kind 2): the word number of the target, modulo 2^26
@@ -553,7 +540,7 @@ export class Predictor {
         if (out !== w) this.put(buf, at, pos, end, q, out, 0, 4);
       } else if (q + 8 <= limit) {
         // ADRP, absolute (kind 2): the target's page number modulo 2^21, with its ADD or load/store
-        const w2 = word(q + 4);
+        const w2 = this.word(buf, at, pos, end, byte, q + 4);
         const rd = w & 31;
         if (((w2 >>> 5) & 31) !== rd) continue;
         let scale: number;
@@ -584,6 +571,28 @@ export class Predictor {
       }
     }
     return Math.max(this.scan, q);
+  }
+
+  /** The little-endian word at old offset p (from buf before `end`, else through `byte`). */
+  private word(
+    buf: Uint8Array,
+    at: number,
+    pos: number,
+    end: number,
+    byte: (p: number) => number,
+    p: number,
+  ): number {
+    if (p + 4 <= end) {
+      const i = at + p - pos;
+      return (
+        ((buf[i] as number) |
+          ((buf[i + 1] as number) << 8) |
+          ((buf[i + 2] as number) << 16) |
+          ((buf[i + 3] as number) << 24)) >>>
+        0
+      );
+    }
+    return (byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)) >>> 0;
   }
 
   /** The new address of old address `a` of entry `src` through the map, or -1. */
