@@ -317,6 +317,20 @@ describe('resume offset', () => {
     });
   });
 
+  test('a resume drops what the partial file held past its offset: exact bytes on disk', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const p = join(dir, 'p');
+      // The right first 1000 bytes, then more than the whole file: only [0, 1000) is kept.
+      await writeFile(p, Buffer.concat([FILE.subarray(0, 1000), Buffer.alloc(FILE.length, 0x21)]));
+      await createFetcher().downloadTo(`${server.url}/f`, p, { offset: 1000, maxLength: FILE.length });
+      assert.deepEqual(await readFile(p), FILE);
+      assert.deepEqual(
+        server.log.map((r) => [r.status, r.range]),
+        [[206, 'bytes=1000-']],
+      );
+    });
+  });
+
   test('an offset at maxLength with a shorter partial file downloads again', LIMIT, async () => {
     await withWorld(async (server, dir) => {
       const p = join(dir, 'p');
@@ -659,6 +673,20 @@ describe('pieces and resources', () => {
       });
     },
   );
+
+  test('no timer is left running once a request ends (a CLI would wait for it to exit)', LIMIT, async () => {
+    await withWorld(async (server, dir) => {
+      const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      // The defaults: a stall timeout, a rate floor per window; a whole-request timeout too.
+      const f = createFetcher({ timeoutMs: 60_000 });
+      await f.fetchBytes(`${server.url}/f`, FILE.length);
+      await f.downloadTo(`${server.url}/f`, join(dir, 'p'), { offset: 0, maxLength: FILE.length });
+      server.behave('/f', { kind: 'status', status: 500 }, 1);
+      await assert.rejects(f.fetchBytes(`${server.url}/f`, FILE.length), HttpStatusError);
+      assert.equal(timers(), before);
+    });
+  });
 
   test("a caller's signal used for many requests keeps no listener from them", LIMIT, async () => {
     await withWorld(async (server, dir) => {
