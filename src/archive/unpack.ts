@@ -15,6 +15,7 @@ import { readTar } from './tar-reader.js';
 import type { ReadEntry } from './tar-reader.js';
 import { DEFAULT_UNPACK_LIMITS } from './unpack-limits.js';
 import type { UnpackLimits } from './unpack-limits.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 const READ_CHUNK = 256 * 1024;
 
@@ -238,7 +239,7 @@ async function prepareStaging(stagingDir: string): Promise<void> {
   if (exists) return;
   try {
     // parents may be created; the staging folder itself must be new (EEXIST if someone raced us)
-    await mkdir(dirname(stagingDir), { recursive: true });
+    await makeDirs(dirname(stagingDir));
     await mkdir(stagingDir);
   } catch (error) {
     throw wrapStaging(error, stagingDir);

@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../errors.js';
 import { fsError } from '../io/fs-error.js';
@@ -12,6 +12,7 @@ import type { TrustedTarget } from './tuf/index.js';
 import { throttleProgress } from './progress.js';
 import { partialPathFor } from './state-layout.js';
 import { verifyTargetFile } from './tuf/index.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /**
  * Downloads verified target files into `downloadsDir`. Each file goes to `<name>.partial` first
@@ -87,7 +88,7 @@ export async function downloadTargets(
   options: DownloadOptions = {},
 ): Promise<string[]> {
   const now = edges.now ?? (() => performance.now());
-  await mkdir(edges.downloadsDir, { recursive: true });
+  await makeDirs(edges.downloadsDir);
   const totalBytes = targets.reduce((sum, t) => sum + t.length, 0);
   for (const t of targets) {
     if (t.length > CLIENT_LIMITS.maxTargetBytes) {

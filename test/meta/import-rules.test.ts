@@ -77,3 +77,17 @@ test('every area of src/ has import rules (a new folder is placed in the layerin
     'add the new area to MAY_IMPORT here and to docs/architecture.md',
   );
 });
+
+// Node.js 20's recursive mkdir never returns on some file systems (src/io/make-dirs.ts says which):
+// every folder src/ creates with its parents goes through makeDirs.
+test('src/ makes folders with their parents only through makeDirs (no recursive mkdir)', () => {
+  const found: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file).replaceAll('\\', '/');
+    if (rel === 'io/make-dirs.ts') continue;
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/\bmkdir(?:Sync)?\([^;]*?recursive:\s*true/g))
+      found.push(`${rel}:${text.slice(0, m.index).split('\n').length}`);
+  }
+  assert.deepEqual(found, [], 'use makeDirs from src/io/make-dirs.ts');
+});
