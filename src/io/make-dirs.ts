@@ -7,8 +7,9 @@ import { dirname, resolve } from 'node:path';
  * Node.js 20's `mkdir(path, { recursive: true })` never returns on a file system that answers
  * ENOENT to a mkdir whose parent exists (Linux's /proc and /sys do): it retries the parent and the
  * child forever. An updater that hangs is worse than one that fails, so every folder we create goes
- * through here. Errors are the file system's own, as with `mkdir`: EEXIST when `path` is a file,
- * ENOTDIR when a parent is, the ENOENT or EACCES of the first level that cannot be made.
+ * through here. Errors are those of Node's recursive mkdir: EEXIST when `path` is a file, ENOTDIR
+ * when a parent is, ENOENT under a link to nothing, the ENOENT or EACCES of the first level that
+ * cannot be made.
  */
 export async function makeDirs(path: string, mode?: number): Promise<void> {
   const missing: string[] = [];
@@ -31,9 +32,10 @@ export async function makeDirs(path: string, mode?: number): Promise<void> {
     try {
       await mkdir(level, mode === undefined ? undefined : { mode });
     } catch (error) {
-      // Another process made it between our stat and mkdir: fine if it is a folder.
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await isFolder(level))) continue;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Another process made it between our stat and mkdir (fine if a folder), or it is a link to
+      // nothing, which stat reports as ENOENT (as Node's recursive mkdir does).
+      if (!(await stat(level)).isDirectory()) throw error;
     }
   }
 }
@@ -46,11 +48,4 @@ async function exists(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-}
-
-async function isFolder(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
 }

@@ -20,7 +20,7 @@ test('makeDirs creates every missing level, with the mode asked, and accepts a f
     assert.deepEqual(await readdir(join(dir, 'a', 'b')), ['c']);
   }));
 
-test('makeDirs fails like mkdir: EEXIST on a file, ENOTDIR under a file, EEXIST on a dangling link', () =>
+test("makeDirs fails like Node's recursive mkdir: EEXIST on a file, ENOTDIR under one, ENOENT through a dangling link", () =>
   withTempDir(async (dir) => {
     const file = join(dir, 'file');
     await writeFile(file, 'x');
@@ -28,7 +28,8 @@ test('makeDirs fails like mkdir: EEXIST on a file, ENOTDIR under a file, EEXIST 
     await assert.rejects(makeDirs(join(file, 'sub', 'deeper')), { code: 'ENOTDIR' });
     if (process.platform !== 'win32') {
       await symlink(join(dir, 'nowhere'), join(dir, 'dangling'));
-      await assert.rejects(makeDirs(join(dir, 'dangling', 'x')), { code: 'EEXIST' });
+      await assert.rejects(makeDirs(join(dir, 'dangling', 'x')), { code: 'ENOENT' });
+      await assert.rejects(makeDirs(join(dir, 'dangling')), { code: 'ENOENT' });
       assert.equal(existsSync(join(dir, 'nowhere')), false, 'a link is never followed to make its target');
     }
   }));
