@@ -156,6 +156,15 @@ function refEntryOf(start: number, length: number, regions: readonly RefRegion[]
   };
 }
 
+/**
+ * Page hashes are transformed in the result only: there they become zeros, which match any run of
+ * zeros of the source, so hashing the source's pages (a SHA-256 pass over the old executable,
+ * when creating and when applying) would buy nothing.
+ */
+function notPageHashes(r: { kind: number }): boolean {
+  return r.kind !== KIND_PAGE_HASH;
+}
+
 /** An executable in both archives whose references may be predicted (src/diff/ref-predict.ts). */
 export interface RefCandidate {
   readonly source: TransformEntry;
@@ -195,7 +204,7 @@ export async function chooseTransforms(
     // smaller patches than the best transform or plain bytes. arm64 executables (ELF, Mach-O):
     // prediction on top of the ARM64 transform (kind 8). Whether it pays is decided after
     // matching (src/diff/ref-choice.ts); when it does not, x86 stays plain and arm64 transformed.
-    const oldRefs = refRegions(old.subarray(o.start, o.start + o.length));
+    const oldRefs = refRegions(old.subarray(o.start, o.start + o.length)).filter(notPageHashes);
     const newRefs = refRegions(file);
     if (oldRefs.length > 0 && newRefs.length > 0) {
       if (count + oldRefs.length + newRefs.length > MAX_REGIONS) continue;
@@ -212,7 +221,7 @@ export async function chooseTransforms(
       kind = await trial(old.subarray(o.start, o.start + o.length), or, file, nr);
     }
     // The sorted unwind table (.eh_frame_hdr) is transformed too, with or without the code.
-    const oldTables = unwindTables(old.subarray(o.start, o.start + o.length));
+    const oldTables = unwindTables(old.subarray(o.start, o.start + o.length)).filter(notPageHashes);
     const newTables = unwindTables(file);
     const both = oldTables.length > 0 && newTables.length > 0;
     const oldRegions = withTables(o.regions, kind, both ? oldTables : []);
