@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { prng } from './helpers.js';
+import { prng, writeElf64 } from './helpers.js';
 
 /**
  * A recompiled arm64 "program" for the tests of the region finder and the predictor: functions of
@@ -247,21 +247,10 @@ export function elfArm64(p: Arm64Program): Buffer {
   const dataOff = textOff + p.code.length + 64;
   const shoff = dataOff + p.data.length + 64;
   const b = Buffer.alloc(shoff + 3 * 64);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(183, 18);
-  b.writeBigUInt64LE(BigInt(shoff), 40);
-  b.writeUInt16LE(64, 58);
-  b.writeUInt16LE(3, 60);
-  const section = (k: number, flags: number, addr: number, off: number, size: number): void => {
-    const s = shoff + k * 64;
-    b.writeUInt32LE(1, s + 4); // PROGBITS
-    b.writeBigUInt64LE(BigInt(flags), s + 8);
-    b.writeBigUInt64LE(BigInt(addr), s + 16);
-    b.writeBigUInt64LE(BigInt(off), s + 24);
-    b.writeBigUInt64LE(BigInt(size), s + 32);
-  };
-  section(1, 6, p.codeAddr, textOff, p.code.length); // ALLOC|EXEC
-  section(2, 3, p.dataAddr, dataOff, p.data.length); // WRITE|ALLOC
+  writeElf64(b, 183, shoff, [
+    { type: 1, flags: 6, addr: p.codeAddr, offset: textOff, size: p.code.length }, // PROGBITS, ALLOC|EXEC
+    { type: 1, flags: 3, addr: p.dataAddr, offset: dataOff, size: p.data.length }, // PROGBITS, WRITE|ALLOC
+  ]);
   p.code.copy(b, textOff);
   p.data.copy(b, dataOff);
   return b;

@@ -9,7 +9,7 @@ import { decodeAnyHeader } from '../../src/diff/format-2.js';
 import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { KIND_REF_DATA, KIND_REF_X86 } from '../../src/diff/ref-predict.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { decodeChunked, prng, withTempDir } from './helpers.js';
+import { decodeChunked, prng, withTempDir, writeElf64 } from './helpers.js';
 
 test('DELTA tables round-trip on random data, whatever the chunking', () => {
   const rand = prng(17);
@@ -105,29 +105,18 @@ function elfWithHdr(grow: number, tableEnc = 0x3b, machine = 62): Buffer {
   const hdrLen = 12 + funcs * 8;
   const shoff = hdrOff + hdrLen + 64;
   const b = Buffer.alloc(shoff + 3 * 64);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(machine, 18);
+  writeElf64(b, machine, shoff, [
+    { type: 1, flags: 6, addr: textAddr, offset: textOff, size: codeLen },
+    { type: 1, flags: 2, addr: hdrAddr, offset: hdrOff, size: hdrLen },
+  ]);
   b.writeBigUInt64LE(64n, 32); // phoff
-  b.writeBigUInt64LE(BigInt(shoff), 40);
   b.writeUInt16LE(56, 54);
   b.writeUInt16LE(1, 56);
-  b.writeUInt16LE(64, 58);
-  b.writeUInt16LE(3, 60);
   // PT_GNU_EH_FRAME
   b.writeUInt32LE(0x6474e550, 64);
   b.writeBigUInt64LE(BigInt(hdrOff), 64 + 8);
   b.writeBigUInt64LE(BigInt(hdrAddr), 64 + 16);
   b.writeBigUInt64LE(BigInt(hdrLen), 64 + 32);
-  const section = (k: number, type: number, flags: number, addr: number, off: number, size: number): void => {
-    const s = shoff + k * 64;
-    b.writeUInt32LE(type, s + 4);
-    b.writeBigUInt64LE(BigInt(flags), s + 8);
-    b.writeBigUInt64LE(BigInt(addr), s + 16);
-    b.writeBigUInt64LE(BigInt(off), s + 24);
-    b.writeBigUInt64LE(BigInt(size), s + 32);
-  };
-  section(1, 1, 6, textAddr, textOff, codeLen);
-  section(2, 1, 2, hdrAddr, hdrOff, hdrLen);
   let at = textOff;
   for (let f = 0; f < funcs; f++) {
     const noise = rand(300); // the same bytes for a function in both versions

@@ -16,7 +16,7 @@ import { applyPatch, createPatch } from '../../src/diff/index.js';
 import { decodeAnyHeader } from '../../src/diff/format-2.js';
 import { KIND_PAGE_HASH } from '../../src/diff/page-hash.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { decodeChunked, prng, withTempDir } from './helpers.js';
+import { decodeChunked, prng, withTempDir, writeElf64 } from './helpers.js';
 
 const rand = prng(11);
 
@@ -142,26 +142,10 @@ function elf64(
   size: number,
 ): Buffer {
   const b = Buffer.alloc(size);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(machine, 18);
-  const shoff = size - 3 * 64;
-  b.writeBigUInt64LE(BigInt(shoff), 40);
-  b.writeUInt16LE(64, 58);
-  b.writeUInt16LE(3, 60);
-  // section 1: .text, PROGBITS, ALLOC|EXECINSTR
-  const s1 = shoff + 64;
-  b.writeUInt32LE(1, s1 + 4);
-  b.writeBigUInt64LE(6n, s1 + 8);
-  b.writeBigUInt64LE(BigInt(textAddr), s1 + 16);
-  b.writeBigUInt64LE(BigInt(textOffset), s1 + 24);
-  b.writeBigUInt64LE(BigInt(textSize), s1 + 32);
-  // section 2: .rodata, PROGBITS, ALLOC only (not code)
-  const s2 = shoff + 128;
-  b.writeUInt32LE(1, s2 + 4);
-  b.writeBigUInt64LE(2n, s2 + 8);
-  b.writeBigUInt64LE(BigInt(textAddr + textSize), s2 + 16);
-  b.writeBigUInt64LE(BigInt(textOffset + textSize), s2 + 24);
-  b.writeBigUInt64LE(512n, s2 + 32);
+  writeElf64(b, machine, size - 3 * 64, [
+    { type: 1, flags: 6, addr: textAddr, offset: textOffset, size: textSize }, // .text, ALLOC|EXECINSTR
+    { type: 1, flags: 2, addr: textAddr + textSize, offset: textOffset + textSize, size: 512 }, // .rodata, ALLOC only (not code)
+  ]);
   return b;
 }
 

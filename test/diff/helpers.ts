@@ -197,3 +197,39 @@ export function readsSoFar(): { calls: number; bytes: number } | undefined {
   };
   return { calls: field('syscr'), bytes: field('rchar') };
 }
+
+/** One section header of `writeElf64` (index 1 on; index 0 is the null section). */
+export interface ElfSection {
+  /** sh_type: 1 PROGBITS, 2 SYMTAB, 3 STRTAB... */
+  readonly type: number;
+  /** sh_flags: 2 ALLOC, 4 EXECINSTR, 1 WRITE. */
+  readonly flags?: number;
+  readonly addr?: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly link?: number;
+  readonly entsize?: number;
+}
+
+/**
+ * Writes into `b` the ELF64 little-endian header of a synthetic test executable for `machine`
+ * (62 x86-64, 183 aarch64) and its section headers at `shoff` (a null section, then `sections`):
+ * only the fields the region finder reads. Callers place the sections' bytes themselves.
+ */
+export function writeElf64(b: Buffer, machine: number, shoff: number, sections: readonly ElfSection[]): void {
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  b.writeUInt16LE(machine, 18);
+  b.writeBigUInt64LE(BigInt(shoff), 40);
+  b.writeUInt16LE(64, 58);
+  b.writeUInt16LE(sections.length + 1, 60);
+  sections.forEach((sec, k) => {
+    const s = shoff + (k + 1) * 64;
+    b.writeUInt32LE(sec.type, s + 4);
+    b.writeBigUInt64LE(BigInt(sec.flags ?? 0), s + 8);
+    b.writeBigUInt64LE(BigInt(sec.addr ?? 0), s + 16);
+    b.writeBigUInt64LE(BigInt(sec.offset), s + 24);
+    b.writeBigUInt64LE(BigInt(sec.size), s + 32);
+    if (sec.link !== undefined) b.writeUInt32LE(sec.link, s + 40);
+    if (sec.entsize !== undefined) b.writeBigUInt64LE(BigInt(sec.entsize), s + 56);
+  });
+}

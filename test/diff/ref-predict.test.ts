@@ -15,7 +15,7 @@ import {
 } from '../../src/diff/ref-predict.js';
 import type { TransformEntry } from '../../src/diff/transform-table.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { handMadePatch, prng, withTempDir } from './helpers.js';
+import { handMadePatch, prng, withTempDir, writeElf64 } from './helpers.js';
 
 /**
  * A recompiled x86-64 "program": functions of random bytes calling each other (E8 rel32) and
@@ -85,22 +85,11 @@ function elfOf(p: ReturnType<typeof program>): Buffer {
   const symOff = dataOff + p.data.length + 64;
   const shoff = symOff + p.symbols.length + 64;
   const b = Buffer.alloc(shoff + 4 * 64);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(62, 18);
-  b.writeBigUInt64LE(BigInt(shoff), 40);
-  b.writeUInt16LE(64, 58);
-  b.writeUInt16LE(4, 60);
-  const section = (k: number, type: number, flags: number, addr: number, off: number, size: number): void => {
-    const s = shoff + k * 64;
-    b.writeUInt32LE(type, s + 4);
-    b.writeBigUInt64LE(BigInt(flags), s + 8);
-    b.writeBigUInt64LE(BigInt(addr), s + 16);
-    b.writeBigUInt64LE(BigInt(off), s + 24);
-    b.writeBigUInt64LE(BigInt(size), s + 32);
-  };
-  section(1, 1, 6, p.codeAddr, textOff, p.code.length); // PROGBITS, ALLOC|EXEC
-  section(2, 1, 3, p.dataAddr, dataOff, p.data.length); // PROGBITS, WRITE|ALLOC
-  section(3, 2, 0, 0, symOff, p.symbols.length); // SYMTAB, not loaded
+  writeElf64(b, 62, shoff, [
+    { type: 1, flags: 6, addr: p.codeAddr, offset: textOff, size: p.code.length }, // PROGBITS, ALLOC|EXEC
+    { type: 1, flags: 3, addr: p.dataAddr, offset: dataOff, size: p.data.length }, // PROGBITS, WRITE|ALLOC
+    { type: 2, offset: symOff, size: p.symbols.length }, // SYMTAB, not loaded
+  ]);
   p.code.copy(b, textOff);
   p.data.copy(b, dataOff);
   p.symbols.copy(b, symOff);

@@ -15,7 +15,7 @@ import {
 } from '../../src/diff/ref-predict.js';
 import type { TransformEntry } from '../../src/diff/transform-table.js';
 import { rawTar } from '../archive/tar-builder.js';
-import { prng, withTempDir } from './helpers.js';
+import { prng, withTempDir, writeElf64 } from './helpers.js';
 
 /**
  * An ELF64 x86-64 file (only what the region finder reads): .text of `funcs` functions of
@@ -51,32 +51,11 @@ function elfWithSymbols(version: 1 | 2, entsize = 24): Buffer {
   const strOff = symOff + symLen;
   const shoff = strOff + strtab.length + 64;
   const b = Buffer.alloc(shoff + 4 * 64);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(62, 18);
-  b.writeBigUInt64LE(BigInt(shoff), 40);
-  b.writeUInt16LE(64, 58);
-  b.writeUInt16LE(4, 60);
-  const section = (
-    k: number,
-    type: number,
-    flags: number,
-    addr: number,
-    off: number,
-    size: number,
-  ): number => {
-    const s = shoff + k * 64;
-    b.writeUInt32LE(type, s + 4);
-    b.writeBigUInt64LE(BigInt(flags), s + 8);
-    b.writeBigUInt64LE(BigInt(addr), s + 16);
-    b.writeBigUInt64LE(BigInt(off), s + 24);
-    b.writeBigUInt64LE(BigInt(size), s + 32);
-    return s;
-  };
-  section(1, 1, 6, textAddr, textOff, codeLen);
-  const sym = section(2, 2, 0, 0, symOff, symLen);
-  b.writeUInt32LE(3, sym + 40); // sh_link: .strtab
-  b.writeBigUInt64LE(BigInt(entsize), sym + 56);
-  section(3, 3, 0, 0, strOff, strtab.length);
+  writeElf64(b, 62, shoff, [
+    { type: 1, flags: 6, addr: textAddr, offset: textOff, size: codeLen },
+    { type: 2, offset: symOff, size: symLen, link: 3, entsize }, // SYMTAB, names in .strtab (3)
+    { type: 3, offset: strOff, size: strtab.length },
+  ]);
   strtab.copy(b, strOff);
   let at = textOff;
   for (let f = 0; f < funcs; f++) {
